@@ -1,0 +1,17 @@
+"""What the API handlers reach: the service and the invoker, and nothing of HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..invoke.invoker import Invoker
+from ..service.functions import LambdaService
+from ..service.models import Function
+
+
+@dataclass
+class ApiContext:
+    service: LambdaService
+    invoker: Invoker
+    code_url: Callable[[Function], str]

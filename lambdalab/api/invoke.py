@@ -1,0 +1,76 @@
+"""Invoke: payload checks, then RequestResponse (wait), Event (queue, 202) or DryRun (204)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import time
+import uuid
+from typing import Any
+
+from ..sandbox.invocation import Invocation
+from ..service.errors import InvalidRequestContentException, RequestEntityTooLargeException
+from .context import ApiContext
+
+
+def invoke(ctx: ApiContext, p: dict[str, Any]) -> dict:
+    service, quotas = ctx.service, ctx.service.quotas
+    function = service.resolve(p["FunctionName"], p.get("Qualifier"), invoke=True)
+    kind = p.get("InvocationType") or "RequestResponse"
+    payload = p.get("Payload") or b""
+    if kind == "Event" and len(payload) > quotas.async_payload_max_bytes:
+        raise RequestEntityTooLargeException(f"{len(payload)} byte payload is too large for the Event invocation "
+                                             f"type (limit {quotas.async_payload_max_bytes} bytes)")
+    if len(payload) > quotas.sync_payload_max_bytes:
+        raise RequestEntityTooLargeException(
+            f"Request must be smaller than {quotas.sync_payload_max_bytes} bytes for the InvokeFunction operation")
+    try:
+        json.loads(payload or b"{}")
+    except ValueError as e:
+        raise InvalidRequestContentException(
+            f"Could not parse request body into json: Could not parse payload into json: {e}") from None
+    client_context = _client_context(p.get("ClientContext"), quotas.client_context_max_bytes)
+    if kind == "DryRun":
+        return {"StatusCode": 204}
+    inv = Invocation(request_id=str(uuid.uuid4()), payload=payload or b"{}",
+                     invoked_arn=service.arn(function.name, p.get("Qualifier")), invocation_type=kind,
+                     client_context=client_context, trace_id=_trace_id())
+    if kind == "Event":
+        ctx.invoker.submit(function, inv)
+        return {"StatusCode": 202, "_request_id": inv.request_id}
+    ctx.invoker.invoke(function, inv)
+    out: dict[str, Any] = {"StatusCode": 200, "Payload": inv.response, "ExecutedVersion": function.version,
+                           "_request_id": inv.request_id}
+    if inv.function_error:
+        out["FunctionError"] = inv.function_error
+    if p.get("LogType") == "Tail":
+        text = "".join(line + "\n" for line in inv.log).encode()
+        out["LogResult"] = base64.b64encode(text[-quotas.log_tail_bytes:]).decode()
+    return out
+
+
+def _client_context(value: str | None, limit: int) -> str | None:
+    """The decoded JSON text of a base64 ClientContext (sync invocations only)."""
+    if not value:
+        return None
+    bad = InvalidRequestContentException("Client context must be a valid Base64-encoded JSON object.")
+    if len(value) > limit:
+        raise InvalidRequestContentException(f"Client context must be smaller than {limit} bytes once "
+                                             "Base64-encoded.")
+    try:
+        text = base64.b64decode(value, validate=True).decode()
+        if not isinstance(json.loads(text), dict):
+            raise bad
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise bad from None
+    return text
+
+
+def _trace_id() -> str:
+    """An X-Ray trace header like the one Lambda hands every invocation (not sampled)."""
+    return f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()};Parent={os.urandom(8).hex()};Sampled=0;Lineage=1"
+
+
+OPERATIONS = {"Invoke": invoke}

@@ -1,0 +1,113 @@
+"""The cloud's sense of time: real time plus an offset a notebook can fast-forward.
+
+Everything that *waits* in lambdalab (idle environments' keep-alive, later retry delays,
+schedules and backoff) is a timer on this clock, so ``cloud.clock.advance(3600)`` makes an
+hour pass for all of them at once.  What a handler does still takes real time: durations
+are measured with ``time.perf_counter`` and only their timestamps come from here.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+log = logging.getLogger(__name__)
+
+
+class Timer:
+    """A scheduled callback; ``cancel()`` is safe to call at any time, even after it ran."""
+
+    __slots__ = ("when", "callback", "cancelled")
+
+    def __init__(self, when: float, callback: Callable[[], None]) -> None:
+        self.when = when
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class Clock:
+    """Wall-clock time with a movable offset and one named thread that fires timers."""
+
+    def __init__(self) -> None:
+        self._offset = 0.0
+        self._timers: list[tuple[float, int, Timer]] = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+
+    def time(self) -> float:
+        """Seconds since the epoch, as the cloud sees them."""
+        return time.time() + self._offset
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.time(), tz=timezone.utc)
+
+    @property
+    def offset(self) -> float:
+        """How far the cloud's clock is ahead of the machine's, in seconds."""
+        return self._offset
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
+        """Run ``callback`` on the clock thread once ``delay`` seconds of cloud time have passed."""
+        timer = Timer(self.time() + delay, callback)
+        with self._cond:
+            if self._stopped:
+                return timer
+            heapq.heappush(self._timers, (timer.when, next(self._seq), timer))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="lambdalab-clock", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        return timer
+
+    def advance(self, seconds: float) -> None:
+        """Fast-forward the cloud's time; timers that fall due fire at once."""
+        if seconds < 0:
+            raise ValueError("the clock only moves forward")
+        with self._cond:
+            self._offset += seconds
+            self._cond.notify()
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of cloud time (returns early if the clock is advanced past it)."""
+        done = threading.Event()
+        self.call_later(seconds, done.set)
+        done.wait()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._timers.clear()
+            self._cond.notify()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopped:
+                    wait = self._timers[0][0] - self.time() if self._timers else None
+                    if wait is not None and wait <= 0:
+                        break
+                    self._cond.wait(wait)
+                if self._stopped:
+                    return
+                timer = heapq.heappop(self._timers)[2]
+            if not timer.cancelled:
+                try:
+                    timer.callback()
+                except Exception:  # a failing timer must not stop the clock for the others
+                    log.exception("timer callback failed")
+
+    def __repr__(self) -> str:
+        ahead = f", {self._offset:+.0f} s ahead" if self._offset else ""
+        return f"<Clock {self.now():%Y-%m-%d %H:%M:%S} UTC{ahead}>"

@@ -1,0 +1,196 @@
+"""LocalCloud: the whole local AWS in this process, started and stopped as one thing.
+
+``lambdalab.start()`` gives a running cloud: one endpoint on 127.0.0.1 where Lambda requests go
+to lambdalab and everything else to moto, boto3 clients bound to it, and the invocation
+records.  ``stop()`` (or leaving the ``with`` block, or the interpreter exiting) kills every
+execution environment; a reaper process does the same if this process dies abruptly.
+"""
+
+from __future__ import annotations
+
+import atexit
+import io
+import os
+import shutil
+import tempfile
+import threading
+import weakref
+import zipfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
+
+from .api import LambdaAPI
+from .api.context import ApiContext
+from .clock import Clock
+from .gateway import Gateway
+from .invoke.invoker import Invoker
+from .invoke.lease import Leases
+from .invoke.pool import EnvironmentPool
+from .observe.logs import LogShipper
+from .observe.records import Records
+from .sandbox.environment import SandboxContext
+from .sandbox.governor import Governor
+from .sandbox.process import Reaper
+from .service.errors import InvalidParameterValueException
+from .service.functions import LambdaService
+from .service.models import Function
+from .service.quotas import Quotas
+
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_SESSION_TOKEN": "test"}
+_running: weakref.WeakSet[LocalCloud] = weakref.WeakSet()
+
+
+class LocalCloud:
+    """A local AWS: Lambda by lambdalab, the other services by moto, behind one endpoint."""
+
+    def __init__(self, *, port: int = 0, region: str = "us-east-1", account: str = "123456789012",
+                 quotas: dict[str, Any] | None = None, cpu_throttle: bool = True, freeze: bool = True) -> None:
+        self.region, self.account = region, account
+        self.quotas = Quotas(quotas)
+        self.clock = Clock()
+        self.records = Records()
+        self._port, self._cpu_throttle, self._freeze = port, cpu_throttle, freeze
+        self._started = False
+        self._lock = threading.Lock()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> LocalCloud:
+        from moto.server import DomainDispatcherApplication, create_backend_app
+
+        self.workdir = Path(tempfile.mkdtemp(prefix="lambdalab-"))
+        os.chmod(self.workdir, 0o711)  # environments can reach their own paths but not list others'
+        self._moto = DomainDispatcherApplication(create_backend_app)
+        self.logs = LogShipper(self._deliver_logs)
+        self.service = LambdaService(account=self.account, region=self.region, quotas=self.quotas, clock=self.clock,
+                                     workdir=self.workdir, fetch_s3=self._fetch_s3)
+        self._reaper = Reaper()
+        self._governor = Governor(enforce_processes=os.geteuid() == 0 if hasattr(os, "geteuid") else True)
+        self._api_ctx = ApiContext(service=self.service, invoker=None, code_url=self._code_url)  # type: ignore[arg-type]
+        self.gateway = Gateway(LambdaAPI(self._api_ctx), self._moto, self._own_app, port=self._port)
+        self.endpoint_url = self.gateway.url
+        self._sandbox = SandboxContext(
+            quotas=self.quotas, clock=self.clock, governor=self._governor, reaper=self._reaper, logs=self.logs,
+            records=self.records, workdir=self.workdir, endpoint_url=self.endpoint_url, region=self.region,
+            credentials=dict(CREDENTIALS), freeze=self._freeze, cpu_throttle=self._cpu_throttle)
+        self.pool = EnvironmentPool(self._sandbox)
+        self.leases = Leases(self.quotas)
+        self.invoker = Invoker(self.service, self.pool, self.leases)
+        self._api_ctx.invoker = self.invoker
+        self.service.subscribe(self.pool.retire)
+        self.gateway.start()
+        self._started = True
+        _running.add(self)
+        return self
+
+    def stop(self) -> None:
+        """Stop everything: no environment, thread or process of this cloud survives it."""
+        with self._lock:
+            if not self._started:
+                return
+            self._started = False
+        self.invoker.stop()
+        self.pool.stop()
+        self._governor.stop()
+        self._reaper.close()
+        self.gateway.stop()
+        self.logs.stop()
+        self.clock.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        _running.discard(self)
+
+    def __enter__(self) -> LocalCloud:
+        return self if self._started else self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- what a notebook uses --------------------------------------------------------------------
+    @property
+    def session(self):
+        """A boto3 Session whose clients talk to this cloud."""
+        import boto3
+
+        return boto3.Session(aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                             aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"], region_name=self.region)
+
+    def client(self, service: str, **kwargs: Any):
+        """``boto3`` client for ``service`` bound to this cloud (e.g. ``cloud.client("lambda")``)."""
+        return self.session.client(service, endpoint_url=self.endpoint_url, **kwargs)
+
+    def invocations(self):
+        """Every invocation so far as a pandas DataFrame (one row per invocation)."""
+        return self.records.frame()
+
+    def environments(self, function_name: str | None = None) -> list:
+        """The execution environments alive now, oldest first."""
+        return self.pool.environments(function_name)
+
+    def environ(self) -> dict[str, str]:
+        """The variables that point the AWS CLI and SDKs at this cloud."""
+        return {"AWS_ENDPOINT_URL": self.endpoint_url, "AWS_ACCESS_KEY_ID": CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                "AWS_SECRET_ACCESS_KEY": CREDENTIALS["AWS_SECRET_ACCESS_KEY"], "AWS_DEFAULT_REGION": self.region}
+
+    def __repr__(self) -> str:
+        if not self._started:
+            return "<LocalCloud stopped>"
+        return (f"<LocalCloud {self.endpoint_url} {self.region}/{self.account}: "
+                f"{len(self.service.functions())} functions, {len(self.environments())} environments, "
+                f"{len(self.records)} invocations>")
+
+    # -- plumbing into moto ----------------------------------------------------------------------
+    def _deliver_logs(self, group: str, stream: str, events: list[dict]) -> None:
+        from moto.logs.exceptions import ResourceAlreadyExistsException
+        from moto.logs.models import logs_backends
+
+        backend = logs_backends[self.account][self.region]
+        for create in (lambda: backend.create_log_group(group, {}), lambda: backend.create_log_stream(group, stream)):
+            try:
+                create()
+            except ResourceAlreadyExistsException:
+                pass
+        backend.put_log_events(group, stream, events)
+
+    def _fetch_s3(self, bucket: str, key: str, version: str | None) -> bytes:
+        from moto.s3.exceptions import MissingBucket
+        from moto.s3.models import s3_backends
+
+        try:
+            obj = s3_backends[self.account]["aws"].get_object(bucket, key, version)
+        except MissingBucket:
+            raise InvalidParameterValueException("Error occurred while GetObject. S3 Error Code: NoSuchBucket. "
+                                                 "S3 Error Message: The specified bucket does not exist") from None
+        if obj is None:
+            raise InvalidParameterValueException("Error occurred while GetObject. S3 Error Code: NoSuchKey. "
+                                                 "S3 Error Message: The specified key does not exist.")
+        return bytes(obj.value)
+
+    def _code_url(self, function: Function) -> str:
+        return f"{self.endpoint_url}/_lambdalab/code/{quote(function.name)}.zip"
+
+    def _own_app(self, environ: dict, start_response):
+        """Serves GetFunction's ``Code.Location``: the function's package, zipped again."""
+        name = unquote(environ["PATH_INFO"].rsplit("/", 1)[-1]).removesuffix(".zip")
+        try:
+            root = self.service.resolve(name).code.root
+        except Exception:
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"NoSuchKey"]
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(root.rglob("*")):
+                archive.write(path, path.relative_to(root).as_posix())
+        body = buffer.getvalue()
+        start_response("200 OK", [("Content-Type", "application/zip"), ("Content-Length", str(len(body)))])
+        return [body]
+
+
+def start(**kwargs: Any) -> LocalCloud:
+    """Start a local cloud (see :class:`LocalCloud` for the options) and return it running."""
+    return LocalCloud(**kwargs).start()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for cloud in list(_running):
+        cloud.stop()

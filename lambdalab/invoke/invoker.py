@@ -1,0 +1,67 @@
+"""The invoke path: ``with lease: with environment: env.invoke(...)``, synchronous or queued.
+
+Synchronous invocations run on the caller's thread.  Asynchronous ones (``Event``) go into an
+internal queue first and run on the same path from named worker threads; retries,
+destinations and dead-letter queues build on this queue in a later chapter.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+
+from ..sandbox.invocation import Invocation
+from ..service.errors import LambdaError, TooManyRequestsException
+from ..service.functions import LambdaService
+from ..service.models import Function
+from .lease import Leases
+from .pool import EnvironmentPool
+
+log = logging.getLogger(__name__)
+ASYNC_WORKERS = 8
+THROTTLE_BACKOFF_S = 1.0  # first delay before a throttled event is tried again (AWS: 1 s, up to 5 min)
+
+
+class Invoker:
+    def __init__(self, service: LambdaService, pool: EnvironmentPool, leases: Leases) -> None:
+        self.service, self.pool, self.leases = service, pool, leases
+        self._queue: queue.Queue[tuple[str, Invocation] | None] = queue.Queue()
+        self._workers: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def invoke(self, function: Function, inv: Invocation) -> Invocation:
+        """Run ``inv`` now and return it completed; raises TooManyRequestsException when throttled."""
+        with self.leases.lease(function), self.pool.environment(function) as env:
+            return env.invoke(inv)
+
+    def submit(self, function: Function, inv: Invocation) -> None:
+        """Queue an asynchronous invocation; it runs against the function's configuration at that time."""
+        with self._lock:
+            if len(self._workers) < ASYNC_WORKERS:
+                worker = threading.Thread(target=self._work, name=f"lambdalab-async-{len(self._workers)}",
+                                          daemon=True)
+                self._workers.append(worker)
+                worker.start()
+        self._queue.put((function.name, inv))
+
+    def pending(self) -> int:
+        return self._queue.qsize()
+
+    def stop(self) -> None:
+        for _ in self._workers:
+            self._queue.put(None)
+        for worker in self._workers:
+            worker.join(timeout=10)
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            name, inv = item
+            try:
+                self.invoke(self.service.resolve(name), inv)
+            except TooManyRequestsException:
+                self.service.clock.call_later(THROTTLE_BACKOFF_S, lambda item=item: self._queue.put(item))
+            except LambdaError as e:  # the function was deleted while its event waited
+                log.info("dropped event %s for %s: %s", inv.request_id, name, e.message)
+            except RuntimeError:  # the cloud is stopping
+                return

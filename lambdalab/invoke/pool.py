@@ -1,0 +1,103 @@
+"""The environment pool: warm environments per function, a new one for each concurrent invoke.
+
+An idle environment is reused most-recently-used first; it is reaped after the keep-alive
+(a timer on the cloud's clock, so fast-forwarding time reaps it too) and retired as soon as its
+function's code or configuration changes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ..clock import Timer
+from ..sandbox.environment import ExecutionEnvironment, SandboxContext
+from ..service.models import Function
+
+
+class EnvironmentPool:
+    def __init__(self, ctx: SandboxContext) -> None:
+        self._ctx = ctx
+        self._lock = threading.Lock()
+        self._idle: dict[str, list[ExecutionEnvironment]] = {}
+        self._busy: set[ExecutionEnvironment] = set()
+        self._reapers: dict[ExecutionEnvironment, Timer] = {}
+        self._closed = False
+
+    @contextmanager
+    def environment(self, function: Function) -> Iterator[ExecutionEnvironment]:
+        env = self._acquire(function)
+        try:
+            yield env
+        finally:
+            self._release(env)
+
+    def _acquire(self, function: Function) -> ExecutionEnvironment:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the cloud is stopped")
+            idle = self._idle.get(function.name, [])
+            while idle:
+                env = idle.pop()
+                self._reapers.pop(env).cancel()
+                if env.generation == function.generation:
+                    self._busy.add(env)
+                    return env
+                self._stop_later(env)
+            env = ExecutionEnvironment(function, self._ctx)
+            self._busy.add(env)
+            return env
+
+    def _release(self, env: ExecutionEnvironment) -> None:
+        with self._lock:
+            self._busy.discard(env)
+            if self._closed or env.stale or env.stopped:
+                self._stop_later(env)
+                return
+            self._idle.setdefault(env.function.name, []).append(env)
+            self._reapers[env] = self._ctx.clock.call_later(self._ctx.quotas.keep_alive_s, lambda: self._reap(env))
+
+    def _reap(self, env: ExecutionEnvironment) -> None:
+        with self._lock:
+            idle = self._idle.get(env.function.name, [])
+            if env not in idle:
+                return
+            idle.remove(env)
+            self._reapers.pop(env, None)
+        env.stop()
+
+    def retire(self, name: str, function: Function | None) -> None:
+        """A function changed (or was deleted): its environments of older generations go away."""
+        with self._lock:
+            for env in self._busy:
+                if env.function.name == name:
+                    env.stale = function is None or env.generation != function.generation
+            idle = self._idle.pop(name, [])
+            keep = [e for e in idle if function is not None and e.generation == function.generation]
+            if keep:
+                self._idle[name] = keep
+            old = [e for e in idle if e not in keep]
+            for env in old:
+                self._reapers.pop(env).cancel()
+        for env in old:
+            env.stop()
+
+    def environments(self, name: str | None = None) -> list[ExecutionEnvironment]:
+        with self._lock:
+            envs = [e for idle in self._idle.values() for e in idle] + list(self._busy)
+        return sorted((e for e in envs if name is None or e.function.name == name), key=lambda e: e.created)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._closed = True
+            envs = [e for idle in self._idle.values() for e in idle] + list(self._busy)
+            self._idle.clear()
+            for timer in self._reapers.values():
+                timer.cancel()
+            self._reapers.clear()
+        for env in envs:
+            env.stop()
+
+    def _stop_later(self, env: ExecutionEnvironment) -> None:
+        threading.Thread(target=env.stop, name=f"lambdalab-retire-{env.id[:8]}", daemon=True).start()

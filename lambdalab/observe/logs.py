@@ -1,0 +1,114 @@
+"""Function logs: the platform's lines in AWS's exact format, and their delivery to CloudWatch Logs.
+
+Lines are queued on the invoke path (a deque append) and a named thread ships them in batches
+to the local CloudWatch Logs (moto's backend, in process), into ``/aws/lambda/<name>`` with one
+stream per execution environment, as AWS does.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict, deque
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+log = logging.getLogger(__name__)
+
+
+def iso_ms(epoch: float) -> str:
+    """``2026-11-22T21:00:03.012Z``: the timestamp format of Lambda's own log lines."""
+    t = datetime.fromtimestamp(epoch, tz=timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def start_line(request_id: str, version: str) -> str:
+    return f"START RequestId: {request_id} Version: {version}"
+
+
+def end_line(request_id: str) -> str:
+    return f"END RequestId: {request_id}"
+
+
+def report_line(request_id: str, duration_ms: float, billed_ms: int, memory_mb: int, max_used_mb: int,
+                init_ms: float | None = None, status: str | None = None, error_type: str | None = None) -> str:
+    parts = [f"REPORT RequestId: {request_id}", f"Duration: {duration_ms:.2f} ms", f"Billed Duration: {billed_ms} ms",
+             f"Memory Size: {memory_mb} MB", f"Max Memory Used: {max_used_mb} MB"]
+    if init_ms is not None:
+        parts.append(f"Init Duration: {init_ms:.2f} ms")
+    if status:  # failed invocations end on the status, without the trailing tab
+        parts.append(f"Status: {status}")
+        if error_type:
+            parts.append(f"Error Type: {error_type}")
+        return "\t".join(parts)
+    return "\t".join(parts) + "\t"
+
+
+def init_start_line(runtime_version: str, runtime_version_arn: str) -> str:
+    return f"INIT_START Runtime Version: {runtime_version}\tRuntime Version ARN: {runtime_version_arn}"
+
+
+def init_report_line(init_ms: float, phase: str, status: str, error_type: str | None = None) -> str:
+    line = f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: {phase}\tStatus: {status}"
+    return line + (f"\tError Type: {error_type}" if error_type else "")
+
+
+def stream_name(day: datetime, environment_id: str, version: str = "$LATEST") -> str:
+    """``2026/11/22/[$LATEST]0123456789abcdef0123456789abcdef``"""
+    return f"{day:%Y/%m/%d}/[{version}]{environment_id}"
+
+
+Deliver = Callable[[str, str, list[dict]], None]
+
+
+class LogShipper:
+    """Batches log events per (group, stream) and hands them to ``deliver`` on its own thread."""
+
+    def __init__(self, deliver: Deliver, interval: float = 0.05) -> None:
+        self._deliver = deliver
+        self._interval = interval
+        self._queue: deque[tuple[str, str, int, str]] = deque()
+        self._wake = threading.Event()
+        self._urgent = threading.Event()  # flush() or stop(): ship without waiting for the batch
+        self._idle = threading.Event()
+        self._idle.set()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="lambdalab-logs", daemon=True)
+        self._thread.start()
+
+    def put(self, group: str, stream: str, timestamp: float, message: str) -> None:
+        self._idle.clear()
+        self._queue.append((group, stream, int(timestamp * 1000), message))
+        self._wake.set()
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait until everything queued so far is in CloudWatch Logs."""
+        self._urgent.set()
+        self._wake.set()
+        self._idle.wait(timeout)
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._urgent.set()
+        self._wake.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            self._urgent.wait(self._interval)  # let a burst of lines gather into one batch
+            self._urgent.clear()
+            batches: dict[tuple[str, str], list[dict]] = defaultdict(list)
+            while self._queue:
+                group, stream, ts, message = self._queue.popleft()
+                batches[group, stream].append({"timestamp": ts, "message": message})
+            for (group, stream), events in batches.items():
+                try:
+                    self._deliver(group, stream, events)
+                except Exception:  # a broken log store must never break invocations
+                    log.exception("could not deliver %d log events to %s", len(events), group)
+            if not self._queue:
+                self._idle.set()
+            if self._stopped and not self._queue:
+                return

@@ -1,0 +1,38 @@
+"""What goes into an execution environment for one invocation, and what comes out of it."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Invocation:
+    request_id: str
+    payload: bytes
+    invoked_arn: str
+    invocation_type: str = "RequestResponse"
+    client_context: str | None = None  # JSON text, handed to the runtime as is
+    trace_id: str | None = None
+    # Outcome, written by the environment's thread before ``done`` is set
+    response: bytes = b""
+    error_type: str | None = None  # set when the function failed (FunctionError "Unhandled")
+    status: str = "success"  # success, error, timeout
+    log: list[str] = field(default_factory=list)  # this invocation's log lines, START to REPORT
+    cold: bool = False
+    init_ms: float | None = None
+    duration_ms: float = 0.0
+    billed_ms: int = 0
+    max_memory_used_mb: int = 0
+    environment_id: str = ""
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def fail(self, error_type: str, message: str, status: str = "error", **extra) -> None:
+        """Record a platform-made error (the runtime could not report it itself)."""
+        self.error_type, self.status = error_type, status
+        self.response = json.dumps({"errorType": error_type, "errorMessage": message, **extra}).encode()
+
+    @property
+    def function_error(self) -> str | None:
+        return "Unhandled" if self.error_type else None

@@ -1,0 +1,66 @@
+"""Deployment packages: check a zip against Lambda's size quotas and unpack it read-only.
+
+A package is unpacked once per upload into its own directory; every execution environment of
+that code uses it as the task root, read-only as ``/var/task`` is in AWS.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import shutil
+import stat
+import zipfile
+from pathlib import Path
+
+from .errors import InvalidParameterValueException, RequestEntityTooLargeException
+from .models import Code
+from .quotas import Quotas
+
+
+def unpack(zip_bytes: bytes, dest: Path, quotas: Quotas) -> Code:
+    """Validate ``zip_bytes`` and unpack it into ``dest`` (which must not exist yet)."""
+    if len(zip_bytes) > quotas.zip_direct_max_bytes:
+        raise RequestEntityTooLargeException(f"Zipped size must be smaller than {quotas.zip_direct_max_bytes} bytes")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(zip_bytes))
+        members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError):
+        raise InvalidParameterValueException(
+            "Could not unzip uploaded file. Please check your file, then try to upload again.") from None
+    unzipped = sum(m.file_size for m in members)
+    if unzipped > quotas.unzipped_max_bytes:
+        raise InvalidParameterValueException(
+            f"Unzipped size must be smaller than {quotas.unzipped_max_bytes} bytes")
+    dest.mkdir(parents=True)
+    try:
+        for member in members:
+            target = (dest / member.filename).resolve()
+            if not target.is_relative_to(dest.resolve()):
+                raise InvalidParameterValueException(
+                    "Could not unzip uploaded file. Please check your file, then try to upload again.")
+            archive.extract(member, dest)
+    except BaseException:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise
+    _make_read_only(dest)
+    digest = base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode()
+    return Code(sha256=digest, size=len(zip_bytes), unzipped_size=unzipped, root=dest)
+
+
+def remove(code: Code) -> None:
+    """Delete an unpacked package (directories were made read-only, so restore write first)."""
+    for dirpath, _dirs, _files in os.walk(code.root):
+        os.chmod(dirpath, stat.S_IRWXU)
+    shutil.rmtree(code.root, ignore_errors=True)
+
+
+def _make_read_only(root: Path) -> None:
+    for dirpath, _dirs, files in os.walk(root, topdown=False):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            mode = os.stat(path).st_mode
+            os.chmod(path, 0o555 if mode & stat.S_IXUSR else 0o444)
+        os.chmod(dirpath, 0o555)

@@ -1,0 +1,113 @@
+"""Every Lambda quota and platform default, in one place, with AWS's name and source.
+
+A lesson may change a value (``lambdalab.start(quotas={"init_timeout_s": 2})`` or
+``cloud.quotas.set(...)``); code reads them from the cloud's :class:`Quotas`, never from a
+constant of its own, so nothing else needs patching.  Sources are the keys of
+``reference/lambda-semantics.md`` (Q26: the 2026 quotas page; BC: botocore's model;
+ENV: the execution-environment page; obs: observed in real environments).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Quota:
+    key: str
+    aws_name: str
+    value: Any
+    unit: str
+    source: str
+    note: str = ""
+
+
+DEFAULTS: tuple[Quota, ...] = (
+    # Function configuration
+    Quota("memory_min_mb", "Function memory (minimum)", 128, "MB", "Q26"),
+    Quota("memory_max_mb", "Function memory (maximum)", 10240, "MB", "Q26",
+          "on-demand limit; the API model allows 32,768 for Managed Instances"),
+    Quota("memory_default_mb", "Function memory (default)", 128, "MB", "Q26"),
+    Quota("timeout_min_s", "Function timeout (minimum)", 1, "s", "BC"),
+    Quota("timeout_max_s", "Function timeout (maximum)", 900, "s", "Q26",
+          "on-demand limit; the API model allows 5,400 for Managed Instances"),
+    Quota("timeout_default_s", "Function timeout (default)", 3, "s", "Q26"),
+    Quota("env_vars_max_bytes", "Environment variables (total size)", 4096, "bytes", "Q26"),
+    Quota("ephemeral_min_mb", "/tmp storage (minimum)", 512, "MB", "Q26"),
+    Quota("ephemeral_max_mb", "/tmp storage (maximum)", 10240, "MB", "Q26"),
+    Quota("ephemeral_default_mb", "/tmp storage (default)", 512, "MB", "Q26"),
+    Quota("handler_max_chars", "Handler name length", 128, "characters", "BC"),
+    # Deployment packages
+    Quota("zip_direct_max_bytes", "Deployment package, zipped, direct upload", 50 * MB, "bytes", "Q26"),
+    Quota("zip_request_max_bytes", "CreateFunction/UpdateFunctionCode request size", 70167211,
+          "bytes", "obs", "50 MB base64-encoded, plus 256 KB (69,905,067 before 2024)"),
+    Quota("unzipped_max_bytes", "Deployment package, unzipped (with layers)", 250 * MB, "bytes", "Q26"),
+    Quota("code_storage_bytes", "Total code storage", 80530636800, "bytes", "Q26",
+          "GetAccountSettings still reports 75 GB"),
+    # Invocation
+    Quota("sync_payload_max_bytes", "Invocation payload, synchronous (request and response)", 6 * MB,
+          "bytes", "Q26"),
+    Quota("sync_response_max_bytes", "Invocation response, synchronous", 6 * MB + 100, "bytes", "obs",
+          "the limit AWS names in Function.ResponseSizeTooLarge"),
+    Quota("async_payload_max_bytes", "Invocation payload, asynchronous", 1 * MB, "bytes", "Q26",
+          "1 MB since October 2025 (256 KB before)"),
+    Quota("client_context_max_bytes", "ClientContext (base64)", 3583, "bytes", "BC"),
+    Quota("log_tail_bytes", "LogType=Tail log result", 4096, "bytes", "BC"),
+    # Execution environment
+    Quota("init_timeout_s", "INIT phase limit", 10, "s", "ENV"),
+    Quota("processes_max", "Processes and threads per environment", 1024, "count", "Q26"),
+    Quota("file_descriptors_max", "File descriptors per environment", 1024, "count", "Q26"),
+    Quota("mb_per_vcpu", "Memory that comes with one vCPU", 1769, "MB", "Q26"),
+    Quota("vcpus_max", "vCPUs at most (at 10,240 MB)", 6, "vCPU", "Q26"),
+    # Account
+    Quota("concurrent_executions", "Concurrent executions (account, per Region)", 1000, "count", "Q26"),
+    Quota("unreserved_min", "Minimum unreserved concurrency", 100, "count", "DG23"),
+    Quota("list_max_items", "ListFunctions MaxItems", 50, "count", "BC"),
+    # Limits of this machine, not of AWS
+    Quota("keep_alive_s", "Idle environment kept warm for", 600, "s", "lambdalab",
+          "AWS states no duration; about 10 minutes is commonly observed"),
+    Quota("log_bytes_per_invocation", "Log output kept per invocation", 5 * MB, "bytes", "lambdalab",
+          "AWS has no such cap; a flood of output beyond it is dropped with a note"),
+)
+
+
+class Quotas:
+    """The quotas in force for one cloud: AWS's defaults, optionally changed for a lesson."""
+
+    def __init__(self, overrides: dict[str, Any] | None = None) -> None:
+        self._items = {q.key: q for q in DEFAULTS}
+        self.set(**(overrides or {}))
+
+    def set(self, **values: Any) -> None:
+        """Change quotas by key, e.g. ``set(init_timeout_s=2)``; unknown keys are refused."""
+        unknown = sorted(set(values) - set(self._items))
+        if unknown:
+            raise KeyError(f"unknown quota {', '.join(unknown)}; known: {', '.join(sorted(self._items))}")
+        for key, value in values.items():
+            self._items[key] = replace(self._items[key], value=value)
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self.__dict__["_items"][key].value
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __iter__(self):
+        return iter(self._items.values())
+
+    def table(self):
+        """The quotas as a pandas DataFrame, AWS's default beside the value in force."""
+        import pandas as pd
+
+        defaults = {q.key: q.value for q in DEFAULTS}
+        return pd.DataFrame(
+            [{"quota": q.aws_name, "value": q.value, "aws_default": defaults[q.key], "unit": q.unit,
+              "key": q.key, "source": q.source, "note": q.note} for q in self]
+        )
+
+    def __repr__(self) -> str:
+        changed = [q for q in self if q.value != next(d.value for d in DEFAULTS if d.key == q.key)]
+        return f"<Quotas: AWS defaults{''.join(f', {q.key}={q.value!r}' for q in changed)}>"
