@@ -178,7 +178,7 @@ class LocalCloud:
             return [b"NoSuchKey"]
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for path in sorted(root.rglob("*")):
+            for path in sorted(p for p in root.rglob("*") if p.is_file()):
                 archive.write(path, path.relative_to(root).as_posix())
         body = buffer.getvalue()
         start_response("200 OK", [("Content-Type", "application/zip"), ("Content-Length", str(len(body)))])

@@ -51,6 +51,10 @@ class InvalidRequestContentException(LambdaError):
     code, status, kind = "InvalidRequestContentException", 400, "User"
 
 
+class PreconditionFailedException(LambdaError):
+    code, status, kind = "PreconditionFailedException", 412, "User"
+
+
 class TooManyRequestsException(LambdaError):
     code, status, kind = "TooManyRequestsException", 429, "User"
 

@@ -19,6 +19,7 @@ from ..clock import Clock
 from . import code as packages
 from .errors import (
     InvalidParameterValueException,
+    PreconditionFailedException,
     ResourceConflictException,
     function_not_found,
 )
@@ -219,7 +220,7 @@ class LambdaService:
 
     def _check_revision(self, function: Function, revision_id: str | None) -> None:
         if revision_id and revision_id != function.revision_id:
-            raise InvalidParameterValueException(
+            raise PreconditionFailedException(
                 "The Revision Id provided does not match the latest Revision Id. "
                 "Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
 

@@ -1,0 +1,75 @@
+"""Make the literal path /tmp work for Python handlers.
+
+Why: in AWS every execution environment has its own writable /tmp, and handler code
+writes to "/tmp/..." literally. lambdalab gives each environment a private directory
+(LAMBDALAB_TMP_ROOT, also its TMPDIR) but cannot remount /tmp without root. So before
+the handler module is imported, the runtime rewrites "/tmp" and "/tmp/..." to that
+directory in the Python-level file APIs handler code goes through: builtins.open/io.open
+and the path-taking os functions in _ONE_PATH/_TWO_PATHS. os.path, os.makedirs/walk,
+pathlib, shutil, glob and tempfile all reach the file system through these.
+
+Paths under the environment's own host directories (task root, runtime, sys.path
+entries, the tmp root itself) are left alone even when the host keeps them in /tmp.
+
+Not covered, because the rewrite only sees calls made from Python: C extensions
+(sqlite3.connect("/tmp/db"), native libraries), subprocesses and their arguments,
+io.FileIO, ctypes. A few results expose the real location: os.getcwd() after
+os.chdir("/tmp"), os.scandir(...) entries' .path, os.readlink() of links made here,
+and tempfile.gettempdir() (it returns TMPDIR).
+"""
+
+import builtins
+import io
+import os
+
+_ONE_PATH = (
+    "access", "chdir", "chmod", "chown", "getxattr", "lchown", "listdir", "listxattr", "lstat", "mkdir",
+    "mkfifo", "open", "readlink", "remove", "removexattr", "rmdir", "scandir", "setxattr", "stat",
+    "statvfs", "truncate", "unlink", "utime",
+)
+_TWO_PATHS = ("link", "rename", "replace", "symlink")
+_PATH_KEYWORDS = ("path", "file", "src", "dst")
+
+
+def install(root: str, keep: list[str]) -> None:
+    """Rewrite /tmp paths to ``root`` from now on, except under the directories in ``keep``."""
+    root = root.rstrip("/")
+    keep = [os.path.abspath(p) for p in {root, *keep} if p and (p == "/tmp" or p.startswith("/tmp/"))]
+    broot, bkeep = os.fsencode(root), [os.fsencode(p) for p in keep]
+
+    def remap(path):
+        p = path if isinstance(path, (str, bytes)) else os.fspath(path) if hasattr(path, "__fspath__") else None
+        if isinstance(p, str):
+            if (p == "/tmp" or p.startswith("/tmp/")) and not any(p == k or p.startswith(k + "/") for k in keep):
+                return root + p[4:]
+        elif isinstance(p, bytes):
+            if (p == b"/tmp" or p.startswith(b"/tmp/")) and not any(p == k or p.startswith(k + b"/") for k in bkeep):
+                return broot + p[4:]
+        return path
+
+    def wrap(func, n_paths: int):
+        def wrapper(*args, **kwargs):
+            if args:
+                args = (*map(remap, args[:n_paths]), *args[n_paths:])
+            for key in _PATH_KEYWORDS:
+                if key in kwargs:
+                    kwargs[key] = remap(kwargs[key])
+            return func(*args, **kwargs)
+
+        wrapper.__name__, wrapper.__qualname__, wrapper.__doc__ = func.__name__, func.__qualname__, func.__doc__
+        # staticmethod: pathlib on 3.10 stores os functions as class attributes, where a plain
+        # function would become a bound method.
+        return staticmethod(wrapper)
+
+    builtins.open = io.open = wrap(builtins.open, 1)
+    for names, n_paths in ((_ONE_PATH, 1), (_TWO_PATHS, 2)):
+        for name in names:
+            func = getattr(os, name, None)
+            if func is None:
+                continue
+            wrapped = wrap(func, n_paths)
+            setattr(os, name, wrapped)
+            # shutil and others test membership to choose fd-based code paths.
+            for supported in (os.supports_dir_fd, os.supports_fd, os.supports_follow_symlinks, os.supports_effective_ids):
+                if func in supported:
+                    supported.add(wrapped)
