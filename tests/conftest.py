@@ -1,57 +1,11 @@
-"""Shared fixtures: one local cloud for the session, and a helper that deploys handler source."""
+"""Shared fixtures: one local cloud for the session, and a deployer bound to it."""
 
 from __future__ import annotations
-
-import io
-import json
-import textwrap
-import uuid
-import zipfile
 
 import pytest
 
 import lambdalab
-
-ROLE = "arn:aws:iam::123456789012:role/lambda-role"
-
-
-def zip_source(files: dict[str, str] | str) -> bytes:
-    """A deployment package from ``{"app.py": source}`` (or just the source of app.py)."""
-    if isinstance(files, str):
-        files = {"app.py": files}
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, source in files.items():
-            archive.writestr(name, textwrap.dedent(source))
-    return buffer.getvalue()
-
-
-class Deployer:
-    """Creates uniquely named functions in a cloud and invokes them with boto3."""
-
-    def __init__(self, cloud: lambdalab.LocalCloud) -> None:
-        self.cloud = cloud
-        self.lam = cloud.client("lambda")
-
-    def create(self, source: dict[str, str] | str, handler: str = "app.handler", **config) -> str:
-        name = config.pop("FunctionName", f"fn-{uuid.uuid4().hex[:10]}")
-        self.lam.create_function(FunctionName=name, Runtime=config.pop("Runtime", "python3.12"), Role=ROLE,
-                                 Handler=handler, Code={"ZipFile": zip_source(source)}, **config)
-        return name
-
-    def invoke(self, name: str, event=None, **kwargs) -> dict:
-        """Invoke synchronously; returns the response with ``Payload`` read and JSON-decoded when possible."""
-        response = self.lam.invoke(FunctionName=name, Payload=json.dumps({} if event is None else event), **kwargs)
-        raw = response["Payload"].read()
-        try:
-            response["Payload"] = json.loads(raw)
-        except ValueError:
-            response["Payload"] = raw
-        return response
-
-    def records(self, name: str):
-        frame = self.cloud.invocations()
-        return frame[frame["function"] == name].reset_index(drop=True)
+from deploy import Deployer
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ import botocore.config
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ROLE, zip_source
+from deploy import ROLE, zip_source
 
 HELLO = "def handler(event, context):\n    return 'hi'\n"
 

@@ -90,7 +90,7 @@ def handler(event, context):
 
 
 def test_freezing_can_be_turned_off(tmp_path):
-    from conftest import Deployer
+    from deploy import Deployer
 
     with lambdalab.start(freeze=False) as cloud:
         fn = Deployer(cloud)
@@ -178,7 +178,7 @@ def test_init_failure_is_retried_inside_the_invoke(fn):
 
 
 def test_init_over_its_limit_is_retried_under_the_function_timeout(cloud):
-    from conftest import Deployer
+    from deploy import Deployer
 
     cloud.quotas.set(init_timeout_s=1)
     try:

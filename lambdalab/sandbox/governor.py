@@ -26,6 +26,7 @@ from .process import signal_group
 
 MEMORY_TICK = 0.010  # seconds between memory checks of a running environment
 BURST = 0.020  # seconds of CPU at full share an environment may use ahead of its bucket
+PSS_BUDGET = 0.020  # seconds the governor may spend reading PSS to confirm an overrun
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _HZ = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 HOST_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -36,6 +37,24 @@ class Usage:
     rss: int  # bytes, the process tree together
     cpu: float  # CPU seconds used by the tree's live processes
     tasks: int  # threads and processes
+    procs: list[int]
+
+    def shared_aware_rss(self) -> int | None:
+        """Memory with copy-on-write pages counted once, as a cgroup counts it (PSS summed).
+
+        Reading PSS is slow while processes fork (it waits on their memory maps), so it is only
+        done to confirm an apparent overrun, within a time budget; None means "could not tell in
+        time" and the task limit or the timeout deals with such a storm.
+        """
+        if len(self.procs) <= 1:
+            return self.rss
+        give_up = time.monotonic() + PSS_BUDGET
+        total = 0
+        for p in self.procs:
+            if time.monotonic() > give_up:
+                return None
+            total += _pss(p)
+        return total
 
 
 def _stat(pid: int) -> tuple[float, int, int]:
@@ -56,8 +75,12 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
-def measure(pid: int) -> Usage:
-    """Current usage of ``pid`` and all its descendants (psutil where /proc is missing)."""
+def measure(pid: int, max_tasks: int = 1 << 30) -> Usage:
+    """Current usage of ``pid`` and its descendants (psutil where /proc is missing).
+
+    The walk stops as soon as more than ``max_tasks`` threads and processes are seen, so a
+    fork bomb cannot keep the governor busy while it grows.
+    """
     if not os.path.exists("/proc/self/stat"):  # pragma: no cover - macOS
         import psutil
 
@@ -70,19 +93,34 @@ def measure(pid: int) -> Usage:
                 t = p.cpu_times()
                 cpu += t.user + t.system
                 tasks += p.num_threads()
-        return Usage(rss, cpu, tasks)
+        return Usage(rss, cpu, tasks, [p.pid for p in procs])
     rss = tasks = 0
     cpu = 0.0
-    todo = [pid]
+    procs, todo = [], [pid]
     while todo:
         p = todo.pop()
         try:
             c, threads, r = _stat(p)
         except (OSError, IndexError, ValueError):
             continue
+        procs.append(p)
         cpu, tasks, rss = cpu + c, tasks + threads, rss + r
+        if tasks > max_tasks:
+            break
         todo.extend(_children(p))
-    return Usage(rss, cpu, tasks)
+    return Usage(rss, cpu, tasks, procs)
+
+
+def _pss(pid: int) -> int:
+    """Proportional set size: a process's share of the pages it maps (smaps_rollup, Linux >= 4.14)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 def peak_rss(pid: int) -> int:
@@ -165,17 +203,18 @@ class Governor:
                 return
             w.stopped_until = 0.0
             signal_group(w.pgid, signal.SIGCONT)
-        usage = measure(w.pgid)
-        w.peak = max(w.peak, usage.rss)
-        if not w.done and usage.rss > w.memory_limit:
+        usage = measure(w.pgid, w.max_tasks)
+        violation = None
+        if self._enforce_tasks and usage.tasks > w.max_tasks:  # first: a cut-short walk undercounts memory
+            violation = "tasks"
+        elif usage.rss > w.memory_limit and (usage.shared_aware_rss() or 0) > w.memory_limit:
+            violation = "oom"
+        else:
+            w.peak = max(w.peak, usage.rss)
+        if violation and not w.done:
             w.done = True
             self._watches.pop(w.pgid, None)
-            w.on_violation("oom")
-            return
-        if not w.done and self._enforce_tasks and usage.tasks > w.max_tasks:
-            w.done = True
-            self._watches.pop(w.pgid, None)
-            w.on_violation("tasks")
+            w.on_violation(violation)
             return
         w.next_check = now + MEMORY_TICK
         if w.share is None:

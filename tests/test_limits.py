@@ -1,0 +1,196 @@
+"""Limits enforced without root, cgroups or Docker: time, memory, CPU share, processes, files, output."""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+
+import pytest
+
+import lambdalab
+from deploy import Deployer
+
+REQUEST_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+@pytest.mark.parametrize("body", ["time.sleep(60)", "while True: pass"])
+def test_timeout_kills_and_reports_sandbox_timedout(fn, body):
+    name = fn.create(f"import time\ndef handler(e, c):\n    {body}\n", Timeout=1)
+    t0 = time.perf_counter()
+    out = fn.invoke(name, LogType="Tail")
+    elapsed = time.perf_counter() - t0
+    assert elapsed < 5, "the handler was not killed at its deadline"
+    assert out["FunctionError"] == "Unhandled"
+    assert out["Payload"]["errorType"] == "Sandbox.Timedout"
+    assert re.fullmatch(f"RequestId: {REQUEST_ID} Error: Task timed out after 1.00 seconds",
+                        out["Payload"]["errorMessage"])
+    report = base64.b64decode(out["LogResult"]).decode().splitlines()[-1]
+    assert re.fullmatch(rf"REPORT RequestId: {REQUEST_ID}\tDuration: 10\d\d\.\d\d ms\tBilled Duration: \d+ ms\t"
+                        r"Memory Size: 128 MB\tMax Memory Used: \d+ MB\t(Init Duration: [\d.]+ ms\t)?Status: timeout",
+                        report)
+    record = fn.records(name).iloc[-1]
+    assert (record["status"], record["error_type"]) == ("timeout", "Sandbox.Timedout")
+    assert fn.invoke(name, LogType="Tail")["Payload"]["errorType"] == "Sandbox.Timedout"  # reset, still usable
+
+
+def test_remaining_time_counts_down_to_the_deadline(fn):
+    name = fn.create("import time\ndef handler(e, c):\n    a = c.get_remaining_time_in_millis()\n"
+                     "    time.sleep(0.2)\n    return [a, c.get_remaining_time_in_millis()]\n", Timeout=3)
+    before, after = fn.invoke(name)["Payload"]
+    assert 2500 < before <= 3000 and 150 < before - after < 400
+
+
+def test_memory_over_memory_size_is_runtime_out_of_memory(fn):
+    name = fn.create("def handler(e, c):\n    blocks = []\n    while True:\n"
+                     "        blocks.append(bytearray(8 * 1024 * 1024))\n", MemorySize=128, Timeout=30)
+    out = fn.invoke(name, LogType="Tail")
+    assert out["Payload"]["errorType"] == "Runtime.OutOfMemory"
+    assert re.fullmatch(f"RequestId: {REQUEST_ID} Error: Runtime exited with error: signal: killed",
+                        out["Payload"]["errorMessage"])
+    report = base64.b64decode(out["LogResult"]).decode().splitlines()[-1]
+    assert "\tMax Memory Used: 128 MB\t" in report and report.endswith("Status: error\tError Type: Runtime.OutOfMemory")
+    assert fn.records(name).iloc[-1]["max_memory_used_mb"] == 128
+
+
+def test_memory_of_child_processes_counts_too(fn):
+    name = fn.create("""
+import subprocess, sys
+def handler(e, c):
+    code = "b = bytearray(300 * 1024 * 1024)\\nimport time\\ntime.sleep(30)"
+    subprocess.run([sys.executable, "-c", code])
+""", MemorySize=256, Timeout=30)
+    assert fn.invoke(name)["Payload"]["errorType"] == "Runtime.OutOfMemory"
+
+
+def test_max_memory_used_reflects_what_the_handler_held(fn):
+    name = fn.create("def handler(e, c):\n    b = bytearray(e['mb'] * 1024 * 1024)\n    return len(b)\n",
+                     MemorySize=512)
+    fn.invoke(name, {"mb": 1})
+    small = fn.records(name).iloc[-1]["max_memory_used_mb"]
+    fn.invoke(name, {"mb": 200})
+    big = fn.records(name).iloc[-1]["max_memory_used_mb"]
+    assert small < 60 and big >= 200 + small - 10
+
+
+CPU_BOUND = """
+import time
+def handler(event, context):
+    t0 = time.perf_counter()
+    total = 0
+    for i in range(event["n"]):
+        total += i
+    return time.perf_counter() - t0
+"""
+
+
+def test_cpu_share_follows_memory(fn):
+    """128 MB gets 128/1769 of a vCPU: the same loop takes about 14x longer than at 1,769 MB."""
+    slow = fn.create(CPU_BOUND, MemorySize=128, Timeout=60)
+    fast = fn.create(CPU_BOUND, MemorySize=1769, Timeout=60)
+    n = 2_000_000
+    fast_s = min(fn.invoke(fast, {"n": n})["Payload"] for _ in range(2))
+    slow_s = fn.invoke(slow, {"n": n})["Payload"]
+    ratio = slow_s / fast_s
+    assert 9 < ratio < 20, f"128 MB ran {ratio:.1f}x slower than 1,769 MB (expected about 13.8x)"
+
+
+def test_cpu_throttle_can_be_turned_off():
+    with lambdalab.start(cpu_throttle=False) as cloud:
+        fn = Deployer(cloud)
+        slow = fn.create(CPU_BOUND, MemorySize=128, Timeout=60)
+        fast = fn.create(CPU_BOUND, MemorySize=1769, Timeout=60)
+        fast_s = min(fn.invoke(fast, {"n": 1_000_000})["Payload"] for _ in range(2))
+        slow_s = min(fn.invoke(slow, {"n": 1_000_000})["Payload"] for _ in range(2))
+        assert slow_s / fast_s < 3
+
+
+def test_processes_and_threads_are_capped(fn):
+    name = fn.create("""
+import threading, time
+def handler(e, c):
+    threads = []
+    try:
+        for _ in range(2000):
+            t = threading.Thread(target=time.sleep, args=(5,), daemon=True)
+            t.start()
+            threads.append(t)
+    except RuntimeError as err:
+        return {"started": len(threads), "error": str(err)}
+    return {"started": len(threads)}
+""", Timeout=20, MemorySize=1024)
+    out = fn.invoke(name)
+    if "FunctionError" in out:  # as root the kernel's limit does not apply: lambdalab kills the environment
+        assert out["Payload"]["errorType"] == "Runtime.ExitError"
+        assert out["Payload"]["errorMessage"].endswith("signal: killed")
+    else:
+        assert out["Payload"]["started"] < 1024 and "can't start new thread" in out["Payload"]["error"]
+
+
+def test_fork_bomb_is_contained_and_leaves_nothing(fn, cloud):
+    import psutil
+
+    name = fn.create("""
+import os, time
+def handler(e, c):
+    while True:
+        try:
+            os.fork()
+        except OSError:
+            time.sleep(0.01)
+""", Timeout=3, MemorySize=1024)
+    out = fn.invoke(name)
+    assert out["FunctionError"] == "Unhandled"
+    time.sleep(0.5)
+    me = psutil.Process()
+    assert len(me.children(recursive=True)) <= 1 + len(cloud.environments())  # the reaper + live runtimes
+    assert fn.invoke(fn.create("def handler(e, c):\n    return 'still fine'\n"))["Payload"] == "still fine"
+
+
+def test_files_in_tmp_are_limited_to_ephemeral_storage(fn):
+    name = fn.create("""
+def handler(e, c):
+    chunk = b"x" * (1024 * 1024)
+    written = 0
+    try:
+        with open("/tmp/big", "wb") as f:
+            for _ in range(600):
+                f.write(chunk)
+                f.flush()
+                written += 1
+    except OSError as err:
+        return {"mb": written, "error": err.strerror}
+    return {"mb": written}
+""", Timeout=30, MemorySize=512)
+    out = fn.invoke(name)["Payload"]
+    assert out["mb"] <= 512 and out["error"] == "File too large"
+
+
+def test_a_flood_of_output_is_capped_not_fatal(fn, cloud):
+    cloud.quotas.set(log_bytes_per_invocation=200_000)
+    try:
+        name = fn.create("def handler(e, c):\n    for i in range(200000):\n        print('flood', i)\n"
+                         "    return 'done'\n", Timeout=30, MemorySize=1024)
+        out = fn.invoke(name, LogType="Tail")
+        assert out["Payload"] == "done"
+        tail = base64.b64decode(out["LogResult"]).decode()
+        assert "bytes of log output beyond the per-invocation cap of 200000 bytes were dropped" in tail
+    finally:
+        cloud.quotas.set(log_bytes_per_invocation=5 * 1024 * 1024)
+
+
+@pytest.mark.parametrize(("body", "ending"), [
+    ("import sys\n    sys.exit(2)", "exit status 2"),
+    ("import os\n    os._exit(0)", "exit status 0"),
+    ("import ctypes\n    ctypes.string_at(0)", "signal: segmentation fault"),
+    ("import os, signal\n    os.kill(os.getpid(), signal.SIGABRT)", "signal: aborted"),
+])
+def test_a_dying_runtime_is_runtime_exit_error(fn, body, ending):
+    name = fn.create(f"def handler(e, c):\n    {body}\n")
+    out = fn.invoke(name, LogType="Tail")
+    assert out["FunctionError"] == "Unhandled"
+    assert out["Payload"]["errorType"] == "Runtime.ExitError"
+    assert re.fullmatch(f"RequestId: {REQUEST_ID} Error: Runtime exited with error: {ending}",
+                        out["Payload"]["errorMessage"])
+    assert f"Error: Runtime exited with error: {ending}\nRuntime.ExitError" in \
+        base64.b64decode(out["LogResult"]).decode()
