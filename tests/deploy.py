@@ -47,6 +47,10 @@ class Deployer:
             response["Payload"] = raw
         return response
 
+    def code_root(self, name: str) -> str:
+        """Where the function's package is unpacked (its LAMBDA_TASK_ROOT)."""
+        return str(self.cloud.service.resolve(name).code.root)
+
     def records(self, name: str):
         frame = self.cloud.invocations()
         return frame[frame["function"] == name].reset_index(drop=True)

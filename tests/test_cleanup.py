@@ -1,0 +1,92 @@
+"""Nothing survives the cloud: not after stop(), and not after the owning process is killed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import psutil
+
+import lambdalab
+from deploy import Deployer
+
+SPAWNER = """
+import subprocess, time
+def handler(event, context):
+    child = subprocess.Popen(["sleep", "300"])  # outlives the invocation inside the environment
+    time.sleep(event.get("hold", 0))
+    return {"child": child.pid}
+"""
+
+
+def _gone(pids: list[int], within: float = 10.0) -> list[int]:
+    deadline = time.time() + within
+    alive = pids
+    while alive and time.time() < deadline:
+        alive = [p for p in alive if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        time.sleep(0.05)
+    return alive
+
+
+def test_stop_leaves_no_process_and_no_thread():
+    threads_before = set(threading.enumerate())
+    children_before = {p.pid for p in psutil.Process().children(recursive=True)}
+    cloud = lambdalab.start()
+    fn = Deployer(cloud)
+    name = fn.create(SPAWNER, Timeout=10)
+    results = []
+    workers = [threading.Thread(target=lambda: results.append(fn.invoke(name, {"hold": 0.3})["Payload"]))
+               for _ in range(3)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    ours = [p.pid for p in psutil.Process().children(recursive=True) if p.pid not in children_before]
+    assert len(ours) >= 7  # the reaper, three runtimes and their three children
+    assert {r["child"] for r in results} <= set(ours)
+    cloud.stop()
+    assert _gone(ours) == []
+    leftover = [t.name for t in set(threading.enumerate()) - threads_before if t.is_alive()]
+    assert leftover == []
+    assert not cloud.workdir.exists()
+
+
+def test_stop_is_idempotent_and_the_context_manager_stops():
+    with lambdalab.start() as cloud:
+        assert repr(cloud).startswith("<LocalCloud http://127.0.0.1:")
+    assert repr(cloud) == "<LocalCloud stopped>"
+    cloud.stop()
+
+
+def test_killing_the_owner_process_leaves_nothing_behind(tmp_path):
+    script = tmp_path / "owner.py"
+    script.write_text(textwrap.dedent(f"""
+        import json, os, sys, time
+        sys.path.insert(0, {os.path.dirname(__file__)!r})
+        import lambdalab
+        from deploy import Deployer
+        cloud = lambdalab.start()
+        fn = Deployer(cloud)
+        name = fn.create({SPAWNER!r}, Timeout=10)
+        child = fn.invoke(name)["Payload"]["child"]
+        runtimes = [env._proc.pid for env in cloud.environments()]
+        print(json.dumps({{"child": child, "runtimes": runtimes}}), flush=True)
+        time.sleep(300)
+    """))
+    owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        info = json.loads(owner.stdout.readline())
+        tree = [p.pid for p in psutil.Process(owner.pid).children(recursive=True)]
+        assert info["child"] in tree and set(info["runtimes"]) <= set(tree)
+        os.kill(owner.pid, signal.SIGKILL)  # no atexit, no finally: only the reaper can clean up
+        owner.wait()
+        assert _gone(tree) == []
+    finally:
+        if owner.poll() is None:
+            owner.kill()

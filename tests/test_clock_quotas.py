@@ -1,0 +1,83 @@
+"""The cloud's clock and the quotas table: the two things lessons change on purpose."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from lambdalab.clock import Clock
+from lambdalab.service.quotas import DEFAULTS, Quotas
+
+
+def test_advance_fires_due_timers_at_once_and_in_order():
+    clock = Clock()
+    fired: list[str] = []
+    done = threading.Event()
+    clock.call_later(3600, lambda: fired.append("hour"))
+    clock.call_later(60, lambda: fired.append("minute"))
+    clock.call_later(86400, lambda: (fired.append("day"), done.set()))
+    cancelled = clock.call_later(120, lambda: fired.append("cancelled"))
+    cancelled.cancel()
+    t0 = time.perf_counter()
+    clock.advance(86400)
+    assert done.wait(2) and time.perf_counter() - t0 < 1
+    assert fired == ["minute", "hour", "day"]
+    assert clock.offset == 86400 and clock.time() - time.time() == pytest.approx(86400, abs=1)
+    clock.stop()
+
+
+def test_a_failing_timer_does_not_stop_the_clock():
+    clock = Clock()
+    done = threading.Event()
+    clock.call_later(0, lambda: 1 / 0)
+    clock.call_later(0.01, done.set)
+    assert done.wait(2)
+    clock.stop()
+
+
+def test_clock_only_moves_forward():
+    with pytest.raises(ValueError):
+        Clock().advance(-1)
+
+
+def test_sleep_returns_early_when_time_is_advanced():
+    clock = Clock()
+    threading.Timer(0.05, lambda: clock.advance(3600)).start()
+    t0 = time.perf_counter()
+    clock.sleep(3600)
+    assert time.perf_counter() - t0 < 2
+    clock.stop()
+
+
+def test_quotas_have_aws_defaults_and_can_be_changed_by_key():
+    quotas = Quotas({"timeout_max_s": 60})
+    assert quotas.memory_max_mb == 10240 and quotas.timeout_max_s == 60
+    quotas.set(memory_max_mb=3008)
+    assert quotas.memory_max_mb == 3008
+    assert "memory_max_mb=3008" in repr(quotas)
+    with pytest.raises(KeyError, match="unknown quota"):
+        quotas.set(no_such_quota=1)
+
+
+def test_quotas_table_puts_the_value_in_force_beside_aws():
+    quotas = Quotas({"keep_alive_s": 5})
+    table = quotas.table().set_index("key")
+    assert len(table) == len(DEFAULTS)
+    assert table.loc["keep_alive_s", "value"] == 5 and table.loc["keep_alive_s", "aws_default"] == 600
+    assert table.loc["memory_max_mb", "source"] == "Q26"
+    assert set(table["source"]) <= {"Q26", "BC", "ENV", "DG23", "obs", "lambdalab"}
+
+
+def test_a_lesson_quota_changes_what_the_api_accepts():
+    import botocore.exceptions
+
+    import lambdalab
+    from deploy import Deployer
+
+    with lambdalab.start(quotas={"memory_max_mb": 3008}) as cloud:
+        fn = Deployer(cloud)
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            fn.create("def handler(e, c):\n    return 1\n", MemorySize=4096)
+        assert "Member must have value less than or equal to 3008" in str(e.value)
