@@ -8,4 +8,4 @@
 from .cloud import LocalCloud, start
 
 __version__ = "0.1.0"
-__all__ = ["LocalCloud", "start", "__version__"]
+__all__ = ["LocalCloud", "__version__", "start"]

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 class Timer:
     """A scheduled callback; ``cancel()`` is safe to call at any time, even after it ran."""
 
-    __slots__ = ("when", "callback", "cancelled")
+    __slots__ = ("callback", "cancelled", "when")
 
     def __init__(self, when: float, callback: Callable[[], None]) -> None:
         self.when = when

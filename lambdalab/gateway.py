@@ -16,7 +16,8 @@ from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 _SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/]+/([^/]+)/aws4_request")
-_QUERY_SCOPE = re.compile(r"X-Amz-Credential=[^&]*?(?:%2F|/)\d{8}(?:%2F|/)[^&%/]+(?:%2F|/)([^&%/]+)(?:%2F|/)aws4_request")
+_QUERY_SCOPE = re.compile(
+    r"X-Amz-Credential=[^&]*?(?:%2F|/)\d{8}(?:%2F|/)[^&%/]+(?:%2F|/)([^&%/]+)(?:%2F|/)aws4_request")
 
 
 def signed_service(environ: dict) -> str | None:

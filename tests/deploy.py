@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import json
 import textwrap
+import threading
 import uuid
 import zipfile
+from collections.abc import Callable
 
 import lambdalab
 
@@ -56,3 +58,14 @@ class Deployer:
         return frame[frame["function"] == name].reset_index(drop=True)
 
 
+
+
+def concurrently(call: Callable[[], object], times: int) -> list:
+    """Run ``call`` on ``times`` threads at once and return what each returned."""
+    results: list = []
+    threads = [threading.Thread(target=lambda: results.append(call())) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results

@@ -12,9 +12,9 @@ import threading
 import time
 
 import psutil
+from deploy import Deployer, concurrently
 
 import lambdalab
-from deploy import Deployer
 
 SPAWNER = """
 import subprocess, time
@@ -40,13 +40,7 @@ def test_stop_leaves_no_process_and_no_thread():
     cloud = lambdalab.start()
     fn = Deployer(cloud)
     name = fn.create(SPAWNER, Timeout=10)
-    results = []
-    workers = [threading.Thread(target=lambda: results.append(fn.invoke(name, {"hold": 0.3})["Payload"]))
-               for _ in range(3)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
+    results = concurrently(lambda: fn.invoke(name, {"hold": 0.3})["Payload"], 3)
     ours = [p.pid for p in psutil.Process().children(recursive=True) if p.pid not in children_before]
     assert len(ours) >= 7  # the reaper, three runtimes and their three children
     assert {r["child"] for r in results} <= set(ours)
@@ -70,7 +64,7 @@ def test_killing_the_owner_process_leaves_nothing_behind(tmp_path):
         import json, os, sys, time
         sys.path.insert(0, {os.path.dirname(__file__)!r})
         import lambdalab
-        from deploy import Deployer
+        from deploy import Deployer, concurrently
         cloud = lambdalab.start()
         fn = Deployer(cloud)
         name = fn.create({SPAWNER!r}, Timeout=10)

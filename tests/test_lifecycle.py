@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import threading
 import time
+
+from deploy import concurrently
 
 import lambdalab
 
@@ -39,13 +40,7 @@ def test_cold_then_warm_keeps_globals_and_tmp(fn):
 
 def test_concurrent_invocations_get_their_own_environments(fn, cloud):
     name = fn.create(COUNTER)
-    results = []
-    threads = [threading.Thread(target=lambda: results.append(fn.invoke(name, {"sleep": 0.5})["Payload"]))
-               for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = concurrently(lambda: fn.invoke(name, {"sleep": 0.5})["Payload"], 3)
     assert len({r["pid"] for r in results}) == 3
     assert len(cloud.environments(name)) == 3
     assert fn.records(name)["environment"].nunique() == 3
@@ -54,13 +49,7 @@ def test_concurrent_invocations_get_their_own_environments(fn, cloud):
 def test_an_environment_runs_one_invocation_at_a_time(fn):
     name = fn.create(COUNTER)
     fn.invoke(name)
-    results = []
-    threads = [threading.Thread(target=lambda: results.append(fn.invoke(name, {"sleep": 0.3})["Payload"]))
-               for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = concurrently(lambda: fn.invoke(name, {"sleep": 0.3})["Payload"], 2)
     records = fn.records(name)
     assert records["environment"].nunique() == 2  # the warm one was busy, so a second one started
     assert sorted(r["count"] for r in results) == [1, 2]

@@ -282,8 +282,8 @@ class ExecutionEnvironment:
             self._serve(lambda: self._exited, None)
         if reason == "timeout":
             # Since 2025 AWS logs no "Task timed out" line; the REPORT line's "Status: timeout" says it.
-            inv.fail("Sandbox.Timedout", f"RequestId: {inv.request_id} Error: Task timed out after {timeout:.2f} seconds",
-                     status="timeout")
+            message = f"RequestId: {inv.request_id} Error: Task timed out after {timeout:.2f} seconds"
+            inv.fail("Sandbox.Timedout", message, status="timeout")
         else:
             error_type = "Runtime.OutOfMemory" if reason == "oom" else "Runtime.ExitError"
             how = "signal: killed" if reason in ("oom", "tasks") else describe_exit(self._proc.returncode)
@@ -366,7 +366,8 @@ class ExecutionEnvironment:
             if req.too_large:
                 conn.respond(413, {"errorMessage": f"Exceeded maximum allowed payload size ({limit} bytes).",
                                    "errorType": "RequestEntityTooLarge"})
-                message = f"Response payload size ({req.size} bytes) exceeded maximum allowed payload size ({limit} bytes)."
+                message = (f"Response payload size ({req.size} bytes) exceeded maximum allowed payload size "
+                           f"({limit} bytes).")
                 self._log(f"{message}\nFunction.ResponseSizeTooLarge")
                 return inv.fail("Function.ResponseSizeTooLarge", message)
             conn.respond(202, {"status": "OK"})

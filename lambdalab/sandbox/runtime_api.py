@@ -58,7 +58,7 @@ class RuntimeAPIServer:
         self.max_body = max_body
         self.listener = socket.create_server(("127.0.0.1", 0), backlog=16)
         self.listener.setblocking(False)
-        self.address = "127.0.0.1:%d" % self.listener.getsockname()[1]
+        self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
         selector.register(self.listener, selectors.EVENT_READ, self._accept)
         self.connections: set[Connection] = set()
 
@@ -106,7 +106,7 @@ class RuntimeAPIServer:
         if end < 0:
             return None
         lines = bytes(buf[:end]).decode("latin-1").split("\r\n")
-        method, path, *_ = lines[0].split(" ") + ["", ""]
+        method, path, *_ = [*lines[0].split(" "), "", ""]
         headers = {}
         for line in lines[1:]:
             name, _, value = line.partition(":")
