@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from deploy import Deployer
 
 import lambdalab
-from deploy import Deployer
 
 
 @pytest.fixture(scope="session")

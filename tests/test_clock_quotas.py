@@ -72,9 +72,9 @@ def test_quotas_table_puts_the_value_in_force_beside_aws():
 
 def test_a_lesson_quota_changes_what_the_api_accepts():
     import botocore.exceptions
+    from deploy import Deployer
 
     import lambdalab
-    from deploy import Deployer
 
     with lambdalab.start(quotas={"memory_max_mb": 3008}) as cloud:
         fn = Deployer(cloud)

@@ -11,7 +11,6 @@ import zipfile
 import botocore.config
 import pytest
 from botocore.exceptions import ClientError
-
 from deploy import ROLE, zip_source
 
 HELLO = "def handler(event, context):\n    return 'hi'\n"

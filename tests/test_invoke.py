@@ -9,7 +9,6 @@ import time
 
 import pytest
 from botocore.exceptions import ClientError
-
 from test_functions_api import error_of
 
 ECHO = """

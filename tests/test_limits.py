@@ -7,9 +7,9 @@ import re
 import time
 
 import pytest
+from deploy import Deployer
 
 import lambdalab
-from deploy import Deployer
 
 REQUEST_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
