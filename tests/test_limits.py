@@ -194,3 +194,18 @@ def test_a_dying_runtime_is_runtime_exit_error(fn, body, ending):
                         out["Payload"]["errorMessage"])
     assert f"Error: Runtime exited with error: {ending}\nRuntime.ExitError" in \
         base64.b64decode(out["LogResult"]).decode()
+
+
+def test_open_files_are_capped_at_1024(fn):
+    name = fn.create("""
+def handler(e, c):
+    files = []
+    try:
+        for i in range(2000):
+            files.append(open("/tmp/f%d" % i, "w"))
+    except OSError as err:
+        return {"opened": len(files), "error": err.strerror}
+    return {"opened": len(files)}
+""", Timeout=30, MemorySize=512)
+    out = fn.invoke(name)["Payload"]
+    assert out["error"] == "Too many open files" and 1000 < out["opened"] < 1024

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import enum
+import json
 import logging
 import math
 import os
@@ -177,9 +178,12 @@ class ExecutionEnvironment:
         self._log(logs.init_start_line(*runtimes.version(fn.runtime, self.ctx.region)))
         self._init_error, self._next_conn, self._kill_reason = None, None, None
         t0 = time.perf_counter()
-        self._proc = spawn(runtimes.command(fn.runtime), env=self._environ(), cwd=str(fn.code.root),
-                           max_files=q.file_descriptors_max, max_procs=q.processes_max,
-                           max_file_bytes=fn.ephemeral_storage * MB)
+        try:
+            self._proc = spawn(runtimes.command(fn.runtime, fn.code.root), env=self._environ(),
+                               cwd=str(fn.code.root), max_files=q.file_descriptors_max, max_procs=q.processes_max,
+                               max_file_bytes=fn.ephemeral_storage * MB)
+        except OSError as e:  # no bootstrap, or not executable: the platform's error, as in AWS
+            return self._entrypoint_failed(phase, e, (time.perf_counter() - t0) * 1000)
         self._exited = False
         self.ctx.reaper.register(self._proc.pid)
         out = self._proc.stdout.fileno()
@@ -199,6 +203,16 @@ class ExecutionEnvironment:
             error_type = "Runtime.ExitError"
         self._log(logs.init_report_line(ms, phase, status, error_type))
         self._reset()
+        return False
+
+    def _entrypoint_failed(self, phase: str, error: OSError, ms: float) -> bool:
+        reason = "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]" \
+            if isinstance(error, FileNotFoundError) else f"fork/exec {error.filename}: {error.strerror.lower()}"
+        message = f"RequestId: {self._current.request_id if self._current else ''} Error: {reason}"
+        self._log(f"{message}\nRuntime.InvalidEntrypoint")
+        self._init_error = ("Runtime.InvalidEntrypoint",
+                            json.dumps({"errorType": "Runtime.InvalidEntrypoint", "errorMessage": message}).encode())
+        self._log(logs.init_report_line(ms, phase, "error", "Runtime.InvalidEntrypoint"))
         return False
 
     def _wait_for_invocation(self) -> Invocation | None:
@@ -485,7 +499,6 @@ class ExecutionEnvironment:
             "_HANDLER": fn.handler,
             "AWS_REGION": ctx.region,
             "AWS_DEFAULT_REGION": ctx.region,
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.runtime}",
             "AWS_LAMBDA_FUNCTION_NAME": fn.name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
             "AWS_LAMBDA_FUNCTION_VERSION": fn.version,
@@ -494,7 +507,7 @@ class ExecutionEnvironment:
             "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
             "AWS_LAMBDA_RUNTIME_API": self._api.address,
             "LAMBDA_TASK_ROOT": str(fn.code.root),
-            "LAMBDA_RUNTIME_DIR": str(runtimes.runtime_dir(fn.runtime)),
+            "LAMBDA_RUNTIME_DIR": str(runtimes.PYTHON_DIR),
             "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
             "AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129:2000",
             "AWS_ENDPOINT_URL": ctx.endpoint_url,
@@ -503,6 +516,8 @@ class ExecutionEnvironment:
             "PYTHONDONTWRITEBYTECODE": "1",
             **ctx.credentials,
         }
+        if runtimes.execution_env(fn.runtime):
+            env["AWS_EXECUTION_ENV"] = runtimes.execution_env(fn.runtime)
         if fn.log_format == "JSON":
             env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
         env.update(fn.environment)

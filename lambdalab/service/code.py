@@ -42,6 +42,8 @@ def unpack(zip_bytes: bytes, dest: Path, quotas: Quotas) -> Code:
                 raise InvalidParameterValueException(
                     "Could not unzip uploaded file. Please check your file, then try to upload again.")
             archive.extract(member, dest)
+            if (member.external_attr >> 16) & stat.S_IXUSR:  # keep the executable bit (a custom bootstrap)
+                os.chmod(target, 0o755)
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)
         raise
