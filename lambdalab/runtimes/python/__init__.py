@@ -1,9 +1,6 @@
-"""lambdalab's Python runtime, run inside each execution environment (AWS's awslambdaric).
+"""lambdalab's Python runtime (AWS's awslambdaric), run inside each execution environment.
 
-The engine starts ``<python> BOOTSTRAP`` with cwd = task root and the Lambda environment
-variables. The runtime itself never imports this package.
+The engine starts ``<python> bootstrap.py`` from this directory (see lambdalab.runtimes).
+These modules run in that subprocess only; this file makes the directory a package so
+they are installed with lambdalab.
 """
-
-import os
-
-BOOTSTRAP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bootstrap.py")

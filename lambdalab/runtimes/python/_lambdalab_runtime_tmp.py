@@ -14,8 +14,8 @@ entries, the tmp root itself) are left alone even when the host keeps them in /t
 Not covered, because the rewrite only sees calls made from Python: C extensions
 (sqlite3.connect("/tmp/db"), native libraries), subprocesses and their arguments,
 io.FileIO, ctypes. A few results expose the real location: os.getcwd() after
-os.chdir("/tmp"), os.scandir(...) entries' .path, os.readlink() of links made here,
-and tempfile.gettempdir() (it returns TMPDIR).
+os.chdir("/tmp"), os.scandir(...) entries' .path (and so Path.iterdir() on 3.13),
+os.readlink() of links made here, and tempfile.gettempdir() (it returns TMPDIR).
 """
 
 import builtins
@@ -29,12 +29,13 @@ _ONE_PATH = (
 )
 _TWO_PATHS = ("link", "rename", "replace", "symlink")
 _PATH_KEYWORDS = ("path", "file", "src", "dst")
+_SUPPORTS = (os.supports_dir_fd, os.supports_fd, os.supports_follow_symlinks, os.supports_effective_ids)
 
 
 def install(root: str, keep: list[str]) -> None:
     """Rewrite /tmp paths to ``root`` from now on, except under the directories in ``keep``."""
     root = root.rstrip("/")
-    keep = [os.path.abspath(p) for p in {root, *keep} if p and (p == "/tmp" or p.startswith("/tmp/"))]
+    keep = [os.path.abspath(p) for p in {root, *keep} if p.startswith("/tmp/")]
     broot, bkeep = os.fsencode(root), [os.fsencode(p) for p in keep]
 
     def remap(path):
@@ -49,12 +50,24 @@ def install(root: str, keep: list[str]) -> None:
 
     def wrap(func, n_paths: int):
         def wrapper(*args, **kwargs):
-            if args:
-                args = (*map(remap, args[:n_paths]), *args[n_paths:])
+            pairs = [(path, remap(path)) for path in args[:n_paths]]
+            if pairs:
+                args = (*(mapped for _, mapped in pairs), *args[n_paths:])
             for key in _PATH_KEYWORDS:
                 if key in kwargs:
-                    kwargs[key] = remap(kwargs[key])
-            return func(*args, **kwargs)
+                    pairs.append((kwargs[key], remap(kwargs[key])))
+                    kwargs[key] = pairs[-1][1]
+            try:
+                return func(*args, **kwargs)
+            except OSError as e:
+                # Name the path the caller used ("/tmp/x"), as the error would in AWS.
+                for original, mapped in pairs:
+                    if mapped is not original:
+                        if e.filename == mapped:
+                            e.filename = original
+                        if e.filename2 == mapped:
+                            e.filename2 = original
+                raise
 
         wrapper.__name__, wrapper.__qualname__, wrapper.__doc__ = func.__name__, func.__qualname__, func.__doc__
         # staticmethod: pathlib on 3.10 stores os functions as class attributes, where a plain
@@ -70,6 +83,6 @@ def install(root: str, keep: list[str]) -> None:
             wrapped = wrap(func, n_paths)
             setattr(os, name, wrapped)
             # shutil and others test membership to choose fd-based code paths.
-            for supported in (os.supports_dir_fd, os.supports_fd, os.supports_follow_symlinks, os.supports_effective_ids):
+            for supported in _SUPPORTS:
                 if func in supported:
                     supported.add(wrapped)
