@@ -11,7 +11,6 @@ from __future__ import annotations
 import atexit
 import io
 import os
-import shutil
 import tempfile
 import threading
 import weakref
@@ -64,7 +63,7 @@ class LocalCloud:
         self.logs = LogShipper(self._deliver_logs)
         self.service = LambdaService(account=self.account, region=self.region, quotas=self.quotas, clock=self.clock,
                                      workdir=self.workdir, fetch_s3=self._fetch_s3)
-        self._reaper = Reaper()
+        self._reaper = Reaper(str(self.workdir))
         self._governor = Governor(enforce_processes=os.geteuid() == 0 if hasattr(os, "geteuid") else True)
         self._api_ctx = ApiContext(service=self.service, invoker=None, code_url=self._code_url)  # type: ignore[arg-type]
         self.gateway = Gateway(LambdaAPI(self._api_ctx), self._moto, self._own_app, port=self._port)
@@ -92,11 +91,10 @@ class LocalCloud:
         self.invoker.stop()
         self.pool.stop()
         self._governor.stop()
-        self._reaper.close()
+        self._reaper.close()  # also removes the working directory
         self.gateway.stop()
         self.logs.stop()
         self.clock.stop()
-        shutil.rmtree(self.workdir, ignore_errors=True)
         _running.discard(self)
 
     def __enter__(self) -> LocalCloud:

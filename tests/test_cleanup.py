@@ -70,7 +70,7 @@ def test_killing_the_owner_process_leaves_nothing_behind(tmp_path):
         name = fn.create({SPAWNER!r}, Timeout=10)
         child = fn.invoke(name)["Payload"]["child"]
         runtimes = [env._proc.pid for env in cloud.environments()]
-        print(json.dumps({{"child": child, "runtimes": runtimes}}), flush=True)
+        print(json.dumps({{"child": child, "runtimes": runtimes, "workdir": str(cloud.workdir)}}), flush=True)
         time.sleep(300)
     """))
     owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
@@ -81,6 +81,10 @@ def test_killing_the_owner_process_leaves_nothing_behind(tmp_path):
         os.kill(owner.pid, signal.SIGKILL)  # no atexit, no finally: only the reaper can clean up
         owner.wait()
         assert _gone(tree) == []
+        deadline = time.time() + 10
+        while os.path.exists(info["workdir"]) and time.time() < deadline:
+            time.sleep(0.05)
+        assert not os.path.exists(info["workdir"])
     finally:
         if owner.poll() is None:
             owner.kill()

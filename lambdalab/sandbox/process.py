@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - Windows runs lambdalab through WSL
     resource = None  # type: ignore[assignment]
 
 _REAPER = """\
-import os, signal, sys
+import os, shutil, signal, sys
 groups = set()
 for line in sys.stdin:
     (groups.add if line[0] == "+" else groups.discard)(int(line[1:]))
@@ -33,14 +33,18 @@ for group in groups:
         os.killpg(group, signal.SIGKILL)
     except OSError:
         pass
+for path, dirs, files in os.walk(sys.argv[1]):  # unpacked code is read-only: make it removable
+    os.chmod(path, 0o700)
+shutil.rmtree(sys.argv[1], ignore_errors=True)
 """
 
 
 class Reaper:
-    """Kills every registered process group when its stdin closes (the cloud stopped or died)."""
+    """When its stdin closes (the cloud stopped or died), kills every registered process group
+    and removes the cloud's working directory."""
 
-    def __init__(self) -> None:
-        self._proc = subprocess.Popen([sys.executable, "-S", "-c", _REAPER], stdin=subprocess.PIPE,
+    def __init__(self, workdir: str) -> None:
+        self._proc = subprocess.Popen([sys.executable, "-S", "-c", _REAPER, workdir], stdin=subprocess.PIPE,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                       start_new_session=True, text=True, bufsize=1)
         self._lock = threading.Lock()
