@@ -62,11 +62,13 @@ class Clock:
         with self._cond:
             if self._stopped:
                 return timer
+            earliest = not self._timers or timer.when < self._timers[0][0]
             heapq.heappush(self._timers, (timer.when, next(self._seq), timer))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="lambdalab-clock", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            if earliest:  # otherwise the thread already wakes in time
+                self._cond.notify()
         return timer
 
     def advance(self, seconds: float) -> None:

@@ -1,8 +1,9 @@
 """The environment pool: warm environments per function, a new one for each concurrent invoke.
 
-An idle environment is reused most-recently-used first; it is reaped after the keep-alive
-(a timer on the cloud's clock, so fast-forwarding time reaps it too) and retired as soon as its
-function's code or configuration changes.
+An idle environment is reused most-recently-used first; it is reaped once it has been idle for
+the keep-alive (a timer on the cloud's clock, so fast-forwarding time reaps it too) and retired as
+soon as its function's code or configuration changes.  Each environment has at most one timer:
+when it fires early because the environment was used meanwhile, it is simply re-armed.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ class EnvironmentPool:
             idle = self._idle.get(function.name, [])
             while idle:
                 env = idle.pop()
-                self._reapers.pop(env).cancel()
                 if env.generation == function.generation:
                     self._busy.add(env)
                     return env
@@ -56,15 +56,23 @@ class EnvironmentPool:
                 self._stop_later(env)
                 return
             self._idle.setdefault(env.function.name, []).append(env)
-            self._reapers[env] = self._ctx.clock.call_later(self._ctx.quotas.keep_alive_s, lambda: self._reap(env))
+            if env not in self._reapers:
+                self._arm(env, self._ctx.quotas.keep_alive_s)
+
+    def _arm(self, env: ExecutionEnvironment, delay: float) -> None:
+        self._reapers[env] = self._ctx.clock.call_later(delay, lambda: self._reap(env))
 
     def _reap(self, env: ExecutionEnvironment) -> None:
         with self._lock:
+            if self._reapers.pop(env, None) is None:
+                return
             idle = self._idle.get(env.function.name, [])
-            if env not in idle:
+            idle_for = self._ctx.clock.time() - env.last_used
+            if env not in idle or idle_for < self._ctx.quotas.keep_alive_s:
+                if env in idle or env in self._busy:  # used since the timer was set: wait again
+                    self._arm(env, max(0.0, self._ctx.quotas.keep_alive_s - idle_for))
                 return
             idle.remove(env)
-            self._reapers.pop(env, None)
         env.stop()
 
     def retire(self, name: str, function: Function | None) -> None:
@@ -79,7 +87,8 @@ class EnvironmentPool:
                 self._idle[name] = keep
             old = [e for e in idle if e not in keep]
             for env in old:
-                self._reapers.pop(env).cancel()
+                if timer := self._reapers.pop(env, None):
+                    timer.cancel()
         for env in old:
             env.stop()
 

@@ -164,13 +164,19 @@ class Governor:
         self._cond = threading.Condition()
         self._enforce_tasks = enforce_processes
         self._stopped = False
+        self._wake_at: float | None = None  # when the thread will look next, while it waits
         self._thread = threading.Thread(target=self._run, name="lambdalab-governor", daemon=True)
         self._thread.start()
 
     def watch(self, watch: Watch) -> None:
+        """Start watching; the first look comes after a tick (or sooner, when the CPU burst is small),
+        so invocations shorter than that cost the governor nothing."""
+        first = MEMORY_TICK if watch.share is None else min(MEMORY_TICK, max(0.001, watch.share * BURST))
+        watch.next_check = watch.started + first
         with self._cond:
             self._watches[watch.pgid] = watch
-            self._cond.notify()
+            if self._wake_at is None or watch.next_check < self._wake_at:
+                self._cond.notify()
 
     def unwatch(self, pgid: int) -> Watch | None:
         """Stop watching; the group is left running (continued if the governor had stopped it)."""
@@ -193,8 +199,9 @@ class Governor:
                 for watch in list(self._watches.values()):
                     if watch.next_check <= now:
                         self._check(watch, now)
-                wake = min((w.next_check for w in self._watches.values()), default=None)
-                self._cond.wait(None if wake is None else max(0.0, wake - time.monotonic()))
+                self._wake_at = min((w.next_check for w in self._watches.values()), default=None)
+                self._cond.wait(None if self._wake_at is None else max(0.0, self._wake_at - time.monotonic()))
+                self._wake_at = None
 
     def _check(self, w: Watch, now: float) -> None:
         if w.stopped_until:
