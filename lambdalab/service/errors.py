@@ -10,9 +10,14 @@ from typing import Any
 
 
 class LambdaError(Exception):
+    """An error of the Lambda API; subclasses are named as AWS names the error code."""
+
     code = "ServiceException"
     status = 500
     kind = "Service"
+
+    def __init_subclass__(cls, status: int = 400, kind: str = "User") -> None:
+        cls.code, cls.status, cls.kind = cls.__name__, status, kind
 
     def __init__(self, message: str, **extra: Any) -> None:
         super().__init__(message)
@@ -24,43 +29,35 @@ class LambdaError(Exception):
 
 
 class InvalidParameterValueException(LambdaError):
-    code, status, kind = "InvalidParameterValueException", 400, "User"
+    """A parameter's value is not acceptable (beyond the model's own constraints)."""
 
 
 class ValidationException(LambdaError):
-    code, status, kind = "ValidationException", 400, "User"
-
-
-class ResourceNotFoundException(LambdaError):
-    code, status, kind = "ResourceNotFoundException", 404, "User"
-
-
-class ResourceConflictException(LambdaError):
-    code, status, kind = "ResourceConflictException", 409, "User"
-
-
-class RequestEntityTooLargeException(LambdaError):
-    code, status, kind = "RequestEntityTooLargeException", 413, "User"
-
-
-class CodeStorageExceededException(LambdaError):
-    code, status, kind = "CodeStorageExceededException", 400, "User"
+    """A value breaks a constraint of the API model."""
 
 
 class InvalidRequestContentException(LambdaError):
-    code, status, kind = "InvalidRequestContentException", 400, "User"
+    """The request body (or the invocation payload) could not be parsed."""
 
 
-class PreconditionFailedException(LambdaError):
-    code, status, kind = "PreconditionFailedException", 412, "User"
+class ResourceNotFoundException(LambdaError, status=404):
+    """No such function (or qualifier)."""
 
 
-class TooManyRequestsException(LambdaError):
-    code, status, kind = "TooManyRequestsException", 429, "User"
+class ResourceConflictException(LambdaError, status=409):
+    """The function exists already, or is busy with an update."""
 
 
-class ServiceException(LambdaError):
-    pass
+class PreconditionFailedException(LambdaError, status=412):
+    """The RevisionId given is not the function's latest."""
+
+
+class RequestEntityTooLargeException(LambdaError, status=413):
+    """A payload or deployment package over its quota."""
+
+
+class TooManyRequestsException(LambdaError, status=429):
+    """A throttle; ``Reason`` says which limit."""
 
 
 def function_not_found(arn: str) -> ResourceNotFoundException:
