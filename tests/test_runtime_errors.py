@@ -5,7 +5,6 @@ from __future__ import annotations
 import botocore.config
 import pytest
 from botocore.exceptions import ClientError
-
 from deploy import ROLE, zip_source
 from test_functions_api import error_of
 
