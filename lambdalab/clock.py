@@ -19,6 +19,10 @@ from datetime import datetime, timezone
 log = logging.getLogger(__name__)
 
 
+def _nothing() -> None:
+    pass
+
+
 class Timer:
     """A scheduled callback; ``cancel()`` is safe to call at any time, even after it ran."""
 
@@ -31,6 +35,7 @@ class Timer:
 
     def cancel(self) -> None:
         self.cancelled = True
+        self.callback = _nothing  # drop what the callback holds (an environment) before the timer is due
 
 
 class Clock:

@@ -109,4 +109,7 @@ class EnvironmentPool:
             env.stop()
 
     def _stop_later(self, env: ExecutionEnvironment) -> None:
+        """Stop a retired environment off the caller's path (called with the lock held)."""
+        if timer := self._reapers.pop(env, None):
+            timer.cancel()
         threading.Thread(target=env.stop, name=f"lambdalab-retire-{env.id[:8]}", daemon=True).start()

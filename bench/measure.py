@@ -1,0 +1,312 @@
+"""The measurements: each function takes a running cloud (or none) and returns plain numbers.
+
+Every latency is taken on the client side with ``time.perf_counter`` around a boto3 call (the
+Payload read included), or read from the invocation records that lambdalab writes for every
+invocation (``duration_ms``, ``init_ms``), which are what its REPORT lines say.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+from botocore.config import Config
+from handlers import BUSY_LOOP, CPU, SLEEP_FOREVER, SLEEPY, TRIVIAL, zip_source
+from tqdm.auto import tqdm as _tqdm
+
+ROLE = "arn:aws:iam::123456789012:role/r"
+# No SDK retries: a throttle or an error must show up as one, not as a slow invoke.
+CLIENT_CONFIG = Config(retries={"total_max_attempts": 1}, read_timeout=300, connect_timeout=10,
+                       max_pool_connections=16)
+
+
+def tqdm(*args, **kwargs):
+    """Progress bars on a terminal only (disable=None), so piped output stays clean."""
+    return _tqdm(*args, disable=None, leave=False, **kwargs)
+
+
+def pct(values, q: float) -> float:
+    return float(np.percentile(np.asarray(values, dtype=float), q)) if len(values) else float("nan")
+
+
+def summary(values) -> dict:
+    nan = float("nan")
+    return {"n": len(values), "p50": pct(values, 50), "p95": pct(values, 95), "p99": pct(values, 99),
+            "min": float(min(values)) if values else nan, "max": float(max(values)) if values else nan,
+            "mean": float(np.mean(values)) if values else nan}
+
+
+def lambda_client(cloud):
+    return cloud.client("lambda", config=CLIENT_CONFIG)
+
+
+def create(client, name: str, source: str, memory: int = 128, timeout: int = 3) -> None:
+    client.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                           Code={"ZipFile": zip_source(source)}, MemorySize=memory, Timeout=timeout)
+
+
+def invoke(client, name: str, payload: dict | None = None) -> tuple[float, dict]:
+    """One synchronous invoke; (client-observed ms, response with the Payload read)."""
+    body = json.dumps(payload if payload is not None else {}).encode()
+    t0 = time.perf_counter()
+    response = client.invoke(FunctionName=name, Payload=body)
+    response["Payload"] = response["Payload"].read()
+    return (time.perf_counter() - t0) * 1000, response
+
+
+def check_ok(response: dict, what: str) -> None:
+    if response.get("FunctionError") or response.get("StatusCode") != 200:
+        raise RuntimeError(f"{what}: invoke failed: {response.get('FunctionError')} {response['Payload'][:300]!r}")
+
+
+def request_id(response: dict) -> str:
+    return response["ResponseMetadata"]["RequestId"]
+
+
+def records_for(cloud, request_ids: list[str]):
+    """The invocation records of these request ids (in their order)."""
+    frame = cloud.invocations()
+    rows = frame[frame["request_id"].isin(set(request_ids))].set_index("request_id")
+    missing = [r for r in request_ids if r not in rows.index]
+    if missing:
+        raise RuntimeError(f"{len(missing)} of {len(request_ids)} invocations have no record "
+                           f"(e.g. {missing[0]}): is the response's RequestId the invocation's?")
+    return rows.loc[request_ids]
+
+
+# -- 1 + 2: warm synchronous invoke, and the Runtime API round trip -----------------------------
+def warm_invoke(cloud, client, name: str, memory: int, warmups: int, n: int) -> dict:
+    create(client, name, TRIVIAL, memory=memory)
+    for i in range(warmups):
+        _, r = invoke(client, name, {"i": i})
+        check_ok(r, name)
+    times, ids = [], []
+    for i in tqdm(range(n), desc=f"warm invoke {memory} MB"):
+        dt, r = invoke(client, name, {"i": i})
+        check_ok(r, name)
+        if json.loads(r["Payload"]) != {"i": i}:
+            raise RuntimeError(f"{name}: wrong payload {r['Payload'][:200]!r}")
+        times.append(dt)
+        ids.append(request_id(r))
+    rec = records_for(cloud, ids)
+    environments = sorted(set(rec["environment"]))
+    return {"memory_mb": memory, "client_ms": summary(times), "record_duration_ms": summary(list(rec["duration_ms"])),
+            "cold_in_sample": int(rec["cold"].sum()), "environments": len(environments),
+            "client_ms_raw": times}
+
+
+# -- 3: cold start ------------------------------------------------------------------------------
+def cold_start(cloud, client, name: str, n: int) -> dict:
+    """Force a new environment for every invoke by changing the function's Description."""
+    create(client, name, TRIVIAL, memory=128)
+    e2e, ids, update_ms = [], [], []
+    for i in tqdm(range(n), desc="cold starts"):
+        t0 = time.perf_counter()
+        client.update_function_configuration(FunctionName=name, Description=f"cold {i}")
+        update_ms.append((time.perf_counter() - t0) * 1000)
+        dt, r = invoke(client, name, {"i": i})
+        check_ok(r, name)
+        e2e.append(dt)
+        ids.append(request_id(r))
+    rec = records_for(cloud, ids)
+    if not rec["cold"].all():
+        raise RuntimeError(f"{name}: {int((~rec['cold']).sum())} of {n} forced cold starts were warm")
+    init = [float(x) for x in rec["init_ms"] if x == x and x is not None]
+    return {"init_ms": summary(init), "first_invoke_ms": summary(e2e), "update_configuration_ms": summary(update_ms),
+            "record_duration_ms": summary(list(rec["duration_ms"])), "init_ms_raw": init}
+
+
+# -- 4: warm throughput with 4 environments -----------------------------------------------------
+def throughput(cloud, name: str, memory: int, workers: int, seconds: float) -> dict:
+    setup = lambda_client(cloud)
+    create(setup, name, SLEEPY, memory=memory)
+    clients = [lambda_client(cloud) for _ in range(workers)]  # one client per thread, made here
+    # Force exactly `workers` environments into existence: that many concurrent, sleeping invokes.
+    barrier = threading.Barrier(workers)
+    errors: list[BaseException] = []
+
+    def prewarm(c):
+        try:
+            barrier.wait()
+            _, r = invoke(c, name, {"sleep": 0.5})
+            check_ok(r, name)
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=prewarm, args=(c,), name=f"bench-prewarm-{i}") for i, c in enumerate(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    envs_before = len(cloud.environments(name))
+    if envs_before != workers:
+        raise RuntimeError(f"{name}: {envs_before} environments after the pre-warm, wanted {workers}")
+    for c in clients:  # each connection warm too
+        invoke(c, name, {})
+
+    counts = [0] * workers
+    latencies: list[list[float]] = [[] for _ in range(workers)]
+    ids: list[list[str]] = [[] for _ in range(workers)]
+    start_barrier = threading.Barrier(workers + 1)
+    stop_at = [0.0]
+
+    def work(k: int) -> None:
+        c = clients[k]
+        try:
+            start_barrier.wait()
+            while time.perf_counter() < stop_at[0]:
+                dt, r = invoke(c, name, {"k": k})
+                check_ok(r, name)
+                counts[k] += 1
+                latencies[k].append(dt)
+                ids[k].append(request_id(r))
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,), name=f"bench-worker-{k}") for k in range(workers)]
+    for t in threads:
+        t.start()
+    import psutil
+
+    me = psutil.Process()
+    stop_at[0] = time.perf_counter() + seconds
+    t0 = time.perf_counter()
+    cpu0 = me.cpu_times()
+    start_barrier.wait()
+    with tqdm(total=round(seconds, 1), desc=f"throughput {workers} envs", unit="s") as bar:
+        while any(t.is_alive() for t in threads):
+            time.sleep(0.1)
+            bar.n = round(min(seconds, time.perf_counter() - t0), 1)
+            bar.refresh()
+    elapsed = time.perf_counter() - t0
+    cpu1 = me.cpu_times()
+    if errors:
+        raise errors[0]
+    envs_after = len(cloud.environments(name))
+    rec = records_for(cloud, [i for k in ids for i in k])
+    used = rec["environment"].nunique()
+    if envs_after != workers or used != workers:
+        raise RuntimeError(f"{name}: {envs_after} environments alive, {used} used, wanted {workers}")
+    total = sum(counts)
+    return {"memory_mb": memory, "workers": workers, "seconds": elapsed, "invokes": total,
+            "per_s": total / elapsed, "per_worker": counts, "environments": envs_after,
+            "environments_used": int(used), "cold_in_sample": int(rec["cold"].sum()),
+            "client_ms": summary([x for k in latencies for x in k]),
+            # clients, gateway and environment threads share this process (and its GIL)
+            "process_cpu_cores": (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / elapsed}
+
+
+# -- 5: idle environment memory -----------------------------------------------------------------
+def idle_memory(cloud, names: list[str], settle_s: float = 0.3) -> dict:
+    import psutil
+
+    time.sleep(settle_s)  # let the environments go idle (frozen)
+    out = {}
+    for name in names:
+        for env in cloud.environments(name):
+            proc = psutil.Process(env._proc.pid)
+            tree = [proc, *proc.children(recursive=True)]
+            rss = sum(p.memory_info().rss for p in tree)
+            try:
+                full = [p.memory_full_info() for p in tree]
+                uss, pss = sum(m.uss for m in full), sum(m.pss for m in full)
+            except (psutil.AccessDenied, AttributeError):
+                uss = pss = float("nan")
+            out[f"{name}/{env.id[:8]}"] = {"state": str(getattr(env.state, "value", env.state)),
+                                           "status": proc.status(), "processes": len(tree),
+                                           "rss_mb": rss / 2**20, "uss_mb": uss / 2**20, "pss_mb": pss / 2**20}
+    if not out:
+        raise RuntimeError("no idle environment to measure")
+    return {"environments": out, "rss_mb_max": max(v["rss_mb"] for v in out.values()),
+            "uss_mb_max": max(v["uss_mb"] for v in out.values())}
+
+
+# -- 6: timeout enforcement ---------------------------------------------------------------------
+def timeouts(cloud, client, n: int) -> dict:
+    """Overshoot past a 1 s timeout, client-side and in the record.
+
+    Each function is warmed first (``{"warm": true}`` returns at once), so no measured invoke
+    pays the on-demand INIT, which AWS runs before the invocation's deadline starts.  After a
+    timeout the environment re-initialises inside the next invocation (a "suppressed init",
+    which does count against that invocation's timeout), so those are within the deadline.
+    """
+    out = {}
+    for name, source, memory in (("bench-timeout-sleep", SLEEP_FOREVER, 128),
+                                 ("bench-timeout-busy", BUSY_LOOP, 1769)):
+        create(client, name, source, memory=memory, timeout=1)
+        _, r = invoke(client, name, {"warm": True})
+        check_ok(r, name)
+        client_over, ids = [], []
+        for _ in tqdm(range(n), desc=name.removeprefix("bench-")):
+            dt, r = invoke(client, name, {})
+            if r.get("FunctionError") != "Unhandled":
+                raise RuntimeError(f"{name}: expected a timeout, got {r.get('FunctionError')} {r['Payload'][:200]!r}")
+            client_over.append(dt - 1000)
+            ids.append(request_id(r))
+        rec = records_for(cloud, ids)
+        bad = rec[rec["error_type"] != "Sandbox.Timedout"]
+        if len(bad):
+            raise RuntimeError(f"{name}: error types {sorted(set(bad['error_type']))}, wanted Sandbox.Timedout")
+        on_demand_init = [x for x in rec["init_ms"] if x == x and x is not None]
+        out[name] = {"memory_mb": memory, "client_overshoot_ms": summary(client_over),
+                     "record_overshoot_ms": summary([d - 1000 for d in rec["duration_ms"]]),
+                     "cold_in_sample": int(rec["cold"].sum()), "on_demand_inits": len(on_demand_init),
+                     "environments_alive_after": len(cloud.environments(name))}
+    return out
+
+
+# -- 7: lambdalab.start() in a fresh interpreter ------------------------------------------------
+_START = """\
+import json, time
+t0 = time.perf_counter()
+import lambdalab
+t1 = time.perf_counter()
+cloud = lambdalab.start()
+t2 = time.perf_counter()
+cloud.stop()
+t3 = time.perf_counter()
+print(json.dumps({"import_s": t1 - t0, "start_s": t2 - t1, "total_s": t2 - t0, "stop_s": t3 - t2}))
+"""
+
+
+def start_time(runs: int) -> dict:
+    results, wall = [], []
+    for _ in tqdm(range(runs), desc="lambdalab.start()"):
+        t0 = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", _START], capture_output=True, text=True, timeout=120,
+                              cwd=os.path.dirname(os.path.abspath(__file__)))
+        wall.append(time.perf_counter() - t0)
+        if proc.returncode != 0:
+            raise RuntimeError(f"lambdalab.start() in a subprocess failed: {proc.stderr[-1000:]}")
+        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    med = lambda key: float(np.median([r[key] for r in results]))  # noqa: E731
+    return {"runs": runs, "total_s": med("total_s"), "import_s": med("import_s"), "start_s": med("start_s"),
+            "stop_s": med("stop_s"), "process_wall_s": float(np.median(wall)),
+            "total_s_max": max(r["total_s"] for r in results)}
+
+
+# -- 8: CPU share ----------------------------------------------------------------------------------
+def cpu_share(cloud, client, n_iter: int, runs: int) -> dict:
+    out = {}
+    for memory in (1769, 128):
+        name = f"bench-cpu-{memory}"
+        create(client, name, CPU, memory=memory, timeout=120)
+        _, r = invoke(client, name, {"n": 1})  # the cold start, not measured
+        check_ok(r, name)
+        ids, client_ms = [], []
+        for _ in tqdm(range(runs), desc=f"cpu-bound {memory} MB"):
+            dt, r = invoke(client, name, {"n": n_iter})
+            check_ok(r, name)
+            ids.append(request_id(r))
+            client_ms.append(dt)
+        rec = records_for(cloud, ids)
+        out[memory] = {"duration_ms": summary(list(rec["duration_ms"])), "client_ms": summary(client_ms)}
+    ratio = out[128]["duration_ms"]["p50"] / out[1769]["duration_ms"]["p50"]
+    return {"n_iter": n_iter, "by_memory": out, "ratio": ratio, "aws_ratio": 1769 / 128}
