@@ -28,10 +28,10 @@ class Invocation:
     environment_id: str = ""
     done: threading.Event = field(default_factory=threading.Event)
 
-    def fail(self, error_type: str, message: str, status: str = "error", **extra) -> None:
+    def fail(self, error_type: str, message: str, status: str = "error") -> None:
         """Record a platform-made error (the runtime could not report it itself)."""
         self.error_type, self.status = error_type, status
-        self.response = json.dumps({"errorType": error_type, "errorMessage": message, **extra}).encode()
+        self.response = json.dumps({"errorType": error_type, "errorMessage": message}).encode()
 
     @property
     def function_error(self) -> str | None:
