@@ -6,6 +6,7 @@
 """
 
 from .cloud import LocalCloud, start
+from .packaging import zip_files
 
 __version__ = "0.1.0"
-__all__ = ["LocalCloud", "__version__", "start"]
+__all__ = ["LocalCloud", "__version__", "start", "zip_files"]

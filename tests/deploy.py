@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import json
-import textwrap
 import threading
 import uuid
-import zipfile
 from collections.abc import Callable
 
 import lambdalab
+from lambdalab import zip_files as zip_source
 
 ROLE = "arn:aws:iam::123456789012:role/lambda-role"
-
-
-def zip_source(files: dict[str, str] | str) -> bytes:
-    """A deployment package from ``{"app.py": source}`` (or just the source of app.py)."""
-    if isinstance(files, str):
-        files = {"app.py": files}
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, source in files.items():
-            archive.writestr(name, textwrap.dedent(source))
-    return buffer.getvalue()
 
 
 class Deployer:

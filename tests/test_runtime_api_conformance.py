@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import sys
 
+from lambdalab import zip_files
+
 HANDLER = """
 def handler(event, context):
     if event.get("fail"):
@@ -29,25 +31,12 @@ while True:
 """
 
 
-def bootstrap_zip(files: dict[str, str]) -> bytes:
-    import io
-    import zipfile
-
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, text in files.items():
-            info = zipfile.ZipInfo(name)
-            info.external_attr = (0o755 if name == "bootstrap" else 0o644) << 16
-            archive.writestr(info, text)
-    return buffer.getvalue()
-
-
 def create_custom(fn, files: dict[str, str], handler: str = "app.handler") -> str:
     import uuid
 
     name = f"custom-{uuid.uuid4().hex[:8]}"
     fn.lam.create_function(FunctionName=name, Runtime="provided.al2023", Role="arn:aws:iam::123456789012:role/r",
-                           Handler=handler, Code={"ZipFile": bootstrap_zip(files)}, Timeout=30)
+                           Handler=handler, Code={"ZipFile": zip_files(files)}, Timeout=30)
     return name
 
 
