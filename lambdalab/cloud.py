@@ -105,6 +105,10 @@ class LocalCloud:
 
     # -- what a notebook uses --------------------------------------------------------------------
     @property
+    def running(self) -> bool:
+        return self._started
+
+    @property
     def session(self):
         """A boto3 Session whose clients talk to this cloud."""
         import boto3

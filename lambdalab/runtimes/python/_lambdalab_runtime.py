@@ -8,7 +8,9 @@ they do in AWS.
 
 It runs on every cold start, so it imports almost nothing: a small HTTP/1.1 client
 over ``_socket`` instead of http.client, the C codec ``_json`` instead of json (which
-drags in re), logging only once user code imports it, traceback only on errors.
+drags in re), logging only once user code imports it. traceback is imported at start, as
+awslambdaric does: loaded lazily, a function's first error would pay (and be billed) for it
+inside the invocation, under its CPU share.
 
 Module names are ``_lambdalab_runtime*`` so they cannot collide with user modules.
 """
@@ -18,6 +20,7 @@ import _socket
 import os
 import sys
 import time
+import traceback
 
 import _lambdalab_runtime_tmp
 
@@ -524,8 +527,6 @@ def _make_error(message, error_type, stack_trace, request_id=None) -> dict:
 
 def _exception_error(exc: BaseException, request_id=None) -> dict:
     """The error result for an exception from user code, with the user's frames only."""
-    import traceback
-
     frames = [(f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(exc.__traceback__)]
     # As awslambdaric: drop the runtime's own leading frames (all kept if nothing else is there).
     for i, frame in enumerate(frames):
