@@ -48,6 +48,7 @@ class Clock:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._stopped = False
+        self._busy = False  # a callback is running on the clock thread
 
     def time(self) -> float:
         """Seconds since the epoch, as the cloud sees them."""
@@ -77,12 +78,14 @@ class Clock:
         return timer
 
     def advance(self, seconds: float) -> None:
-        """Fast-forward the cloud's time; timers that fall due fire at once."""
+        """Fast-forward the cloud's time; returns once every timer that fell due has run."""
         if seconds < 0:
             raise ValueError("the clock only moves forward")
         with self._cond:
             self._offset += seconds
-            self._cond.notify()
+            self._cond.notify_all()
+            if self._thread is not threading.current_thread():
+                self._cond.wait_for(lambda: self._stopped or not self._busy and not self._due())
 
     def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` of cloud time (returns early if the clock is advanced past it)."""
@@ -98,17 +101,20 @@ class Clock:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
 
+    def _due(self) -> bool:
+        return bool(self._timers) and self._timers[0][0] <= self.time()
+
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._stopped:
-                    wait = self._timers[0][0] - self.time() if self._timers else None
-                    if wait is not None and wait <= 0:
-                        break
-                    self._cond.wait(wait)
+                self._busy = False
+                self._cond.notify_all()  # advance() may be waiting for the due timers to be done
+                while not self._stopped and not self._due():
+                    self._cond.wait(self._timers[0][0] - self.time() if self._timers else None)
                 if self._stopped:
                     return
                 timer = heapq.heappop(self._timers)[2]
+                self._busy = True
             if not timer.cancelled:
                 try:
                     timer.callback()

@@ -25,6 +25,7 @@ class EnvironmentPool:
         self._busy: set[ExecutionEnvironment] = set()
         self._reapers: dict[ExecutionEnvironment, Timer] = {}
         self._closed = False
+        ctx.quotas.subscribe(self._quota_changed)
 
     @contextmanager
     def environment(self, function: Function) -> Iterator[ExecutionEnvironment]:
@@ -61,6 +62,17 @@ class EnvironmentPool:
 
     def _arm(self, env: ExecutionEnvironment, delay: float) -> None:
         self._reapers[env] = self._ctx.clock.call_later(delay, lambda: self._reap(env))
+
+    def _quota_changed(self, key: str) -> None:
+        """A new keep-alive applies to environments that are idle already."""
+        if key != "keep_alive_s":
+            return
+        with self._lock:
+            for env in [e for idle in self._idle.values() for e in idle]:
+                if timer := self._reapers.pop(env, None):
+                    timer.cancel()
+                idle_for = self._ctx.clock.time() - env.last_used
+                self._arm(env, max(0.0, self._ctx.quotas.keep_alive_s - idle_for))
 
     def _reap(self, env: ExecutionEnvironment) -> None:
         with self._lock:

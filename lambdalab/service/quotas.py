@@ -9,6 +9,7 @@ ENV: the execution-environment page; obs: observed in real environments).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -79,7 +80,12 @@ class Quotas:
 
     def __init__(self, overrides: dict[str, Any] | None = None) -> None:
         self._items = {q.key: q for q in DEFAULTS}
+        self._listeners: list[Callable[[str], None]] = []
         self.set(**(overrides or {}))
+
+    def subscribe(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(key)`` after a quota changes (for what was scheduled under the old value)."""
+        self._listeners.append(listener)
 
     def set(self, **values: Any) -> None:
         """Change quotas by key, e.g. ``set(init_timeout_s=2)``; unknown keys are refused."""
@@ -88,6 +94,8 @@ class Quotas:
             raise KeyError(f"unknown quota {', '.join(unknown)}; known: {', '.join(sorted(self._items))}")
         for key, value in values.items():
             self._items[key] = replace(self._items[key], value=value)
+            for listener in self._listeners:
+                listener(key)
 
     def __getattr__(self, key: str) -> Any:
         try:
