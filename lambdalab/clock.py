@@ -85,7 +85,7 @@ class Clock:
             self._offset += seconds
             self._cond.notify_all()
             if self._thread is not threading.current_thread():
-                self._cond.wait_for(lambda: self._stopped or not self._busy and not self._due())
+                self._cond.wait_for(lambda: self._stopped or (not self._busy and not self._due()))
 
     def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` of cloud time (returns early if the clock is advanced past it)."""
