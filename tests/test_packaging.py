@@ -14,6 +14,7 @@ import threading
 import time
 import zipfile
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import nbformat
 import psutil
@@ -80,8 +81,30 @@ def test_binder_pins_python_and_uses_conda_forge_with_pip():
     assert "pip" in conda, "`pip` must be a conda dependency when the environment has a `pip:` section"
 
 
-def test_no_binder_folder():
-    assert not (ROOT / "binder").exists(), "a binder/ folder would make repo2docker ignore the root environment.yml"
+def test_binder_reads_the_root_environment_yml():
+    # repo2docker reads its configuration from binder/ or .binder/ when either exists, ignoring every
+    # file at the root; and a Dockerfile replaces the conda build (environment.yml) altogether.
+    assert (ROOT / "environment.yml").is_file(), "repo2docker (Binder) reads environment.yml at the repository root"
+    shadows = [name for name in ("binder", ".binder", "Dockerfile") if (ROOT / name).exists()]
+    assert not shadows, f"{shadows} would make repo2docker ignore the root environment.yml; remove them"
+
+
+BINDER_BADGE = re.compile(r"\[!\[Binder\]\(https://mybinder\.org/badge_logo\.svg\)\]\((?P<url>[^)\s]+)\)")
+
+
+def test_readme_binder_badge_opens_a_course_notebook_in_jupyterlab():
+    badges = BINDER_BADGE.findall((ROOT / "README.md").read_text())
+    assert len(badges) == 1, f"README.md needs exactly one Binder badge, found {badges}"
+    url = urlsplit(badges[0])
+    assert url.scheme == "https" and url.netloc == "mybinder.org", badges[0]
+    assert re.fullmatch(r"/v2/gh/[\w.-]+/lambdalab/[\w./-]+", url.path), (
+        f"the badge should launch /v2/gh/<owner>/lambdalab/<ref>, not {url.path}")
+    urlpath = parse_qs(url.query).get("urlpath", [""])[0]
+    assert urlpath.startswith("lab/tree/notebooks/"), (
+        f"the badge should open JupyterLab on the course (urlpath=lab/tree/notebooks/...), not {urlpath!r}")
+    target = ROOT / urlpath.removeprefix("lab/tree/")
+    assert target.suffix == ".ipynb" and target.is_file(), (
+        f"the badge opens {urlpath}, which is not a notebook in the repository")
 
 
 # -- notebooks are committed clean ---------------------------------------------------------------
