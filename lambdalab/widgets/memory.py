@@ -1,0 +1,258 @@
+"""Memory and the CPU that comes with it: measure one handler at several memory sizes.
+
+* :func:`memory_sweep` does what aws-lambda-power-tuning does, on the local cloud: it sets one
+  function to each memory size, warms it up, invokes it and reads Duration and Billed Duration
+  from the invocation records; the cost per invocation follows from them.
+* :func:`sweep_figure` draws the result as power tuning does: duration and cost against memory,
+  on two y axes.
+* :class:`MemoryExplorer` is the same measurement, one memory size at a time: a slider, a button,
+  and a live figure that gains a point per click.
+
+Prices are Lambda's us-east-1 x86 prices (reference §2): the first tier of duration, and the
+request charge, which power tuning leaves out and this module includes.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import plotly.graph_objects as go
+
+from ..packaging import zip_files
+from ..sandbox.governor import HOST_CPUS
+from ..service.quotas import DEFAULTS
+
+PRICE_PER_GB_SECOND = 0.0000166667  # USD, x86_64, first 6 billion GB-s a month, us-east-1
+PRICE_PER_REQUEST = 0.0000002  # USD per request ($0.20 per million)
+_DEFAULT = {q.key: q.value for q in DEFAULTS}
+MB_PER_VCPU = _DEFAULT["mb_per_vcpu"]  # 1,769 MB of memory come with one vCPU (AWS's figure)
+ROLE = "arn:aws:iam::123456789012:role/lambda-role"
+DURATION_COLOR, COST_COLOR = "#d62728", "#1f77b4"  # power tuning's red time line and blue cost line
+
+
+def gb_seconds(billed_ms: float, memory_mb: int) -> float:
+    """What Lambda bills for duration: memory in GB (MB / 1,024) times billed seconds."""
+    return billed_ms / 1000 * memory_mb / 1024
+
+
+def invocation_cost(billed_ms: float, memory_mb: int) -> float:
+    """USD for one invocation: its GB-seconds at the x86 price, plus the request charge."""
+    return gb_seconds(billed_ms, memory_mb) * PRICE_PER_GB_SECOND + PRICE_PER_REQUEST
+
+
+def vcpus(memory_mb: int, host_cpus: int | None = None, quotas=None) -> float:
+    """The vCPU share that comes with ``memory_mb``: memory / 1,769 MB, at most 6 vCPUs (AWS) and at
+    most ``host_cpus`` (this machine). ``quotas`` (a cloud's) can stand in for AWS's figures."""
+    per_vcpu = quotas.mb_per_vcpu if quotas is not None else MB_PER_VCPU
+    most = quotas.vcpus_max if quotas is not None else _DEFAULT["vcpus_max"]
+    share = min(memory_mb / per_vcpu, most)
+    return min(share, host_cpus) if host_cpus else share
+
+
+def deploy(lam, name: str, source: dict[str, str] | str, memory_mb: int, timeout: int = 60,
+           handler: str = "app.handler", runtime: str = "python3.12") -> None:
+    """Create function ``name`` from ``source``, or give an existing one this code and memory."""
+    package = zip_files(source)
+    try:
+        lam.create_function(FunctionName=name, Runtime=runtime, Role=ROLE, Handler=handler,
+                            Code={"ZipFile": package}, MemorySize=memory_mb, Timeout=timeout)
+    except lam.exceptions.ResourceConflictException:
+        lam.update_function_code(FunctionName=name, ZipFile=package)
+        lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+        lam.update_function_configuration(FunctionName=name, MemorySize=memory_mb, Timeout=timeout,
+                                          Handler=handler, Runtime=runtime)
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+
+
+def measure(cloud, name: str, memory_mb: int, event: Any = None, repeat: int = 1, warmup: bool = True,
+            lam=None) -> dict[str, Any]:
+    """Set ``name`` to ``memory_mb``, warm it up, invoke it ``repeat`` times; one row of medians.
+
+    Changing the memory replaces the function's execution environments, so the first invocation
+    after it is a cold start. With ``warmup`` that one is not counted: the row describes warm
+    invocations, whose Duration is the handler's own work.
+    """
+    lam = lam or cloud.client("lambda")
+    if lam.get_function_configuration(FunctionName=name)["MemorySize"] != memory_mb:
+        lam.update_function_configuration(FunctionName=name, MemorySize=memory_mb)
+        lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+    payload = json.dumps({} if event is None else event)
+    ids = []
+    for i in range(repeat + (1 if warmup else 0)):
+        response = lam.invoke(FunctionName=name, Payload=payload)
+        body = response["Payload"].read()
+        if "FunctionError" in response:
+            try:
+                error = json.loads(body)
+                what = f"{error['errorType']}: {error['errorMessage']}"
+            except (ValueError, KeyError, TypeError):
+                what = body.decode(errors="replace")[:200]
+            raise RuntimeError(f"{name} failed at {memory_mb} MB ({response['FunctionError']}) with {what}")
+        if i or not warmup:
+            ids.append(response["ResponseMetadata"]["RequestId"])
+    records = cloud.invocations()
+    rows = records[records["request_id"].isin(ids)]
+    billed_ms = float(rows["billed_ms"].median())
+    share = vcpus(memory_mb, HOST_CPUS, cloud.quotas)
+    return {"memory_mb": memory_mb, "vcpus": round(share, 3), "invocations": len(rows),
+            "duration_ms": float(rows["duration_ms"].median()), "billed_ms": billed_ms,
+            "gb_seconds": gb_seconds(billed_ms, memory_mb), "cost_usd": invocation_cost(billed_ms, memory_mb)}
+
+
+def memory_sweep(cloud, source: dict[str, str] | str, memories: Iterable[int], event: Any = None, repeat: int = 1,
+                 progress: bool = True, *, function_name: str = "memory-sweep", timeout: int = 60):
+    """Measure the handler in ``source`` at each memory size; a DataFrame with one row per size.
+
+    One function (``function_name``) is updated from size to size, so only one execution
+    environment is alive at a time. Columns: memory_mb, vcpus (the CPU share on this machine),
+    invocations (measured, warm), duration_ms and billed_ms (medians: one hiccup of a shared machine
+    does not move them), gb_seconds, and cost_usd, the cost of one invocation at that billed
+    duration: gb_seconds x $0.0000166667 + $0.0000002 for the request.
+    """
+    import pandas as pd
+
+    memories = list(memories)
+    lam = cloud.client("lambda")
+    deploy(lam, function_name, source, memories[0], timeout)
+    steps: Iterable[int] = memories
+    if progress:
+        from tqdm.auto import tqdm
+
+        steps = tqdm(memories, desc="memory sizes", unit="size")
+    rows = [measure(cloud, function_name, m, event, repeat, lam=lam) for m in steps]
+    return pd.DataFrame(rows)
+
+
+def _axes_layout(figure, title: str) -> None:
+    figure.update_layout(
+        title=title, template="plotly_white", hovermode="x unified", height=420,
+        xaxis={"title": "memory (MB)", "rangemode": "tozero"},
+        yaxis={"title": {"text": "duration (ms)", "font": {"color": DURATION_COLOR}}, "rangemode": "tozero"},
+        yaxis2={"title": {"text": "USD per invocation", "font": {"color": COST_COLOR}},
+                "overlaying": "y", "side": "right", "rangemode": "tozero", "exponentformat": "e",
+                "tickprefix": "$", "showgrid": False},
+        legend={"orientation": "h", "y": -0.2}, margin={"r": 90})
+    figure.add_vline(x=MB_PER_VCPU, line_dash="dot", line_color="gray",
+                     annotation_text="1 vCPU (1,769 MB)", annotation_position="top left")
+
+
+def _traces(frame) -> list[go.Scatter]:
+    frame = frame.sort_values("memory_mb")
+    custom = frame[["billed_ms", "gb_seconds"]].to_numpy() if len(frame) else None
+    return [
+        go.Scatter(x=frame["memory_mb"], y=frame["duration_ms"], name="duration (ms)", mode="lines+markers",
+                   line={"color": DURATION_COLOR}, customdata=custom,
+                   hovertemplate="%{y:.1f} ms (billed %{customdata[0]:.0f} ms)<extra>duration</extra>"),
+        go.Scatter(x=frame["memory_mb"], y=frame["cost_usd"], name="cost per invocation (USD)", yaxis="y2",
+                   mode="lines+markers", line={"color": COST_COLOR}, customdata=custom,
+                   hovertemplate="$%{y:.3e} (%{customdata[1]:.4f} GB-s)<extra>cost</extra>"),
+    ]
+
+
+def sweep_figure(frame, title: str = "Duration and cost per invocation against memory") -> go.Figure:
+    """Duration (left axis, red) and cost per invocation (right axis, blue) against memory."""
+    figure = go.Figure(_traces(frame))
+    _axes_layout(figure, title)
+    return figure
+
+
+def _figure_widget(traces: list[go.Scatter]):
+    """A live ``go.FigureWidget`` (plotly >= 6 needs anywidget for it); None when it cannot be made."""
+    try:
+        return go.FigureWidget(traces)
+    except ImportError:
+        return None
+
+
+class MemoryExplorer:
+    """Pick a memory size, press *Measure*: the handler runs there for real and the point is plotted.
+
+    The slider only shows which CPU share goes with the memory; the work happens on the button
+    (or a call to :meth:`measure`), so moving the slider costs nothing.
+    """
+
+    def __init__(self, cloud, source: dict[str, str] | str, event: Any = None, *, memory: int = 1024,
+                 min_mb: int = 128, max_mb: int = 3008, step_mb: int = 64, repeat: int = 1,
+                 function_name: str = "memory-explorer", timeout: int = 60) -> None:
+        import ipywidgets as w
+        import pandas as pd
+
+        self.cloud, self.event, self.repeat, self.function_name = cloud, event, repeat, function_name
+        self._lam = cloud.client("lambda")
+        deploy(self._lam, function_name, source, memory, timeout)
+        self.points = pd.DataFrame(columns=["memory_mb", "vcpus", "invocations", "duration_ms", "billed_ms",
+                                            "gb_seconds", "cost_usd"])
+        self.slider = w.IntSlider(value=memory, min=min_mb, max=max_mb, step=step_mb, description="Memory (MB)",
+                                  continuous_update=False, style={"description_width": "initial"},
+                                  layout=w.Layout(width="480px"))
+        self.button = w.Button(description="Measure", icon="play", button_style="primary",
+                               tooltip="invoke the function at this memory size and plot the result")
+        self.share = w.HTML()
+        self.status = w.HTML()
+        self.figure = _figure_widget(_traces(self.points))
+        self._output = None
+        if self.figure is None:  # no anywidget: redraw a static figure in an Output widget
+            self.figure = go.Figure(_traces(self.points))
+            self._output = w.Output()
+        _axes_layout(self.figure, "Measured at the memory you chose")
+        self.figure.update_xaxes(range=[0, max_mb * 1.05])
+        self.slider.observe(self._on_slide, names="value")
+        self.button.on_click(self._on_click)
+        self._on_slide({"new": memory})
+        self.widget = w.VBox([w.HBox([self.slider, self.button]), self.share, self.status,
+                              self._output if self._output is not None else self.figure])
+        self._redraw()
+
+    def _on_slide(self, change: dict) -> None:
+        memory, host = change["new"], HOST_CPUS
+        share = vcpus(memory, quotas=self.cloud.quotas)
+        note = f" (this machine has {host} cores: here the share stops at {host})" if share > host else ""
+        self.share.value = f"{memory:,} MB comes with <b>{share:.2f} vCPU</b> of CPU time per second{note}"
+
+    def _on_click(self, _button=None) -> None:
+        self.button.disabled = True
+        try:
+            self.measure()
+        except Exception as e:  # a widget callback has nowhere to raise to: say it
+            self.status.value = f"<span style='color:#c62828'>{html.escape(f'{type(e).__name__}: {e}')}</span>"
+        finally:
+            self.button.disabled = False
+
+    def measure(self, memory: int | None = None) -> dict[str, Any]:
+        """Measure at ``memory`` (the slider's value by default), add the point, return its row."""
+        import pandas as pd
+
+        memory = self.slider.value if memory is None else memory
+        self.status.value = f"measuring at {memory:,} MB ..."
+        row = measure(self.cloud, self.function_name, memory, self.event, self.repeat, lam=self._lam)
+        frame = pd.DataFrame([row])
+        self.points = frame if self.points.empty else pd.concat([self.points, frame], ignore_index=True)
+        self._redraw()
+        self.status.value = (f"{memory:,} MB: {row['duration_ms']:.1f} ms, billed {row['billed_ms']:.0f} ms, "
+                             f"${row['cost_usd']:.3e} per invocation")
+        return row
+
+    def _redraw(self) -> None:
+        with self.figure.batch_update():  # a FigureWidget sends one update to the browser
+            for old, new in zip(self.figure.data, _traces(self.points), strict=True):
+                old.x, old.y, old.customdata = new.x, new.y, new.customdata
+        if self._output is not None:
+            from IPython.display import display
+
+            self._output.clear_output(wait=True)
+            with self._output:
+                display(self.figure)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def __repr__(self) -> str:
+        return f"<MemoryExplorer {self.function_name}: {len(self.points)} points>"
+
+
+__all__ = ["MemoryExplorer", "gb_seconds", "invocation_cost", "measure", "memory_sweep", "sweep_figure", "vcpus"]
