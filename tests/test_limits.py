@@ -76,33 +76,35 @@ def test_max_memory_used_reflects_what_the_handler_held(fn):
 CPU_BOUND = """
 import time
 def handler(event, context):
-    t0 = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     total = 0
     for i in range(event["n"]):
         total += i
-    return time.perf_counter() - t0
+    return [time.perf_counter() - wall, time.process_time() - cpu]
 """
 
 
 def test_cpu_share_follows_memory(fn):
-    """128 MB gets 128/1769 of a vCPU: the same loop takes about 14x longer than at 1,769 MB."""
+    """An environment gets MemorySize / 1,769 MB of a vCPU: at 128 MB, about 7% of a CPU-second per second.
+
+    The handler measures its own CPU time against the wall clock, so the share it got does not
+    depend on what else the machine is doing (the bench compares 128 MB with 1,769 MB directly).
+    """
     slow = fn.create(CPU_BOUND, MemorySize=128, Timeout=60)
     fast = fn.create(CPU_BOUND, MemorySize=1769, Timeout=60)
-    n = 2_000_000
-    fast_s = min(fn.invoke(fast, {"n": n})["Payload"] for _ in range(2))
-    slow_s = fn.invoke(slow, {"n": n})["Payload"]
-    ratio = slow_s / fast_s
-    assert 9 < ratio < 20, f"128 MB ran {ratio:.1f}x slower than 1,769 MB (expected about 13.8x)"
+    wall, cpu = fn.invoke(slow, {"n": 2_000_000})["Payload"]
+    share = cpu / wall
+    assert 0.05 < share < 0.10, f"128 MB got {share:.3f} of a CPU (expected 128/1769 = 0.072)"
+    wall, cpu = fn.invoke(fast, {"n": 2_000_000})["Payload"]
+    assert cpu / wall > 5 * share, f"1,769 MB got only {cpu / wall:.2f} of a CPU"
 
 
 def test_cpu_throttle_can_be_turned_off():
     with lambdalab.start(cpu_throttle=False) as cloud:
         fn = Deployer(cloud)
         slow = fn.create(CPU_BOUND, MemorySize=128, Timeout=60)
-        fast = fn.create(CPU_BOUND, MemorySize=1769, Timeout=60)
-        fast_s = min(fn.invoke(fast, {"n": 1_000_000})["Payload"] for _ in range(2))
-        slow_s = min(fn.invoke(slow, {"n": 1_000_000})["Payload"] for _ in range(2))
-        assert slow_s / fast_s < 3
+        wall, cpu = fn.invoke(slow, {"n": 1_000_000})["Payload"]
+        assert cpu / wall > 0.5, f"with the throttle off, 128 MB still got only {cpu / wall:.2f} of a CPU"
 
 
 def test_processes_and_threads_are_capped(fn):

@@ -15,6 +15,7 @@ import html
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import CodeType
 from typing import Any
 
 
@@ -26,6 +27,18 @@ class _Blank:
 
 
 ____ = _Blank()
+
+def _holds_blank(value: Any) -> bool:
+    """Starter code still to complete: source text containing ``____``, or a function using it."""
+    if isinstance(value, str):
+        return "____" in value
+    code = getattr(value, "__code__", None)
+    return isinstance(code, CodeType) and _uses_blank(code)
+
+
+def _uses_blank(code: CodeType) -> bool:
+    return "____" in code.co_names or any(isinstance(c, CodeType) and _uses_blank(c) for c in code.co_consts)
+
 
 Checker = Callable[..., "str | None"]  # keyword arguments = the exercise's variables; None means correct
 
@@ -65,6 +78,10 @@ class Exercise:
         missing = [v for v in self.variables if v not in scope or isinstance(scope[v], _Blank)]
         if missing:
             return Result("unattempted", f"fill in {', '.join(f'`{v}`' for v in missing)}, then run the check again.")
+        started = [v for v in self.variables if _holds_blank(scope[v])]
+        if started:
+            names = ", ".join(f"`{v}`" for v in started)
+            return Result("unattempted", f"replace the ____ in {names} with your code, then run the check again.")
         try:
             reason = self.checker(**{v: scope[v] for v in self.variables})
         except Exception as e:  # the learner's answer may break the checker's assumptions

@@ -8,40 +8,12 @@ function again.
 from __future__ import annotations
 
 import base64
-import inspect
 import json
 import uuid
-from types import CodeType
 from typing import Any
 
-from . import Exercise, Result
-
-ROLE = "arn:aws:iam::123456789012:role/lambda-role"
-
-
-# -- starter code that still holds a blank ----------------------------------------------------------
-def _holds_blank(value: Any) -> bool:
-    """A source string that contains ``____``, or a function whose code still uses the name ``____``."""
-    if isinstance(value, str):
-        return "____" in value
-    code = getattr(value, "__code__", None)
-    return isinstance(code, CodeType) and _uses_blank(code)
-
-
-def _uses_blank(code: CodeType) -> bool:
-    return "____" in code.co_names or any(isinstance(c, CodeType) and _uses_blank(c) for c in code.co_consts)
-
-
-class StarterExercise(Exercise):
-    """An exercise that gives starter code: while the code still holds a ``____``, it is not attempted."""
-
-    def check(self, namespace: dict[str, Any] | None = None) -> Result:
-        scope = namespace if namespace is not None else inspect.currentframe().f_back.f_globals
-        pending = [v for v in self.variables if v in scope and _holds_blank(scope[v])]
-        if pending:
-            names = ", ".join(f"`{v}`" for v in pending)
-            return Result("unattempted", f"replace the ____ in {names} with your code, then run the check again.")
-        return super().check(scope)
+from ..packaging import deploy
+from . import Exercise
 
 
 # -- deploying and invoking the learner's source ------------------------------------------------------
@@ -49,12 +21,9 @@ class _Deployed:
     """The learner's source as a short-lived function in their cloud (deleted on exit)."""
 
     def __init__(self, cloud, source: str, exercise: str, **config: Any) -> None:
-        import lambdalab
-
         self.lam = cloud.client("lambda")
         self.name = f"check-{exercise}-{uuid.uuid4().hex[:6]}"
-        self.lam.create_function(FunctionName=self.name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
-                                 Code={"ZipFile": lambdalab.zip_files({"app.py": source})}, **config)
+        deploy(self.lam, self.name, source, **config)
 
     def __enter__(self) -> _Deployed:
         return self
@@ -144,7 +113,7 @@ def _check_q1(q1_source: Any, cloud: Any) -> str | None:
     return None
 
 
-q1 = StarterExercise(
+q1 = Exercise(
     name="ch01.q1",
     variables=("q1_source", "cloud"),
     checker=_check_q1,
@@ -211,7 +180,7 @@ def _check_q2(billed_duration: Any) -> str | None:
     return None
 
 
-q2 = StarterExercise(
+q2 = Exercise(
     name="ch01.q2",
     variables=("billed_duration",),
     checker=_check_q2,
@@ -260,7 +229,7 @@ def _check_q3(q3_source: Any, cloud: Any) -> str | None:
     return None
 
 
-q3 = StarterExercise(
+q3 = Exercise(
     name="ch01.q3",
     variables=("q3_source", "cloud"),
     checker=_check_q3,
@@ -280,4 +249,4 @@ def handler(event, context):
     praise="both failures are fixed: a missing key and a return value that JSON cannot encode.",
 )
 
-__all__ = ["StarterExercise", "q1", "q2", "q3"]
+__all__ = ["q1", "q2", "q3"]

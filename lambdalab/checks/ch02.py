@@ -16,26 +16,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from ..packaging import deploy as _deploy
 from . import Exercise
 
-ROLE = "arn:aws:iam::123456789012:role/lambda-role"
-
 # -- helpers ---------------------------------------------------------------------------------------
-
-
-def _deploy(lam, name: str, source: str | dict[str, str], **config: Any) -> None:
-    """Create ``name`` from ``source`` (the text of app.py, or {file name: text}), replacing any function
-    of that name, and wait until it is Active."""
-    import lambdalab
-
-    try:
-        lam.delete_function(FunctionName=name)
-    except lam.exceptions.ResourceNotFoundException:
-        pass
-    files = {"app.py": source} if isinstance(source, str) else source
-    lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
-                        Code={"ZipFile": lambdalab.zip_files(files)}, **config)
-    lam.get_waiter("function_active_v2").wait(FunctionName=name)
 
 
 def deploy(name: str, source: str | dict[str, str], **config: Any) -> None:

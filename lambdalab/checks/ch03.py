@@ -91,7 +91,7 @@ TIMEOUT_FUNCTION = "ch03-timeout-exercise"
 
 
 def _check_timeout(cloud, timeout_s) -> str | None:
-    from ..widgets.memory import deploy
+    from ..packaging import deploy
 
     if isinstance(timeout_s, bool) or not isinstance(timeout_s, numbers.Real):
         return f"`timeout_s` should be a number of seconds, like 5; it is {timeout_s!r}."
@@ -104,7 +104,7 @@ def _check_timeout(cloud, timeout_s) -> str | None:
         return (f"with Timeout={timeout_s}, a runaway request runs {timeout_s} s before Lambda stops it, and you pay "
                 "for every one of them; the task asks for at most 2 s.")
     lam = cloud.client("lambda")
-    deploy(lam, TIMEOUT_FUNCTION, TIMEOUT_JOB, memory_mb=128, timeout=timeout_s)
+    deploy(lam, TIMEOUT_FUNCTION, TIMEOUT_JOB, MemorySize=128, Timeout=timeout_s)
     try:  # run both requests for real, then delete the function again
         normal = lam.invoke(FunctionName=TIMEOUT_FUNCTION, Payload=b"{}")
         body = json.loads(normal["Payload"].read())

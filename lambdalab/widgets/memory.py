@@ -21,7 +21,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from ..packaging import zip_files
+from ..packaging import deploy
 from ..sandbox.governor import HOST_CPUS
 from ..service.quotas import DEFAULTS
 
@@ -29,7 +29,6 @@ PRICE_PER_GB_SECOND = 0.0000166667  # USD, x86_64, first 6 billion GB-s a month,
 PRICE_PER_REQUEST = 0.0000002  # USD per request ($0.20 per million)
 _DEFAULT = {q.key: q.value for q in DEFAULTS}
 MB_PER_VCPU = _DEFAULT["mb_per_vcpu"]  # 1,769 MB of memory come with one vCPU (AWS's figure)
-ROLE = "arn:aws:iam::123456789012:role/lambda-role"
 DURATION_COLOR, COST_COLOR = "#d62728", "#1f77b4"  # power tuning's red time line and blue cost line
 
 
@@ -50,21 +49,6 @@ def vcpus(memory_mb: int, host_cpus: int | None = None, quotas=None) -> float:
     most = quotas.vcpus_max if quotas is not None else _DEFAULT["vcpus_max"]
     share = min(memory_mb / per_vcpu, most)
     return min(share, host_cpus) if host_cpus else share
-
-
-def deploy(lam, name: str, source: dict[str, str] | str, memory_mb: int, timeout: int = 60,
-           handler: str = "app.handler", runtime: str = "python3.12") -> None:
-    """Create function ``name`` from ``source``, or give an existing one this code and memory."""
-    package = zip_files(source)
-    try:
-        lam.create_function(FunctionName=name, Runtime=runtime, Role=ROLE, Handler=handler,
-                            Code={"ZipFile": package}, MemorySize=memory_mb, Timeout=timeout)
-    except lam.exceptions.ResourceConflictException:
-        lam.update_function_code(FunctionName=name, ZipFile=package)
-        lam.get_waiter("function_updated_v2").wait(FunctionName=name)
-        lam.update_function_configuration(FunctionName=name, MemorySize=memory_mb, Timeout=timeout,
-                                          Handler=handler, Runtime=runtime)
-    lam.get_waiter("function_updated_v2").wait(FunctionName=name)
 
 
 def measure(cloud, name: str, memory_mb: int, event: Any = None, repeat: int = 1, warmup: bool = True,
@@ -116,7 +100,7 @@ def memory_sweep(cloud, source: dict[str, str] | str, memories: Iterable[int], e
 
     memories = list(memories)
     lam = cloud.client("lambda")
-    deploy(lam, function_name, source, memories[0], timeout)
+    deploy(lam, function_name, source, MemorySize=memories[0], Timeout=timeout)
     steps: Iterable[int] = memories
     if progress:
         from tqdm.auto import tqdm
@@ -182,7 +166,7 @@ class MemoryExplorer:
 
         self.cloud, self.event, self.repeat, self.function_name = cloud, event, repeat, function_name
         self._lam = cloud.client("lambda")
-        deploy(self._lam, function_name, source, memory, timeout)
+        deploy(self._lam, function_name, source, MemorySize=memory, Timeout=timeout)
         self.points = pd.DataFrame(columns=["memory_mb", "vcpus", "invocations", "duration_ms", "billed_ms",
                                             "gb_seconds", "cost_usd"])
         self.slider = w.IntSlider(value=memory, min=min_mb, max=max_mb, step=step_mb, description="Memory (MB)",

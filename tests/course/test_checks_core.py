@@ -31,3 +31,15 @@ def test_a_checker_that_raises_is_an_incorrect_answer_not_a_crash():
 def test_hint_and_solution_render():
     assert "21 * 2" in EX.hint()._repr_html_()
     assert "answer = 42" in EX.solution()._repr_html_()
+
+
+def test_starter_code_that_still_holds_a_blank_is_not_attempted():
+    ex = Exercise(name="s", variables=("source", "fn"), checker=lambda source, fn: None, hint_text="h",
+                  solution_code="", wrong_code="")
+    assert ex.check({"source": "def handler(e, c):\n    return ____\n", "fn": len}).status == "unattempted"
+
+    def starter():
+        return ____
+
+    assert ex.check({"source": "ok", "fn": starter}).status == "unattempted"
+    assert ex.check({"source": "ok", "fn": len})
