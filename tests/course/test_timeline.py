@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 from deploy import Deployer, concurrently
 
@@ -100,6 +101,7 @@ def test_no_records_gives_an_empty_figure_that_says_so(cloud):
 def test_live_widget_refresh_picks_up_new_invocations(fn):
     name = fn.create(FAILING)
     live = EnvironmentTimeline(fn.cloud, name)
+    assert isinstance(live.figure, go.FigureWidget)  # anywidget is a dependency, so the plot updates in place
     assert bars(live.figure, "invocation") == []
     fn.invoke(name)
     assert bars(live.figure, "invocation") == []  # nothing changes until refresh()
