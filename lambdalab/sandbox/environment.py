@@ -37,7 +37,7 @@ from ..observe import logs
 from ..observe.records import InvocationRecord, Records
 from ..service.models import Function
 from ..service.quotas import MB, Quotas
-from .governor import Governor, Watch, cpu_share, peak_rss
+from .governor import Governor, Watch, cpu_share, measure, peak_rss
 from .invocation import Invocation
 from .process import Reaper, describe_exit, kill_tree, signal_group, spawn
 from .runtime_api import PREFIX, Request, RuntimeAPIServer
@@ -256,13 +256,16 @@ class ExecutionEnvironment:
         if self._next_conn is not None:
             inv.init_ms, self._init_ms = self._init_ms, None
             self._needs_init_report = False
-            t_deliver = time.perf_counter()
-            self._deliver(inv, int((time.time() + deadline - time.monotonic()) * 1000))
             pgid = self._proc.pid
             share = cpu_share(fn.memory_size, self.ctx.quotas.mb_per_vcpu, self.ctx.quotas.vcpus_max)
+            share = share if self.ctx.cpu_throttle else None
+            # the CPU meter starts at delivery, not at the governor's first look (late under load)
+            cpu0 = measure(pgid).cpu if share is not None else 0.0
+            t_deliver = time.perf_counter()
+            self._deliver(inv, int((time.time() + deadline - time.monotonic()) * 1000))
             self.ctx.governor.watch(Watch(pgid=pgid, memory_limit=fn.memory_size * MB,
                                           max_tasks=self.ctx.quotas.processes_max,
-                                          share=share if self.ctx.cpu_throttle else None, on_violation=self._kill))
+                                          share=share, on_violation=self._kill, cpu0=cpu0))
             self._serve(lambda: self._answered or self._exited, deadline)
             watch = self.ctx.governor.unwatch(pgid)
             peak = watch.peak if watch else 0

@@ -167,7 +167,7 @@ class Watch:
     share: float | None  # vCPUs; None when not throttled
     on_violation: Callable[[str], None]  # called with "oom" or "tasks", once
     started: float = field(default_factory=time.monotonic)
-    cpu0: float | None = None
+    cpu0: float = 0.0  # the tree's CPU seconds when the event was delivered (metered when share is set)
     peak: int = 0  # highest tree RSS seen
     stopped_until: float = 0.0
     next_check: float = 0.0
@@ -242,8 +242,6 @@ class Governor:
         w.next_check = now + MEMORY_TICK
         if w.share is None:
             return
-        if w.cpu0 is None:
-            w.cpu0 = usage.cpu
         used = usage.cpu - w.cpu0
         allowed = w.share * (now - w.started + BURST)
         if used > allowed:
