@@ -60,5 +60,9 @@ class TooManyRequestsException(LambdaError, status=429):
     """A throttle; ``Reason`` says which limit."""
 
 
+class AccessDeniedException(LambdaError, status=403):
+    """The caller's policies (or the function's) do not allow the call."""
+
+
 def function_not_found(arn: str) -> ResourceNotFoundException:
     return ResourceNotFoundException(f"Function not found: {arn}")

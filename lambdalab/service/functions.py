@@ -27,7 +27,7 @@ from .models import Code, Function
 from .quotas import Quotas
 from .validation import check_environment, check_runtime
 
-_ARN = re.compile(
+FUNCTION_ARN = re.compile(
     r"^(?:arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):)?(?:(?P<account>\d{12}):)?(?:function:)?"
     r"(?P<name>[a-zA-Z0-9-_]+)(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9-_]+))?$")
 
@@ -57,7 +57,7 @@ class LambdaService:
         Invoke's not-found message names ``:$LATEST`` when no qualifier was given; the control
         plane's names the bare function ARN (both as AWS answers).
         """
-        match = _ARN.match(function_name)
+        match = FUNCTION_ARN.match(function_name)
         if not match:
             raise function_not_found(self.arn(function_name))
         name, arn_qualifier = match["name"], match["qualifier"]
@@ -85,7 +85,7 @@ class LambdaService:
     # -- operations ------------------------------------------------------------------------------
     def create_function(self, params: dict[str, Any]) -> dict[str, Any]:
         name = params["FunctionName"]
-        match = _ARN.match(name)
+        match = FUNCTION_ARN.match(name)
         if not match or match["qualifier"]:
             raise InvalidParameterValueException(f"Invalid function name: {name}")
         name = match["name"]
