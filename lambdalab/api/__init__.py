@@ -12,12 +12,12 @@ import logging
 from collections.abc import Callable, Iterable
 
 from ..service.errors import LambdaError, RequestEntityTooLargeException
-from . import functions, invoke
+from . import functions, invoke, permissions
 from .context import ApiContext
 from .wire import LambdaWire, WireError
 
 log = logging.getLogger(__name__)
-OPERATIONS = {**functions.OPERATIONS, **invoke.OPERATIONS}
+OPERATIONS = {**functions.OPERATIONS, **invoke.OPERATIONS, **permissions.OPERATIONS}
 _UPLOADS = ("CreateFunction", "UpdateFunctionCode")
 
 

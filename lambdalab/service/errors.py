@@ -64,5 +64,9 @@ class AccessDeniedException(LambdaError, status=403):
     """The caller's policies (or the function's) do not allow the call."""
 
 
+class PolicyLengthExceededException(LambdaError):
+    """A function policy would grow over its size quota."""
+
+
 def function_not_found(arn: str) -> ResourceNotFoundException:
     return ResourceNotFoundException(f"Function not found: {arn}")

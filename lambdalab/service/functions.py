@@ -24,6 +24,7 @@ from .errors import (
     function_not_found,
 )
 from .models import Code, Function
+from .permissions import FunctionPolicies
 from .quotas import Quotas
 from .validation import check_environment, check_runtime
 
@@ -45,6 +46,7 @@ class LambdaService:
         self._functions: dict[str, Function] = {}
         self._lock = threading.RLock()
         self._listeners: list[Listener] = []
+        self.policies = FunctionPolicies(self)  # resource-based policies, per function, version and alias
 
     # -- lookups ---------------------------------------------------------------------------------
     def arn(self, name: str, qualifier: str | None = None) -> str:

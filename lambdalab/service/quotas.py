@@ -67,6 +67,8 @@ DEFAULTS: tuple[Quota, ...] = (
     Quota("concurrent_executions", "Concurrent executions (account, per Region)", 1000, "count", "Q26"),
     Quota("unreserved_min", "Minimum unreserved concurrency", 100, "count", "DG23"),
     Quota("list_max_items", "ListFunctions MaxItems", 50, "count", "BC"),
+    Quota("function_policy_max_bytes", "Function resource-based policy size", 20480, "bytes", "Q26",
+          "the compact JSON of the whole policy; AddPermission names both sizes when it refuses"),
     # Limits of this machine, not of AWS
     Quota("keep_alive_s", "Idle environment kept warm for", 600, "s", "lambdalab",
           "AWS states no duration; about 10 minutes is commonly observed"),
