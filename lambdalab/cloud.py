@@ -27,6 +27,7 @@ from .invoke.invoker import Invoker
 from .invoke.lease import Leases
 from .invoke.pool import EnvironmentPool
 from .observe.logs import LogShipper
+from .observe.metrics import Metrics
 from .observe.records import Records
 from .sandbox.environment import SandboxContext
 from .sandbox.governor import Governor
@@ -61,6 +62,7 @@ class LocalCloud:
         os.chmod(self.workdir, 0o711)  # environments can reach their own paths but not list others'
         self._moto = DomainDispatcherApplication(create_backend_app)
         self.logs = LogShipper(self._deliver_logs)
+        self.metrics = Metrics(self._deliver_metrics)
         self.service = LambdaService(account=self.account, region=self.region, quotas=self.quotas, clock=self.clock,
                                      workdir=self.workdir, fetch_s3=self._fetch_s3)
         self._reaper = Reaper(str(self.workdir))
@@ -74,7 +76,7 @@ class LocalCloud:
             credentials=dict(CREDENTIALS), freeze=self._freeze, cpu_throttle=self._cpu_throttle)
         self.pool = EnvironmentPool(self._sandbox)
         self.leases = Leases(self.quotas)
-        self.invoker = Invoker(self.service, self.pool, self.leases)
+        self.invoker = Invoker(self.service, self.pool, self.leases, self.metrics)
         self._api_ctx.invoker = self.invoker
         self.service.subscribe(self.pool.retire)
         self.gateway.start()
@@ -94,6 +96,7 @@ class LocalCloud:
         self._reaper.close()  # also removes the working directory
         self.gateway.stop()
         self.logs.stop()
+        self.metrics.stop()
         self.clock.stop()
         _running.discard(self)
 
@@ -152,6 +155,11 @@ class LocalCloud:
             except ResourceAlreadyExistsException:
                 pass
         backend.put_log_events(group, stream, events)
+
+    def _deliver_metrics(self, namespace: str, metric_data: list[dict]) -> None:
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        cloudwatch_backends[self.account][self.region].put_metric_data(namespace, metric_data)
 
     def _fetch_s3(self, bucket: str, key: str, version: str | None) -> bytes:
         from moto.s3.exceptions import MissingBucket

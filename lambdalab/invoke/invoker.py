@@ -1,5 +1,6 @@
 """The invoke path: ``with lease: with environment: env.invoke(...)``, synchronous or queued.
 
+Every invocation (or throttle) is counted in the ``AWS/Lambda`` metrics on its way out.
 Synchronous invocations run on the caller's thread.  Asynchronous ones (``Event``) go into an
 internal queue first and run on the same path from named worker threads; retries,
 destinations and dead-letter queues build on this queue in a later chapter.
@@ -11,6 +12,7 @@ import logging
 import queue
 import threading
 
+from ..observe.metrics import Metrics, resource_dimension
 from ..sandbox.invocation import Invocation
 from ..service.errors import LambdaError, TooManyRequestsException
 from ..service.functions import LambdaService
@@ -24,16 +26,25 @@ THROTTLE_BACKOFF_S = 1.0  # first delay before a throttled event is tried again 
 
 
 class Invoker:
-    def __init__(self, service: LambdaService, pool: EnvironmentPool, leases: Leases) -> None:
-        self.service, self.pool, self.leases = service, pool, leases
+    def __init__(self, service: LambdaService, pool: EnvironmentPool, leases: Leases, metrics: Metrics) -> None:
+        self.service, self.pool, self.leases, self.metrics = service, pool, leases, metrics
         self._queue: queue.Queue[tuple[str, Invocation] | None] = queue.Queue()
         self._workers: list[threading.Thread] = []
         self._lock = threading.Lock()
 
     def invoke(self, function: Function, inv: Invocation) -> Invocation:
         """Run ``inv`` now and return it completed; raises TooManyRequestsException when throttled."""
-        with self.leases.lease(function), self.pool.environment(function) as env:
-            return env.invoke(inv)
+        at, resource = self.service.clock.now(), resource_dimension(inv.invoked_arn)
+        try:
+            with self.leases.lease(function) as (function_running, account_running):
+                self.metrics.started(function.name, at, function_running, account_running)
+                with self.pool.environment(function) as env:
+                    env.invoke(inv)
+        except TooManyRequestsException:
+            self.metrics.throttled(function.name, resource, at)
+            raise
+        self.metrics.finished(function.name, resource, at, inv.duration_ms, inv.error_type is not None)
+        return inv
 
     def submit(self, function: Function, inv: Invocation) -> None:
         """Queue an asynchronous invocation; it runs against the function's configuration at that time."""

@@ -23,13 +23,16 @@ class Leases:
         self._running: Counter[str] = Counter()
 
     @contextmanager
-    def lease(self, function: Function) -> Iterator[None]:
+    def lease(self, function: Function) -> Iterator[tuple[int, int]]:
+        """Hold one unit of concurrency; yields what is in flight with it (function, account)."""
         with self._lock:
-            if sum(self._running.values()) >= self._quotas.concurrent_executions:
+            account = sum(self._running.values())
+            if account >= self._quotas.concurrent_executions:
                 raise TooManyRequestsException("Rate Exceeded.", Reason="ConcurrentInvocationLimitExceeded")
             self._running[function.name] += 1
+            running = self._running[function.name], account + 1
         try:
-            yield
+            yield running
         finally:
             with self._lock:
                 self._running[function.name] -= 1

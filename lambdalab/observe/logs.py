@@ -1,19 +1,16 @@
 """Function logs: the platform's lines in AWS's exact format, and their delivery to CloudWatch Logs.
 
-Lines are queued on the invoke path (a deque append) and a named thread ships them in batches
-to the local CloudWatch Logs (moto's backend, in process), into ``/aws/lambda/<name>`` with one
+Lines are queued on the invoke path and shipped in batches (:mod:`batcher`) to the local
+CloudWatch Logs (moto's backend, in process), into ``/aws/lambda/<name>`` with one
 stream per execution environment, as AWS does.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections import defaultdict, deque
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-log = logging.getLogger(__name__)
+from .batcher import Batcher
 
 
 def iso_ms(epoch: float) -> str:
@@ -65,50 +62,14 @@ class LogShipper:
     """Batches log events per (group, stream) and hands them to ``deliver`` on its own thread."""
 
     def __init__(self, deliver: Deliver, interval: float = 0.05) -> None:
-        self._deliver = deliver
-        self._interval = interval
-        self._queue: deque[tuple[str, str, int, str]] = deque()
-        self._wake = threading.Event()
-        self._urgent = threading.Event()  # flush() or stop(): ship without waiting for the batch
-        self._idle = threading.Event()
-        self._idle.set()
-        self._stopped = False
-        self._thread = threading.Thread(target=self._run, name="lambdalab-logs", daemon=True)
-        self._thread.start()
+        self._batcher = Batcher(lambda key, events: deliver(*key, events), name="lambdalab-logs", interval=interval)
 
     def put(self, group: str, stream: str, timestamp: float, message: str) -> None:
-        self._idle.clear()
-        self._queue.append((group, stream, int(timestamp * 1000), message))
-        self._wake.set()
+        self._batcher.put((group, stream), {"timestamp": int(timestamp * 1000), "message": message})
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until everything queued so far is in CloudWatch Logs."""
-        self._urgent.set()
-        self._wake.set()
-        self._idle.wait(timeout)
+        self._batcher.flush(timeout)
 
     def stop(self) -> None:
-        self._stopped = True
-        self._urgent.set()
-        self._wake.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while True:
-            self._wake.wait()
-            self._wake.clear()
-            self._urgent.wait(self._interval)  # let a burst of lines gather into one batch
-            self._urgent.clear()
-            batches: dict[tuple[str, str], list[dict]] = defaultdict(list)
-            while self._queue:
-                group, stream, ts, message = self._queue.popleft()
-                batches[group, stream].append({"timestamp": ts, "message": message})
-            for (group, stream), events in batches.items():
-                try:
-                    self._deliver(group, stream, events)
-                except Exception:  # a broken log store must never break invocations
-                    log.exception("could not deliver %d log events to %s", len(events), group)
-            if not self._queue:
-                self._idle.set()
-            if self._stopped and not self._queue:
-                return
+        self._batcher.stop()

@@ -1,0 +1,78 @@
+"""Lambda's CloudWatch metrics (namespace ``AWS/Lambda``), one set of datapoints per invocation.
+
+Lambda publishes each metric under several dimension sets, and so does lambdalab: the function
+(``FunctionName``), the function as it was invoked (``FunctionName`` + ``Resource``, where
+Resource is ``name`` or ``name:qualifier``) and the account-wide aggregate (no dimension):
+
+* ``Invocations`` (Count): every invocation that ran, successful or not; throttles are not invocations.
+* ``Errors`` (Count): 1 when the invocation ended in a function error (an exception, a timeout, a
+  crash, an out-of-memory kill), else 0, so that its Average is the error rate.
+* ``Duration`` (Milliseconds): the invocation's Duration, as on its REPORT line.
+* ``Throttles`` (Count): an invocation refused for concurrency; it never reached an environment.
+* ``ConcurrentExecutions`` (Count): invocations in flight when this one started (read its Maximum),
+  for the function and for the account (not per Resource: lambdalab counts per function).
+
+Datapoints carry the cloud clock's time of the invocation's start and leave the invoke path through
+a :class:`~lambdalab.observe.batcher.Batcher`; ``flush()`` waits until CloudWatch has them.
+
+moto's CloudWatch, which answers the queries, matches dimensions loosely: GetMetricStatistics
+counts every datapoint whose dimensions *include* the ones asked for (so a ``FunctionName``-only
+or dimensionless query also sums the finer datapoints), and GetMetricData without dimensions
+does the same.  Exact answers come from GetMetricData with dimensions and from either API with
+the full ``FunctionName`` + ``Resource`` set; Average, Minimum and Maximum are right in any case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from .batcher import Batcher
+
+NAMESPACE = "AWS/Lambda"
+Deliver = Callable[[str, list[dict]], None]
+
+
+class Metrics:
+    """Publishes the ``AWS/Lambda`` metrics of invocations to ``deliver(namespace, metric_data)``."""
+
+    def __init__(self, deliver: Deliver, interval: float = 0.05) -> None:
+        self._batcher = Batcher(deliver, name="lambdalab-metrics", interval=interval)
+
+    def started(self, function_name: str, at: datetime, function_running: int, account_running: int) -> None:
+        """An invocation took a concurrency lease: ``*_running`` include it."""
+        self._put("ConcurrentExecutions", function_running, "Count", at, [{"FunctionName": function_name}])
+        self._put("ConcurrentExecutions", account_running, "Count", at, [{}])
+
+    def finished(self, function_name: str, resource: str, at: datetime, duration_ms: float, failed: bool) -> None:
+        sets = _dimension_sets(function_name, resource)
+        self._put("Invocations", 1, "Count", at, sets)
+        self._put("Errors", int(failed), "Count", at, sets)
+        self._put("Duration", duration_ms, "Milliseconds", at, sets)
+
+    def throttled(self, function_name: str, resource: str, at: datetime) -> None:
+        self._put("Throttles", 1, "Count", at, _dimension_sets(function_name, resource))
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait until every datapoint so far is in CloudWatch (tests and notebooks read them next)."""
+        self._batcher.flush(timeout)
+
+    def stop(self) -> None:
+        self._batcher.stop()
+
+    def _put(self, name: str, value: float, unit: str, at: datetime, dimension_sets: list[dict[str, str]]) -> None:
+        # moto keeps naive UTC timestamps and compares query times against them
+        timestamp = at.astimezone(timezone.utc).replace(tzinfo=None)
+        for dimensions in dimension_sets:
+            self._batcher.put(NAMESPACE, {
+                "MetricName": name, "Value": float(value), "Unit": unit, "Timestamp": timestamp,
+                "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()]})
+
+
+def resource_dimension(invoked_arn: str) -> str:
+    """The ``Resource`` dimension of an invocation: ``name`` or ``name:qualifier``, as it was invoked."""
+    return invoked_arn.split(":function:", 1)[1]
+
+
+def _dimension_sets(function_name: str, resource: str) -> list[dict[str, str]]:
+    return [{"FunctionName": function_name}, {"FunctionName": function_name, "Resource": resource}, {}]

@@ -1,0 +1,98 @@
+"""AWS/Lambda metrics: published per invocation into CloudWatch, read back with boto3 as on AWS."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+SOURCE = """
+import time
+
+def handler(event, context):
+    time.sleep(event.get("sleep", 0))
+    if event.get("fail"):
+        raise ValueError("asked to fail")
+    return "ok"
+"""
+
+
+def _window(cloud) -> dict:
+    now = cloud.clock.now()
+    return {"StartTime": now - timedelta(minutes=5), "EndTime": now + timedelta(minutes=5)}
+
+
+def _statistics(cloud, metric: str, dimensions: dict[str, str], statistic: str) -> float:
+    """One statistic over the last minutes, through GetMetricStatistics."""
+    response = cloud.client("cloudwatch").get_metric_statistics(
+        Namespace="AWS/Lambda", MetricName=metric, Statistics=[statistic], Period=3600, **_window(cloud),
+        Dimensions=[{"Name": k, "Value": v} for k, v in dimensions.items()])
+    return sum(point[statistic] for point in response["Datapoints"]) if statistic == "Sum" else \
+        max(point[statistic] for point in response["Datapoints"])
+
+
+def _metric_data(cloud, metric: str, dimensions: dict[str, str], statistic: str) -> list[float]:
+    """The values of one statistic through GetMetricData (one per 1-hour period)."""
+    response = cloud.client("cloudwatch").get_metric_data(**_window(cloud), MetricDataQueries=[{
+        "Id": "m", "MetricStat": {"Stat": statistic, "Period": 3600, "Metric": {
+            "Namespace": "AWS/Lambda", "MetricName": metric,
+            "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()]}}}])
+    return response["MetricDataResults"][0]["Values"]
+
+
+def test_invocations_errors_and_duration_reach_cloudwatch(fn, cloud):
+    name = fn.create(SOURCE)
+    fn.invoke(name, {"sleep": 0.2})
+    fn.invoke(name)
+    assert fn.invoke(name, {"fail": True})["FunctionError"] == "Unhandled"
+    cloud.metrics.flush()
+    durations = fn.records(name)["duration_ms"]
+
+    by_function = {"FunctionName": name}
+    assert _metric_data(cloud, "Invocations", by_function, "Sum") == [3.0]
+    assert _metric_data(cloud, "Errors", by_function, "Sum") == [1.0]
+    assert _metric_data(cloud, "Errors", by_function, "Average") == [pytest.approx(1 / 3)]
+    assert _metric_data(cloud, "Duration", by_function, "Maximum") == [pytest.approx(durations.max())]
+    assert _metric_data(cloud, "Duration", by_function, "Average") == [pytest.approx(durations.mean())]
+    assert durations.max() >= 200
+
+    as_invoked = {"FunctionName": name, "Resource": name}
+    assert _statistics(cloud, "Invocations", as_invoked, "Sum") == 3
+    assert _statistics(cloud, "Errors", as_invoked, "Sum") == 1
+    assert _statistics(cloud, "Duration", as_invoked, "Maximum") == pytest.approx(durations.max())
+    assert _statistics(cloud, "Duration", by_function, "Average") == pytest.approx(durations.mean())
+    assert _statistics(cloud, "ConcurrentExecutions", by_function, "Maximum") == 1
+
+
+def test_metric_units_and_the_account_wide_aggregate(fn, cloud):
+    name = fn.create(SOURCE)
+    fn.invoke(name)
+    cloud.metrics.flush()
+    metrics = cloud.client("cloudwatch").list_metrics(Namespace="AWS/Lambda", MetricName="Invocations")["Metrics"]
+    dimension_sets = [sorted((d["Name"], d["Value"]) for d in m["Dimensions"]) for m in metrics]
+    assert [("FunctionName", name)] in dimension_sets
+    assert [("FunctionName", name), ("Resource", name)] in dimension_sets
+    assert [] in dimension_sets
+    assert _statistics(cloud, "ConcurrentExecutions", {}, "Maximum") >= 1
+    response = cloud.client("cloudwatch").get_metric_statistics(
+        Namespace="AWS/Lambda", MetricName="Duration", Statistics=["Maximum"], Period=3600, **_window(cloud),
+        Dimensions=[{"Name": "FunctionName", "Value": name}])
+    assert response["Datapoints"][0]["Unit"] == "Milliseconds"
+
+
+def test_a_throttle_is_counted_and_is_not_an_invocation(fn, cloud):
+    name = fn.create(SOURCE)
+    fn.invoke(name)
+    once = cloud.client("lambda", config=Config(retries={"total_max_attempts": 1}))  # each retry is a throttle
+    cloud.quotas.set(concurrent_executions=0)
+    try:
+        with pytest.raises(ClientError) as e:
+            once.invoke(FunctionName=name)
+    finally:
+        cloud.quotas.set(concurrent_executions=1000)
+    assert e.value.response["Error"]["Code"] == "TooManyRequestsException"
+    cloud.metrics.flush()
+    assert _metric_data(cloud, "Throttles", {"FunctionName": name}, "Sum") == [1.0]
+    assert _metric_data(cloud, "Invocations", {"FunctionName": name}, "Sum") == [1.0]
