@@ -12,12 +12,12 @@ import logging
 from collections.abc import Callable, Iterable
 
 from ..service.errors import LambdaError, RequestEntityTooLargeException
-from . import functions, invoke, permissions
+from . import functions, invoke, permissions, tags
 from .context import ApiContext
 from .wire import LambdaWire, WireError
 
 log = logging.getLogger(__name__)
-OPERATIONS = {**functions.OPERATIONS, **invoke.OPERATIONS, **permissions.OPERATIONS}
+OPERATIONS = {**functions.OPERATIONS, **invoke.OPERATIONS, **permissions.OPERATIONS, **tags.OPERATIONS}
 _UPLOADS = ("CreateFunction", "UpdateFunctionCode")
 
 

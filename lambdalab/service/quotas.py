@@ -48,6 +48,7 @@ DEFAULTS: tuple[Quota, ...] = (
     Quota("unzipped_max_bytes", "Deployment package, unzipped (with layers)", 250 * MB, "bytes", "Q26"),
     Quota("code_storage_bytes", "Total code storage", 80530636800, "bytes", "Q26",
           "GetAccountSettings still reports 75 GB"),
+    Quota("layers_per_function_max", "Layers per function", 5, "count", "Q26"),
     # Invocation
     Quota("sync_payload_max_bytes", "Invocation payload, synchronous (request and response)", 6 * MB,
           "bytes", "Q26"),
@@ -69,6 +70,8 @@ DEFAULTS: tuple[Quota, ...] = (
     Quota("list_max_items", "ListFunctions MaxItems", 50, "count", "BC"),
     Quota("function_policy_max_bytes", "Function resource-based policy size", 20480, "bytes", "Q26",
           "the compact JSON of the whole policy; AddPermission names both sizes when it refuses"),
+    Quota("tags_max", "Tags per function", 50, "count", "obs",
+          "AWS's tag limit per resource; TagResource answers 'Number of tags exceeds resource tag limit.'"),
     # Limits of this machine, not of AWS
     Quota("keep_alive_s", "Idle environment kept warm for", 600, "s", "lambdalab",
           "AWS states no duration; about 10 minutes is commonly observed"),

@@ -1,0 +1,52 @@
+"""Function tags: TagResource, UntagResource and ListTags, addressed by the function's ARN.
+
+Tags belong to the function, not to a version or alias, so a qualified ARN is refused as AWS
+refuses it; a change of tags is a change of the function and gives it a new RevisionId.  Tags
+given to CreateFunction are stored by the service itself; GetFunction shows them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+from .errors import InvalidParameterValueException
+from .models import Function
+
+if TYPE_CHECKING:
+    from .functions import LambdaService
+
+
+def tag_resource(service: LambdaService, resource: str, tags: dict[str, str]) -> None:
+    if not tags:
+        raise InvalidParameterValueException("An error occurred and the request cannot be processed.")
+    function = _function(service, resource)
+    merged = {**function.tags, **tags}
+    if len(merged) > service.quotas.tags_max:
+        raise InvalidParameterValueException("Number of tags exceeds resource tag limit.")
+    _replace(function, merged)
+
+
+def untag_resource(service: LambdaService, resource: str, keys: list[str]) -> None:
+    function = _function(service, resource)
+    _replace(function, {k: v for k, v in function.tags.items() if k not in keys})
+
+
+def list_tags(service: LambdaService, resource: str) -> dict[str, str]:
+    return dict(_function(service, resource).tags)
+
+
+def _function(service: LambdaService, resource: str) -> Function:
+    from .functions import FUNCTION_ARN  # functions.py imports the service's parts, so not at the top
+
+    match = FUNCTION_ARN.match(resource)
+    if match and match["qualifier"]:
+        raise InvalidParameterValueException("Tags on function aliases and versions are not supported. "
+                                             "Please specify a function ARN.")
+    return service.resolve(resource)
+
+
+def _replace(function: Function, tags: dict[str, str]) -> None:
+    """Swap the whole mapping (readers never see half an update) and mark the change, as AWS does."""
+    function.tags = tags
+    function.revision_id = str(uuid.uuid4())
