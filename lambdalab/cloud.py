@@ -34,7 +34,7 @@ from .sandbox.governor import Governor
 from .sandbox.process import Reaper
 from .service.errors import InvalidParameterValueException
 from .service.functions import LambdaService
-from .service.models import Function
+from .service.models import Function, LayerVersion
 from .service.quotas import Quotas
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_SESSION_TOKEN": "test"}
@@ -67,7 +67,8 @@ class LocalCloud:
                                      workdir=self.workdir, fetch_s3=self._fetch_s3)
         self._reaper = Reaper(str(self.workdir))
         self._governor = Governor(enforce_processes=os.geteuid() == 0 if hasattr(os, "geteuid") else True)
-        self._api_ctx = ApiContext(service=self.service, invoker=None, code_url=self._code_url)  # type: ignore[arg-type]
+        self._api_ctx = ApiContext(service=self.service, invoker=None, code_url=self._code_url,  # type: ignore[arg-type]
+                                   layer_url=self._layer_url)
         self.gateway = Gateway(LambdaAPI(self._api_ctx), self._moto, self._own_app, port=self._port)
         self.endpoint_url = self.gateway.url
         self._sandbox = SandboxContext(
@@ -178,11 +179,18 @@ class LocalCloud:
     def _code_url(self, function: Function) -> str:
         return f"{self.endpoint_url}/_lambdalab/code/{quote(function.name)}.zip"
 
+    def _layer_url(self, layer: LayerVersion) -> str:
+        return f"{self.endpoint_url}/_lambdalab/layers/{quote(layer.name)}/{layer.version}.zip"
+
     def _own_app(self, environ: dict, start_response):
-        """Serves GetFunction's ``Code.Location``: the function's package, zipped again."""
-        name = unquote(environ["PATH_INFO"].rsplit("/", 1)[-1]).removesuffix(".zip")
+        """Serves GetFunction's ``Code.Location`` and GetLayerVersion's ``Content.Location``, zipped again."""
+        kind, _, rest = unquote(environ["PATH_INFO"]).removeprefix("/_lambdalab/").removesuffix(".zip").partition("/")
         try:
-            root = self.service.resolve(name).code.root
+            if kind == "layers":
+                name, _, version = rest.partition("/")
+                root = self.service.layers.find(name, int(version)).code.root
+            else:
+                root = self.service.resolve(rest).code.root
         except Exception:
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"NoSuchKey"]

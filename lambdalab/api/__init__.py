@@ -12,12 +12,13 @@ import logging
 from collections.abc import Callable, Iterable
 
 from ..service.errors import LambdaError, RequestEntityTooLargeException
-from . import functions, invoke, permissions, tags
+from . import functions, invoke, layers, permissions, tags
 from .context import ApiContext
 from .wire import LambdaWire, WireError
 
 log = logging.getLogger(__name__)
-OPERATIONS = {**functions.OPERATIONS, **invoke.OPERATIONS, **permissions.OPERATIONS, **tags.OPERATIONS}
+OPERATIONS = {**functions.OPERATIONS, **invoke.OPERATIONS, **permissions.OPERATIONS, **tags.OPERATIONS,
+              **layers.OPERATIONS}
 _UPLOADS = ("CreateFunction", "UpdateFunctionCode")
 
 

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 
 from ..invoke.invoker import Invoker
 from ..service.functions import LambdaService
-from ..service.models import Function
+from ..service.models import Function, LayerVersion
 
 
 @dataclass
 class ApiContext:
     service: LambdaService
     invoker: Invoker
-    code_url: Callable[[Function], str]
+    code_url: Callable[[Function], str]  # where GetFunction's Code.Location points
+    layer_url: Callable[[LayerVersion], str]  # where GetLayerVersion's Content.Location points

@@ -15,10 +15,16 @@ PYTHON_DIR = Path(__file__).parent / "python"
 CUSTOM = ("provided.al2", "provided.al2023")
 
 
-def command(runtime: str, task_root: Path) -> list[str]:
-    """argv that starts ``runtime``'s bootstrap (Python runtimes run on this interpreter)."""
+def command(runtime: str, task_root: Path, opt: Path | None = None) -> list[str]:
+    """argv that starts ``runtime``'s bootstrap (Python runtimes run on this interpreter).
+
+    An OS-only runtime's ``bootstrap`` comes from the package, or else from a layer (``/opt``), as in AWS.
+    """
     if runtime in CUSTOM:
-        return [str(task_root / "bootstrap")]
+        bootstrap = task_root / "bootstrap"
+        if opt is not None and not bootstrap.exists() and (opt / "bootstrap").exists():
+            bootstrap = opt / "bootstrap"
+        return [str(bootstrap)]
     return [sys.executable, str(PYTHON_DIR / "bootstrap.py")]
 
 

@@ -179,7 +179,7 @@ class ExecutionEnvironment:
         self._init_error, self._next_conn, self._kill_reason = None, None, None
         t0 = time.perf_counter()
         try:
-            self._proc = spawn(runtimes.command(fn.runtime, fn.code.root), env=self._environ(),
+            self._proc = spawn(runtimes.command(fn.runtime, fn.code.root, fn.opt), env=self._environ(),
                                cwd=str(fn.code.root), max_files=q.file_descriptors_max, max_procs=q.processes_max,
                                max_file_bytes=fn.ephemeral_storage * MB)
         except OSError as e:  # no bootstrap, or not executable: the platform's error, as in AWS
@@ -495,8 +495,11 @@ class ExecutionEnvironment:
 
     def _environ(self) -> dict[str, str]:
         fn, ctx = self.function, self.ctx
+        opt = fn.opt  # the function's layers, extracted (an empty directory without layers)
         env = {
-            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            "PATH": os.pathsep.join([os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), str(opt / "bin")]),
+            # AWS's LD_LIBRARY_PATH ends with /var/task, /var/task/lib and /opt/lib
+            "LD_LIBRARY_PATH": os.pathsep.join([str(fn.code.root), str(fn.code.root / "lib"), str(opt / "lib")]),
             "LANG": "en_US.UTF-8",
             "TZ": ":UTC",
             "_HANDLER": fn.handler,
@@ -516,6 +519,7 @@ class ExecutionEnvironment:
             "AWS_ENDPOINT_URL": ctx.endpoint_url,
             "TMPDIR": str(self.tmp),
             "LAMBDALAB_TMP_ROOT": str(self.tmp),
+            "LAMBDALAB_OPT_ROOT": str(opt),
             "PYTHONDONTWRITEBYTECODE": "1",
             **ctx.credentials,
         }

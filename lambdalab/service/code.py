@@ -20,8 +20,12 @@ from .models import Code
 from .quotas import Quotas
 
 
-def unpack(zip_bytes: bytes, dest: Path, quotas: Quotas) -> Code:
-    """Validate ``zip_bytes`` and unpack it into ``dest`` (which must not exist yet)."""
+def unpack(zip_bytes: bytes, dest: Path, quotas: Quotas, layer_bytes: int = 0) -> Code:
+    """Validate ``zip_bytes`` and unpack it into ``dest`` (which must not exist yet).
+
+    ``layer_bytes`` is the unzipped size of the layers the function uses: they count against the
+    same quota, so a package that fits alone may still be refused.
+    """
     if len(zip_bytes) > quotas.zip_direct_max_bytes:
         raise RequestEntityTooLargeException(f"Zipped size must be smaller than {quotas.zip_direct_max_bytes} bytes")
     try:
@@ -31,9 +35,7 @@ def unpack(zip_bytes: bytes, dest: Path, quotas: Quotas) -> Code:
         raise InvalidParameterValueException(
             "Could not unzip uploaded file. Please check your file, then try to upload again.") from None
     unzipped = sum(m.file_size for m in members)
-    if unzipped > quotas.unzipped_max_bytes:
-        raise InvalidParameterValueException(
-            f"Unzipped size must be smaller than {quotas.unzipped_max_bytes} bytes")
+    check_unzipped(unzipped, layer_bytes, quotas)
     dest.mkdir(parents=True)
     try:
         for member in members:
@@ -47,7 +49,7 @@ def unpack(zip_bytes: bytes, dest: Path, quotas: Quotas) -> Code:
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)
         raise
-    _make_read_only(dest)
+    make_read_only(dest)
     digest = base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode()
     return Code(sha256=digest, size=len(zip_bytes), unzipped_size=unzipped, root=dest)
 
@@ -59,7 +61,17 @@ def remove(code: Code) -> None:
     shutil.rmtree(code.root, ignore_errors=True)
 
 
-def _make_read_only(root: Path) -> None:
+def check_unzipped(code_bytes: int, layer_bytes: int, quotas: Quotas) -> None:
+    """The unzipped quota (250 MB), for a package alone and then with its function's layers."""
+    limit = quotas.unzipped_max_bytes
+    if code_bytes > limit:
+        raise InvalidParameterValueException(f"Unzipped size must be smaller than {limit} bytes")
+    if code_bytes + layer_bytes > limit:
+        raise InvalidParameterValueException(f"Function code combined with layers exceeds the maximum allowed size "
+                                             f"of {limit} bytes. The actual size is {code_bytes + layer_bytes} bytes.")
+
+
+def make_read_only(root: Path) -> None:
     for dirpath, _dirs, files in os.walk(root, topdown=False):
         for name in files:
             path = os.path.join(dirpath, name)

@@ -23,6 +23,7 @@ from .errors import (
     ResourceConflictException,
     function_not_found,
 )
+from .layers import LayerStore, unzipped_size
 from .models import Code, Function
 from .permissions import FunctionPolicies
 from .quotas import Quotas
@@ -47,6 +48,7 @@ class LambdaService:
         self._lock = threading.RLock()
         self._listeners: list[Listener] = []
         self.policies = FunctionPolicies(self)  # resource-based policies, per function, version and alias
+        self.layers = LayerStore(self, package=self._package, timestamp=self._timestamp, mounts=workdir / "opt")
 
     # -- lookups ---------------------------------------------------------------------------------
     def arn(self, name: str, qualifier: str | None = None) -> str:
@@ -106,7 +108,8 @@ class LambdaService:
         with self._lock:
             if name in self._functions:
                 raise ResourceConflictException(f"Function already exist: {name}")
-            code = self._package(params.get("Code") or {})
+            layers = self.layers.resolve(params.get("Layers") or [])
+            code = self._package(params.get("Code") or {}, layer_bytes=unzipped_size(layers))
             function = Function(
                 name=name, arn=self.arn(name), runtime=runtime, role=params["Role"], handler=params["Handler"],
                 code=code, last_modified=self._timestamp(), description=params.get("Description", ""),
@@ -116,7 +119,7 @@ class LambdaService:
                 environment=dict(variables), architectures=params.get("Architectures") or ["x86_64"],
                 tracing_mode=(params.get("TracingConfig") or {}).get("Mode", "PassThrough"),
                 log_format=(params.get("LoggingConfig") or {}).get("LogFormat", "Text"),
-                tags=dict(params.get("Tags") or {}),
+                tags=dict(params.get("Tags") or {}), layers=layers, opt=self.layers.mount(layers),
             )
             self._functions[name] = function
             response = function.configuration()  # AWS answers while the function is still Pending
@@ -151,11 +154,12 @@ class LambdaService:
         with self._lock:
             function = self.resolve(params["FunctionName"])
             self._check_revision(function, params.get("RevisionId"))
+            layer_bytes = unzipped_size(function.layers)
             if params.get("DryRun"):
-                code = self._package(params, keep=False)
+                code = self._package(params, keep=False, layer_bytes=layer_bytes)
                 return {**function.configuration(), "CodeSha256": code.sha256, "CodeSize": code.size}
             old = function.code
-            function.code = self._package(params)
+            function.code = self._package(params, layer_bytes=layer_bytes)
             response = self._updated(function)
         packages.remove(old)
         return response
@@ -166,6 +170,7 @@ class LambdaService:
             self._check_revision(function, params.get("RevisionId"))
             if "Runtime" in params:
                 check_runtime(params["Runtime"])
+            mounted = self.layers.attach(params["Layers"], function.code) if "Layers" in params else None
             if "Environment" in params:
                 variables = (params["Environment"] or {}).get("Variables") or {}
                 check_environment(variables, self.quotas)
@@ -177,6 +182,8 @@ class LambdaService:
                     setattr(function, attr, params[key])
             if "EphemeralStorage" in params:
                 function.ephemeral_storage = params["EphemeralStorage"]["Size"]
+            if mounted:
+                function.layers, function.opt = mounted
             if "TracingConfig" in params:
                 function.tracing_mode = params["TracingConfig"].get("Mode", function.tracing_mode)
             if "LoggingConfig" in params:
@@ -205,7 +212,7 @@ class LambdaService:
         }
 
     # -- helpers ---------------------------------------------------------------------------------
-    def _package(self, source: dict[str, Any], keep: bool = True) -> Code:
+    def _package(self, source: dict[str, Any], keep: bool = True, layer_bytes: int = 0) -> Code:
         if source.get("ZipFile") is not None:
             data = source["ZipFile"]
         elif source.get("S3Bucket") and source.get("S3Key"):
@@ -215,7 +222,7 @@ class LambdaService:
         else:
             raise InvalidParameterValueException("Please provide a source for function code.")
         dest = self._codedir / secrets.token_hex(16)
-        code = packages.unpack(data, dest, self.quotas)
+        code = packages.unpack(data, dest, self.quotas, layer_bytes)
         if not keep:
             packages.remove(code)
         return code

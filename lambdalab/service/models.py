@@ -23,6 +23,25 @@ class Code:
     root: Path  # where it was unpacked (the task root)
 
 
+@dataclass(frozen=True)
+class LayerVersion:
+    """One published version of a layer: immutable, its archive unpacked once, read-only."""
+
+    name: str
+    layer_arn: str
+    version: int
+    code: Code
+    created: str
+    description: str = ""
+    compatible_runtimes: tuple[str, ...] = ()
+    compatible_architectures: tuple[str, ...] = ()
+    license_info: str | None = None
+
+    @property
+    def arn(self) -> str:
+        return f"{self.layer_arn}:{self.version}"
+
+
 @dataclass
 class Function:
     name: str
@@ -41,6 +60,8 @@ class Function:
     tracing_mode: str = "PassThrough"
     log_format: str = "Text"
     tags: dict[str, str] = field(default_factory=dict)
+    layers: tuple[LayerVersion, ...] = ()
+    opt: Path | None = None  # the layers extracted in order, what environments see as /opt (set by the service)
     state: str = "Pending"
     last_update_status: str = "Successful"
     revision_id: str = field(default_factory=lambda: str(uuid.uuid4()))
@@ -78,6 +99,8 @@ class Function:
         }
         if self.environment:
             conf["Environment"] = {"Variables": dict(self.environment)}
+        if self.layers:
+            conf["Layers"] = [{"Arn": layer.arn, "CodeSize": layer.code.size} for layer in self.layers]
         if self.state == "Pending":  # AWS's create response has no LastUpdateStatus yet
             del conf["LastUpdateStatus"]
             conf.update(StateReason="The function is being created.", StateReasonCode="Creating")

@@ -22,10 +22,10 @@ import sys
 import time
 import traceback
 
-import _lambdalab_runtime_tmp
+import _lambdalab_runtime_paths
 
 _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
-_TMP_SHIM = _lambdalab_runtime_tmp.__file__
+_PATHS_SHIM = _lambdalab_runtime_paths.__file__
 _USER_AGENT = "aws-lambda-python/{}.{}.{}-lambdalab".format(*sys.version_info[:3])
 _DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
 _JSON_LOGS = (os.environ.get("AWS_LAMBDA_LOG_FORMAT") or "").upper() == "JSON"
@@ -533,8 +533,8 @@ def _exception_error(exc: BaseException, request_id=None) -> dict:
         if os.path.dirname(frame[0]) != _RUNTIME_DIR:
             frames = frames[i:]
             break
-    # The /tmp shim stands in for C functions: AWS shows no frame for it.
-    frames = [frame for frame in frames if frame[0] != _TMP_SHIM]
+    # The /tmp and /opt shim stands in for C functions: AWS shows no frame for it.
+    frames = [frame for frame in frames if frame[0] != _PATHS_SHIM]
     return _make_error(str(exc), type(exc).__name__, traceback.format_list(frames), request_id)
 
 
@@ -605,11 +605,23 @@ def _init_failed(api: _RuntimeAPI, error: dict, sink: _LogSink):
     sys.exit(1)
 
 
+def _layer_paths(opt_root) -> list:
+    """/opt/python/lib/pythonX.Y/site-packages and /opt/python, for the function's Python version."""
+    if not opt_root:
+        return []
+    runtime = (os.environ.get("AWS_EXECUTION_ENV") or "").rpartition("_")[2]  # AWS_Lambda_python3.12
+    version = runtime if runtime.startswith("python") else "python{}.{}".format(*sys.version_info[:2])
+    return [os.path.join(opt_root, "python", "lib", version, "site-packages"), os.path.join(opt_root, "python")]
+
+
 def main() -> None:
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
+    opt_root = os.environ.get("LAMBDALAB_OPT_ROOT")
     # The interpreter put this script's directory first; user modules must win, so the task
-    # root goes first and our directory last (its modules have private names anyway).
-    sys.path[:] = [task_root] + [p for p in sys.path if p not in (task_root, _RUNTIME_DIR)] + [_RUNTIME_DIR]
+    # root goes first, then the layers' directories (awslambdaric's order), and our directory
+    # last (its modules have private names anyway).
+    first = [task_root, *_layer_paths(opt_root)]
+    sys.path[:] = first + [p for p in sys.path if p not in (*first, _RUNTIME_DIR)] + [_RUNTIME_DIR]
 
     sys.stdout = _Unbuffered(sys.stdout)
     sys.stderr = _Unbuffered(sys.stderr)
@@ -617,9 +629,11 @@ def main() -> None:
     invocation = _Invocation()
     api = _RuntimeAPI(os.environ["AWS_LAMBDA_RUNTIME_API"])
 
-    tmp_root = os.environ.get("LAMBDALAB_TMP_ROOT")
-    if tmp_root:
-        _lambdalab_runtime_tmp.install(tmp_root, keep=[task_root, _RUNTIME_DIR, *sys.path])
+    mounts = {point: root for point, root in (("/tmp", os.environ.get("LAMBDALAB_TMP_ROOT")), ("/opt", opt_root))
+              if root}
+    if mounts:
+        keep = [task_root, _RUNTIME_DIR, sys.prefix, sys.base_prefix, sys.exec_prefix, *sys.path]
+        _lambdalab_runtime_paths.install(mounts, keep)
     _LoggingHook.install(sink, invocation)
 
     try:

@@ -1,15 +1,17 @@
-"""Make the literal path /tmp work for Python handlers.
+"""Make the literal paths /tmp and /opt work for Python handlers.
 
-Why: in AWS every execution environment has its own writable /tmp, and handler code
-writes to "/tmp/..." literally. lambdalab gives each environment a private directory
-(LAMBDALAB_TMP_ROOT, also its TMPDIR) but cannot remount /tmp without root. So before
-the handler module is imported, the runtime rewrites "/tmp" and "/tmp/..." to that
-directory in the Python-level file APIs handler code goes through: builtins.open/io.open
-and the path-taking os functions in _ONE_PATH/_TWO_PATHS. os.path, os.makedirs/walk,
-pathlib, shutil, glob and tempfile all reach the file system through these.
+Why: in AWS every execution environment has its own writable /tmp, and its layers extracted
+read-only at /opt; handler code writes to "/tmp/..." and reads "/opt/..." literally. lambdalab
+gives each environment a private directory (LAMBDALAB_TMP_ROOT, also its TMPDIR) and each
+function a merged layer directory (LAMBDALAB_OPT_ROOT) but cannot mount them without root. So
+before the handler module is imported, the runtime rewrites "/tmp", "/opt" and paths below them
+to those directories in the Python-level file APIs handler code goes through: builtins.open/io.open
+and the path-taking os functions in _ONE_PATH/_TWO_PATHS. os.path, os.makedirs/walk, pathlib,
+shutil, glob and tempfile all reach the file system through these. (Imports do not: the runtime
+puts the real layer directories on sys.path.)
 
-Paths under the environment's own host directories (task root, runtime, sys.path
-entries, the tmp root itself) are left alone even when the host keeps them in /tmp.
+Paths under the environment's own host directories (task root, runtime, sys.path entries, the
+mounted roots themselves) are left alone even when the host keeps them in /tmp or /opt.
 
 Not covered, because the rewrite only sees calls made from Python: C extensions
 (sqlite3.connect("/tmp/db"), native libraries), subprocesses and their arguments,
@@ -32,20 +34,21 @@ _PATH_KEYWORDS = ("path", "file", "src", "dst")
 _SUPPORTS = (os.supports_dir_fd, os.supports_fd, os.supports_follow_symlinks, os.supports_effective_ids)
 
 
-def install(root: str, keep: list[str]) -> None:
-    """Rewrite /tmp paths to ``root`` from now on, except under the directories in ``keep``."""
-    root = root.rstrip("/")
-    keep = [os.path.abspath(p) for p in {root, *keep} if p.startswith("/tmp/")]
-    broot, bkeep = os.fsencode(root), [os.fsencode(p) for p in keep]
+def install(mounts: dict, keep: list) -> None:
+    """Rewrite each mount point (``"/tmp"``) to its root from now on, except under the directories in ``keep``."""
+    mounts = {point: root.rstrip("/") for point, root in mounts.items()}
+    keep = [os.path.abspath(p) for p in {*mounts.values(), *keep}
+            if any(p.startswith(point + "/") for point in mounts)]
+    table = [(point, root, [k for k in keep if k.startswith(point + "/")], "/") for point, root in mounts.items()]
+    btable = [(os.fsencode(point), os.fsencode(root), [os.fsencode(k) for k in kept], b"/")
+              for point, root, kept, _ in table]
 
     def remap(path):
         p = path if isinstance(path, (str, bytes)) else os.fspath(path) if hasattr(path, "__fspath__") else None
-        if isinstance(p, str):
-            if (p == "/tmp" or p.startswith("/tmp/")) and not any(p == k or p.startswith(k + "/") for k in keep):
-                return root + p[4:]
-        elif isinstance(p, bytes):
-            if (p == b"/tmp" or p.startswith(b"/tmp/")) and not any(p == k or p.startswith(k + b"/") for k in bkeep):
-                return broot + p[4:]
+        if isinstance(p, (str, bytes)):
+            for point, root, kept, sep in table if isinstance(p, str) else btable:
+                if (p == point or p.startswith(point + sep)) and not any(p == k or p.startswith(k + sep) for k in kept):
+                    return root + p[len(point):]
         return path
 
     def wrap(func, n_paths: int):
