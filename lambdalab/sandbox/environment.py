@@ -78,7 +78,7 @@ class ExecutionEnvironment:
         self.function = copy.copy(function)  # the configuration this environment was made for
         self.generation = function.generation
         self.ctx = ctx
-        self.log_stream = logs.stream_name(ctx.clock.now(), self.id)
+        self.log_stream = logs.stream_name(ctx.clock.now(), self.id, function.version)  # [1] or [$LATEST]
         self.created = ctx.clock.time()
         self.last_used = self.created
         self.invocations = 0
