@@ -19,7 +19,7 @@ from botocore.config import Config
 from handlers import BUSY_LOOP, CPU, SLEEP_FOREVER, SLEEPY, TRIVIAL, zip_source
 from tqdm.auto import tqdm as _tqdm
 
-ROLE = "arn:aws:iam::123456789012:role/r"
+ROLE = "arn:aws:iam::123456789012:role/lambda-role"
 # No SDK retries: a throttle or an error must show up as one, not as a slow invoke.
 CLIENT_CONFIG = Config(retries={"total_max_attempts": 1}, read_timeout=300, connect_timeout=10,
                        max_pool_connections=16)

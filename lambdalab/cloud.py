@@ -1,9 +1,12 @@
 """LocalCloud: the whole local AWS in this process, started and stopped as one thing.
 
 ``lambdalab.start()`` gives a running cloud: one endpoint on 127.0.0.1 where Lambda requests go
-to lambdalab and everything else to moto, boto3 clients bound to it, and the invocation
-records.  ``stop()`` (or leaving the ``with`` block, or the interpreter exiting) kills every
-execution environment; a reaper process does the same if this process dies abruptly.
+to lambdalab and everything else to moto, boto3 clients bound to it, the invocation records and
+the log of IAM's decisions.  It has two accounts: ``account``, where functions run and where
+``cloud.client()`` acts as the root user, and ``other_account``, a partner for cross-account
+lessons; IAM users act through their own access keys (``cloud.client(..., credentials=key)``).
+``stop()`` (or leaving the ``with`` block, or the interpreter exiting) kills every execution
+environment; a reaper process does the same if this process dies abruptly.
 """
 
 from __future__ import annotations
@@ -15,14 +18,20 @@ import tempfile
 import threading
 import weakref
 import zipfile
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
 from .api import LambdaAPI
+from .api.authorize import LambdaAuthorization
 from .api.context import ApiContext
 from .clock import Clock
 from .gateway import Gateway
+from .iam.authorizer import Authorizer
+from .iam.guard import Guard
+from .iam.principals import Directory
+from .iam.roles import check_execution_role, create_course_role, session_credentials
 from .invoke.invoker import Invoker
 from .invoke.lease import Leases
 from .invoke.pool import EnvironmentPool
@@ -37,7 +46,8 @@ from .service.functions import LambdaService
 from .service.models import Function, LayerVersion
 from .service.quotas import Quotas
 
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_SESSION_TOKEN": "test"}
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}  # the root user of ``account``
+OTHER_ACCOUNT = "210987654321"
 _running: weakref.WeakSet[LocalCloud] = weakref.WeakSet()
 
 
@@ -45,8 +55,9 @@ class LocalCloud:
     """A local AWS: Lambda by lambdalab, the other services by moto, behind one endpoint."""
 
     def __init__(self, *, port: int = 0, region: str = "us-east-1", account: str = "123456789012",
-                 quotas: dict[str, Any] | None = None, cpu_throttle: bool = True, freeze: bool = True) -> None:
-        self.region, self.account = region, account
+                 other_account: str = OTHER_ACCOUNT, quotas: dict[str, Any] | None = None, cpu_throttle: bool = True,
+                 freeze: bool = True) -> None:
+        self.region, self.account, self.other_account = region, account, other_account
         self.quotas = Quotas(quotas)
         self.clock = Clock()
         self.records = Records()
@@ -56,8 +67,11 @@ class LocalCloud:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> LocalCloud:
+        from moto import settings
         from moto.server import DomainDispatcherApplication, create_backend_app
 
+        settings.default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True  # as in AWS
+        create_course_role(self.account)
         self.workdir = Path(tempfile.mkdtemp(prefix="lambdalab-"))
         os.chmod(self.workdir, 0o711)  # environments can reach their own paths but not list others'
         self._moto = DomainDispatcherApplication(create_backend_app)
@@ -67,14 +81,21 @@ class LocalCloud:
                                      workdir=self.workdir, fetch_s3=self._fetch_s3)
         self._reaper = Reaper(str(self.workdir))
         self._governor = Governor(enforce_processes=os.geteuid() == 0 if hasattr(os, "geteuid") else True)
+        self.authorizer = Authorizer(self.clock, self.region)
         self._api_ctx = ApiContext(service=self.service, invoker=None, code_url=self._code_url,  # type: ignore[arg-type]
-                                   layer_url=self._layer_url)
-        self.gateway = Gateway(LambdaAPI(self._api_ctx), self._moto, self._own_app, port=self._port)
+                                   layer_url=self._layer_url,
+                                   authorization=LambdaAuthorization(self.service, self.authorizer,
+                                                                     check_execution_role))
+        roots = {CREDENTIALS["AWS_ACCESS_KEY_ID"]: self.account, self.account: self.account,
+                 self.other_account: self.other_account}
+        self.gateway = Gateway(LambdaAPI(self._api_ctx), self._moto, self._own_app,
+                               Guard(Directory(roots), self.authorizer), port=self._port)
         self.endpoint_url = self.gateway.url
         self._sandbox = SandboxContext(
             quotas=self.quotas, clock=self.clock, governor=self._governor, reaper=self._reaper, logs=self.logs,
             records=self.records, workdir=self.workdir, endpoint_url=self.endpoint_url, region=self.region,
-            credentials=dict(CREDENTIALS), freeze=self._freeze, cpu_throttle=self._cpu_throttle)
+            credentials=lambda fn: session_credentials(fn.role, fn.name, self.region), freeze=self._freeze,
+            cpu_throttle=self._cpu_throttle)
         self.pool = EnvironmentPool(self._sandbox)
         self.leases = Leases(self.quotas)
         self.invoker = Invoker(self.service, self.pool, self.leases, self.metrics)
@@ -114,15 +135,37 @@ class LocalCloud:
 
     @property
     def session(self):
-        """A boto3 Session whose clients talk to this cloud."""
+        """A boto3 Session whose clients talk to this cloud as the root user of ``account``."""
+        return self._session()
+
+    def client(self, service: str, *, credentials: dict[str, str] | None = None, account: str | None = None,
+               **kwargs: Any):
+        """``boto3`` client for ``service`` bound to this cloud (e.g. ``cloud.client("lambda")``).
+
+        It acts as the root user of ``account`` (default: ``cloud.account``; ``cloud.other_account``
+        is the second account), or as whoever ``credentials`` belong to: the ``AccessKey`` dict of
+        IAM's CreateAccessKey, or the ``Credentials`` of STS's AssumeRole.
+        """
+        return self._session(credentials, account).client(service, endpoint_url=self.endpoint_url, **kwargs)
+
+    def decisions(self):
+        """IAM's decisions so far (all but the root users' in their own account), as a pandas DataFrame."""
+        import pandas as pd
+
+        from .iam.authorizer import Judgement
+
+        columns = [f.name for f in fields(Judgement)]
+        return pd.DataFrame([asdict(j) for j in self.authorizer.judgements()], columns=columns)
+
+    def _session(self, credentials: dict[str, str] | None = None, account: str | None = None):
         import boto3
 
-        return boto3.Session(aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                             aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"], region_name=self.region)
-
-    def client(self, service: str, **kwargs: Any):
-        """``boto3`` client for ``service`` bound to this cloud (e.g. ``cloud.client("lambda")``)."""
-        return self.session.client(service, endpoint_url=self.endpoint_url, **kwargs)
+        if credentials is None:
+            key = CREDENTIALS["AWS_ACCESS_KEY_ID"] if account in (None, self.account) else account
+            credentials = {"AccessKeyId": key, "SecretAccessKey": CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
+        return boto3.Session(aws_access_key_id=credentials["AccessKeyId"],
+                             aws_secret_access_key=credentials["SecretAccessKey"],
+                             aws_session_token=credentials.get("SessionToken"), region_name=self.region)
 
     def invocations(self):
         """Every invocation so far as a pandas DataFrame (one row per invocation)."""

@@ -1,18 +1,22 @@
-"""Deployment packages from source text, for notebooks, exercises and tests.
+"""Deployment packages from source text, and execution roles, for notebooks, exercises and tests.
 
 In AWS you would zip a folder; in a notebook the code is a string, so this builds the same
 ``.zip`` in memory (files keep their executable bit when marked, as a custom ``bootstrap`` needs)
-and deploys it with the same boto3 calls a learner would make.
+and deploys it with the same boto3 calls a learner would make.  A handler that calls another
+service needs a role that allows it: ``execution_role`` makes one with the same IAM calls.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import textwrap
 import zipfile
 from typing import Any
 
-COURSE_ROLE = "arn:aws:iam::123456789012:role/lambda-role"
+COURSE_ROLE = "arn:aws:iam::123456789012:role/lambda-role"  # trusted by Lambda, may write logs (iam.roles)
+LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 
 
 def zip_files(files: dict[str, str] | str, executable: tuple[str, ...] = ("bootstrap",)) -> bytes:
@@ -46,3 +50,23 @@ def deploy(lam, name: str, files: dict[str, str] | str, *, handler: str = "app.h
         lam.get_waiter("function_updated_v2").wait(FunctionName=name)
         lam.update_function_configuration(FunctionName=name, Runtime=runtime, Role=role, Handler=handler, **config)
         lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+
+
+def execution_role(iam, name: str, *managed_policy_arns: str, statements: tuple[dict, ...] = ()) -> str:
+    """The ARN of role ``name``, which Lambda may assume, made once with these policies attached.
+
+    ``managed_policy_arns`` are attached as they are (AWS managed ones such as
+    ``arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess``); ``statements`` become an inline policy.
+    An existing role of that name is returned as it is.
+    """
+    try:
+        return iam.get_role(RoleName=name)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        pass
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))["Role"]["Arn"]
+    for policy in managed_policy_arns:
+        iam.attach_role_policy(RoleName=name, PolicyArn=policy)
+    if statements:
+        iam.put_role_policy(RoleName=name, PolicyName=f"{name}-permissions", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": list(statements)}))
+    return arn

@@ -22,7 +22,8 @@ class Deployer:
 
     def create(self, source: dict[str, str] | str, handler: str = "app.handler", **config) -> str:
         name = config.pop("FunctionName", f"fn-{uuid.uuid4().hex[:10]}")
-        self.lam.create_function(FunctionName=name, Runtime=config.pop("Runtime", "python3.12"), Role=ROLE,
+        self.lam.create_function(FunctionName=name, Runtime=config.pop("Runtime", "python3.12"),
+                                 Role=config.pop("Role", ROLE),
                                  Handler=handler, Code={"ZipFile": zip_source(source)}, **config)
         return name
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from lambdalab.packaging import execution_role
+
 WHO = """
 import os
 def handler(event, context):
@@ -64,18 +66,22 @@ def handler(event, context):
     s3 = boto3.client("s3")
     s3.put_object(Bucket="from-handler", Key="k.txt", Body=b"written inside Lambda")
     return [o["Key"] for o in s3.list_objects_v2(Bucket="from-handler")["Contents"]]
-""", Timeout=30)
+""", Timeout=30, Role=execution_role(cloud.client("iam"), "bucket-writer", statements=(
+        {"Effect": "Allow", "Action": ["s3:PutObject", "s3:ListBucket"],
+         "Resource": ["arn:aws:s3:::from-handler", "arn:aws:s3:::from-handler/*"]},)))
     assert fn.invoke(name)["Payload"] == ["k.txt"]
     body = cloud.client("s3").get_object(Bucket="from-handler", Key="k.txt")["Body"].read()
     assert body == b"written inside Lambda"
 
 
-def test_a_function_can_invoke_another(fn):
+def test_a_function_can_invoke_another(fn, cloud):
     callee = fn.create("def handler(e, c):\n    return e['x'] * 2\n")
+    invoker = execution_role(cloud.client("iam"), f"invoker-of-{callee}", statements=(
+        {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": cloud.service.arn(callee)},))
     caller = fn.create(f"""
 import boto3, json
 def handler(event, context):
     out = boto3.client("lambda").invoke(FunctionName="{callee}", Payload=json.dumps({{"x": 21}}))
     return json.loads(out["Payload"].read())
-""", Timeout=30)
+""", Timeout=30, Role=invoker)
     assert fn.invoke(caller)["Payload"] == 42

@@ -35,8 +35,9 @@ def create_custom(fn, files: dict[str, str], handler: str = "app.handler") -> st
     import uuid
 
     name = f"custom-{uuid.uuid4().hex[:8]}"
-    fn.lam.create_function(FunctionName=name, Runtime="provided.al2023", Role="arn:aws:iam::123456789012:role/r",
-                           Handler=handler, Code={"ZipFile": zip_files(files)}, Timeout=30)
+    fn.lam.create_function(FunctionName=name, Runtime="provided.al2023",
+                           Role="arn:aws:iam::123456789012:role/lambda-role", Handler=handler,
+                           Code={"ZipFile": zip_files(files)}, Timeout=30)
     return name
 
 
@@ -83,7 +84,7 @@ def test_bootstrap_that_is_not_executable_is_runtime_invalid_entrypoint(fn):
         info.external_attr = 0o644 << 16
         archive.writestr(info, TUTORIAL_LOOP)
     fn.lam.create_function(FunctionName="not-executable", Runtime="provided.al2023", Handler="x.y",
-                           Role="arn:aws:iam::123456789012:role/r", Code={"ZipFile": buffer.getvalue()})
+                           Role="arn:aws:iam::123456789012:role/lambda-role", Code={"ZipFile": buffer.getvalue()})
     out = fn.invoke("not-executable")
     assert out["Payload"]["errorType"] == "Runtime.InvalidEntrypoint"
     assert "permission denied" in out["Payload"]["errorMessage"]

@@ -1,8 +1,9 @@
 """The Lambda API's HTTP face: a WSGI app that parses with botocore's model and calls the service.
 
 A request travels: ``LambdaWire.parse`` (route + params) -> ``validate`` (the model's
-constraints, with the on-demand quotas in force) -> the operation's handler (``functions``,
-``invoke``) -> ``LambdaWire.respond``.  Any :class:`LambdaError` becomes AWS's error response,
+constraints, with the on-demand quotas in force) -> ``authorize`` (IAM's decision for the caller
+the gateway attached) -> the operation's handler (``functions``, ``invoke``, ...) ->
+``LambdaWire.respond``.  Any :class:`LambdaError` becomes AWS's error response,
 and an unexpected exception becomes a ServiceException, never a lambdalab traceback.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
+from ..iam.guard import CALLER
 from ..service.errors import LambdaError, RequestEntityTooLargeException
 from . import functions, invoke, layers, permissions, tags
 from .context import ApiContext
@@ -56,6 +58,10 @@ class LambdaAPI:
             if handler is None:
                 return self.wire.error("InvalidParameterValueException",
                                        f"lambdalab does not implement {request.operation} yet.", 400)
+            caller = environ.get(CALLER)
+            if caller is None:  # the gateway attaches one to every signed request
+                return self.wire.error("MissingAuthenticationTokenException", "Missing Authentication Token", 403)
+            self.ctx.authorization.check(caller, request.operation, request.params)
             output = handler(self.ctx, request.params)
             return self.wire.respond(request.operation, output, output.pop("_request_id", None))
         except WireError as e:

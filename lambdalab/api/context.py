@@ -1,4 +1,4 @@
-"""What the API handlers reach: the service and the invoker, and nothing of HTTP."""
+"""What the API handlers reach: the service, the invoker and the authorization, and nothing of HTTP."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ..invoke.invoker import Invoker
 from ..service.functions import LambdaService
 from ..service.models import Function, LayerVersion
+from .authorize import LambdaAuthorization
 
 
 @dataclass
@@ -16,3 +17,4 @@ class ApiContext:
     invoker: Invoker
     code_url: Callable[[Function], str]  # where GetFunction's Code.Location points
     layer_url: Callable[[LayerVersion], str]  # where GetLayerVersion's Content.Location points
+    authorization: LambdaAuthorization

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..packaging import deploy as _deploy
+from ..packaging import execution_role
 from . import Exercise
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -224,7 +225,8 @@ def _check_global_client(cloud, fast_source) -> str | None:
         return ("there is no client at module level: write `s3 = boto3.client(\"s3\")` after `import boto3`, "
                 "outside handler(), so that it is created once per environment, during INIT.")
     lam = cloud.client("lambda")
-    config = {"MemorySize": 1769, "Timeout": 30}
+    lister = execution_role(cloud.client("iam"), "ch02-bucket-lister", "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
+    config = {"MemorySize": 1769, "Timeout": 30, "role": lister}  # the handlers list buckets: their role may
     names = ("q3-per-invoke-client", "q3-global-client")
     _deploy(lam, names[0], PER_INVOKE_CLIENT, **config)
     _deploy(lam, names[1], fast_source, **config)

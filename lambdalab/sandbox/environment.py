@@ -28,6 +28,7 @@ import shutil
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,7 +68,7 @@ class SandboxContext:
     workdir: Path
     endpoint_url: str
     region: str
-    credentials: dict[str, str]
+    credentials: Callable[[Function], dict[str, str]]  # a new session of the function's execution role
     freeze: bool = True
     cpu_throttle: bool = True
 
@@ -521,7 +522,7 @@ class ExecutionEnvironment:
             "LAMBDALAB_TMP_ROOT": str(self.tmp),
             "LAMBDALAB_OPT_ROOT": str(opt),
             "PYTHONDONTWRITEBYTECODE": "1",
-            **ctx.credentials,
+            **ctx.credentials(fn),
         }
         if runtimes.execution_env(fn.runtime):
             env["AWS_EXECUTION_ENV"] = runtimes.execution_env(fn.runtime)

@@ -6,12 +6,13 @@ layer's file replacing an earlier one's, into one read-only directory per list o
 links, so shared by every function with that list) that the environment sees as ``/opt``.
 Deleting a version only stops new uses: AWS keeps a copy for the functions that have it, and so
 does lambdalab, until the cloud stops.  Each version has its own resource-based policy
-(AddLayerVersionPermission), stored as AWS stores it; with one account, nothing needs it yet.
+(AddLayerVersionPermission), stored as AWS stores it, that IAM reads when another account uses it.
 No HTTP here: ``api.layers`` translates, and names the download URL of a version's archive.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import secrets
@@ -150,6 +151,12 @@ class LayerStore:
             if not statements:
                 raise ResourceNotFoundException("No policy is associated with the given resource.")
             return {"Policy": _text(_document(statements)), "RevisionId": self._revisions[layer.arn]}
+
+    def policy_document(self, arn: str) -> dict | None:
+        """The policy of the layer version ``arn`` (for the IAM evaluator), None without one; a copy."""
+        with self._lock:
+            statements = self._policies.get(arn)
+            return copy.deepcopy(_document(statements)) if statements else None
 
     # -- for functions ---------------------------------------------------------------------------
     def resolve(self, arns: list[str]) -> tuple[LayerVersion, ...]:

@@ -1,0 +1,105 @@
+"""Who may make a Lambda API call: the IAM actions and resources each operation is judged on.
+
+Lambda judges an operation as the Service Authorization Reference lists it: ``Invoke`` is
+``lambda:InvokeFunction`` on the function's ARN (qualified when the call names a version or an
+alias), ``GetLayerVersionByArn`` is ``lambda:GetLayerVersion``, listing is unscoped (``*``) and
+every other operation is the action of its own name on the function or layer it names.  Creating
+or reconfiguring a function also needs ``iam:PassRole`` on its execution role.  Authorization comes
+before existence: a caller without permission learns nothing about whether a function exists.
+The function's (or the layer version's) resource-based policy takes part in every decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..iam.authorizer import Authorizer
+from ..iam.denials import denial_message
+from ..iam.policy import Policy
+from ..iam.principals import Caller
+from ..service.errors import AccessDeniedException, InvalidParameterValueException, function_not_found
+from ..service.functions import FUNCTION_ARN, LambdaService
+from ..service.layers import LAYER_ARN
+
+_RENAMED = {"Invoke": "InvokeFunction", "InvokeAsync": "InvokeFunction", "GetLayerVersionByArn": "GetLayerVersion",
+            "InvokeWithResponseStream": "InvokeFunction"}
+_UNSCOPED = {"ListFunctions", "ListLayers", "GetAccountSettings", "ListEventSourceMappings"}
+_PASSES_ROLE = {"CreateFunction", "UpdateFunctionConfiguration"}
+LAMBDA_SERVICE = "lambda.amazonaws.com"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What one call acts on: its ARN, the account that owns it and the resource policy that governs it."""
+
+    arn: str
+    account: str
+    policy: Policy | None = None
+
+
+class LambdaAuthorization:
+    """Judges Lambda API calls for one :class:`LambdaService` (the account whose functions run here)."""
+
+    def __init__(self, service: LambdaService, authorizer: Authorizer, check_role: Callable[[str], None]) -> None:
+        self.service, self.authorizer, self.check_role = service, authorizer, check_role
+
+    def check(self, caller: Caller, operation: str, params: dict[str, Any]) -> None:
+        """Raise AccessDeniedException unless ``caller`` may make this call; then check what it passes."""
+        target = self.target(caller, operation, params)
+        self._judge(caller, f"lambda:{_RENAMED.get(operation, operation)}", target)
+        role = params.get("Role") if operation in _PASSES_ROLE else None
+        if role:
+            self._judge(caller, "iam:PassRole", Target(role, role.split(":")[4] if role.count(":") >= 5 else ""),
+                        {"iam:PassedToService": LAMBDA_SERVICE, "iam:AssociatedResourceArn": target.arn})
+        if target.account != self.service.account:  # authorized, in an account where lambdalab runs nothing
+            if operation in _UNSCOPED or operation.startswith(("Create", "Publish")):
+                raise InvalidParameterValueException(
+                    f"lambdalab runs Lambda for account {self.service.account} only; account {caller.account} "
+                    "can call its functions by ARN, as another account would, but has no functions of its own.")
+            raise function_not_found(target.arn)
+        if role:
+            if operation == "UpdateFunctionConfiguration":  # a missing function is reported before its role
+                self.service.resolve(params["FunctionName"])
+            self.check_role(role)
+
+    def target(self, caller: Caller, operation: str, p: dict[str, Any]) -> Target:
+        region, home = self.service.region, caller.account
+        if operation in _UNSCOPED:
+            return Target("*", home)
+        if "FunctionName" in p:
+            match = FUNCTION_ARN.match(p["FunctionName"])
+            if match is None:  # the service will refuse the name; judge it on what it says
+                return Target(f"arn:aws:lambda:{region}:{home}:function:{p['FunctionName']}", home)
+            account = match["account"] or home
+            qualifier = p.get("Qualifier") or match["qualifier"]
+            arn = f"arn:aws:lambda:{match['region'] or region}:{account}:function:{match['name']}"
+            if operation in ("Invoke", "InvokeAsync", "InvokeWithResponseStream") and qualifier:
+                arn += f":{qualifier}"
+            document = self.service.policies.policy_document(p["FunctionName"], p.get("Qualifier")) \
+                if account == self.service.account else None
+            policy = Policy(f"resource-based policy of function {match['name']}", document, kind="resource") \
+                if document else None
+            return Target(arn, account, policy)
+        if "Resource" in p:  # tags: the function ARN itself
+            parts = p["Resource"].split(":")
+            return Target(p["Resource"], parts[4] if len(parts) > 4 else home)
+        layer = p.get("Arn") or p.get("LayerName")
+        if layer:
+            match = LAYER_ARN.match(layer)
+            account = match["account"] if match else home
+            arn = layer if match else f"arn:aws:lambda:{region}:{home}:layer:{layer}"
+            if p.get("VersionNumber") is not None:
+                arn = f"{arn.rsplit(':', 1)[0] if match and match['version'] else arn}:{p['VersionNumber']}"
+            document = self.service.layers.policy_document(arn) if account == self.service.account else None
+            policy = Policy(f"resource-based policy of layer version {arn}", document, kind="resource") \
+                if document else None
+            return Target(arn, account, policy)
+        return Target("*", home)
+
+    def _judge(self, caller: Caller, action: str, target: Target, context: dict[str, Any] | None = None) -> None:
+        decision = self.authorizer.decide(caller, action, target.arn, context, target.policy, target.account)
+        if not decision.allowed:
+            raise AccessDeniedException(denial_message(caller.arn, action, target.arn, decision.denial_phrase(),
+                                                       "lambda"))

@@ -1,0 +1,81 @@
+"""IAM at the front door: every signed request is tied to its caller and, for moto's services, judged.
+
+The access key in a request's SigV4 credential names the caller (the signature itself is not
+verified: the keys never leave this machine).  A key the cloud never issued gets the service's
+invalid-credentials error.  Requests for Lambda go on with their caller attached and are judged
+operation by operation in the Lambda API; requests for the other services are judged here, per
+action and resource, and refused with the error that service sends - moto only sees allowed calls.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from urllib.parse import unquote
+
+from . import actions, denials
+from .authorizer import Authorizer
+from .principals import Caller, Directory
+
+_KEY = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/")
+_QUERY_KEY = re.compile(r"X-Amz-Credential=([^&%/]+)(?:%2F|/)\d{8}(?:%2F|/)([^&%/]+)")
+CALLER = "lambdalab.caller"  # the WSGI environ key under which a request's Caller travels on
+WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
+
+
+def credential(environ: dict) -> tuple[str, str] | None:
+    """(access key id, region) from the request's Authorization header or presigned query."""
+    match = _KEY.search(environ.get("HTTP_AUTHORIZATION", "")) or \
+        _QUERY_KEY.search(environ.get("QUERY_STRING", ""))
+    return (unquote(match.group(1)), match.group(2)) if match else None
+
+
+class Guard:
+    def __init__(self, directory: Directory, authorizer: Authorizer) -> None:
+        self.directory, self.authorizer = directory, authorizer
+
+    def __call__(self, service: str | None, environ: dict, app: WSGIApp, start_response: Callable) -> Iterable[bytes]:
+        found = credential(environ)
+        if found is None or service is None:  # unsigned: moto answers as AWS does to anonymous calls
+            return app(environ, start_response)
+        key, region = found
+        headers = _headers(environ)
+        caller = self.directory.caller(key)
+        if caller is None:
+            return _send(start_response, denials.invalid_credentials(service, headers))
+        environ[CALLER] = caller
+        environ["HTTP_X_MOTO_ACCOUNT_ID"] = caller.account  # moto serves the caller's own account
+        if service == "lambda" or caller.is_root:  # Lambda judges per operation; root may do anything at home
+            return app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        for call in actions.describe(service, environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/"),
+                                     environ.get("QUERY_STRING", ""), headers, body, region, caller.account):
+            refusal = self._refusal(service, headers, caller, call)
+            if refusal is not None:
+                return _send(start_response, refusal)
+        return app(environ, start_response)
+
+    def _refusal(self, service: str, headers: dict[str, str], caller: Caller, call: actions.Call):
+        decision = self.authorizer.decide(caller, call.action, call.resource, call.context)
+        if decision.allowed:
+            return None
+        message = denials.denial_message(caller.arn, call.action, call.resource, decision.denial_phrase(), service)
+        return denials.access_denied(service, headers, message)
+
+
+def _headers(environ: dict) -> dict[str, str]:
+    headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
+    if "CONTENT_TYPE" in environ:
+        headers["Content-Type"] = environ["CONTENT_TYPE"]
+    return headers
+
+
+def _send(start_response: Callable, response: tuple[int, list[tuple[str, str]], bytes]) -> list[bytes]:
+    status, headers, body = response
+    start_response(f"{status} {HTTPStatus(status).phrase}",
+                   [*headers, ("Content-Length", str(len(body)))])
+    return [body]

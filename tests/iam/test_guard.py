@@ -1,0 +1,100 @@
+"""IAM at the endpoint: callers known by their access keys, moto's services judged by lambdalab."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+from iam_helpers import document, statement, unique, user_with
+
+
+def error(call) -> tuple[str, str]:
+    with pytest.raises(ClientError) as caught:
+        call()
+    return caught.value.response["Error"]["Code"], caught.value.response["Error"].get("Message", "")
+
+
+def test_an_access_key_the_cloud_never_issued_is_refused_as_each_service_refuses_it(cloud):
+    fake = {"AccessKeyId": "AKIAIOSFODNN7EXAMPLE", "SecretAccessKey": "x"}
+    assert error(lambda: cloud.client("s3", credentials=fake).list_buckets())[0] == "InvalidAccessKeyId"
+    assert error(lambda: cloud.client("sts", credentials=fake).get_caller_identity())[0] == "InvalidClientTokenId"
+    assert error(lambda: cloud.client("dynamodb", credentials=fake).list_tables())[0] == \
+        "UnrecognizedClientException"
+
+
+def test_a_user_without_policies_is_denied_and_told_why(cloud):
+    name, key = user_with(cloud)
+    code, message = error(lambda: cloud.client("s3", credentials=key).list_buckets())
+    assert code == "AccessDenied"
+    assert message == (f"User: arn:aws:iam::123456789012:user/{name} is not authorized to perform: "
+                       's3:ListAllMyBuckets on resource: "arn:aws:s3:::*" because no identity-based policy allows '
+                       "the s3:ListAllMyBuckets action")
+
+
+def test_resource_scoping_allows_one_bucket_and_not_another(cloud):
+    mine, other = unique("mine"), unique("other")
+    for bucket in (mine, other):
+        cloud.client("s3").create_bucket(Bucket=bucket)
+        cloud.client("s3").put_object(Bucket=bucket, Key="k", Body=b"v")
+    _, key = user_with(cloud, statement("s3:GetObject", f"arn:aws:s3:::{mine}/*"))
+    s3 = cloud.client("s3", credentials=key)
+    assert s3.get_object(Bucket=mine, Key="k")["Body"].read() == b"v"
+    assert error(lambda: s3.get_object(Bucket=other, Key="k"))[0] == "AccessDenied"
+
+
+def test_an_explicit_deny_in_a_group_beats_the_users_allow(cloud):
+    iam = cloud.client("iam")
+    name, key = user_with(cloud, statement("dynamodb:*"))
+    group = unique("group")
+    iam.create_group(GroupName=group)
+    iam.put_group_policy(GroupName=group, PolicyName="no-delete",
+                         PolicyDocument=document(statement("dynamodb:DeleteTable", effect="Deny")))
+    iam.add_user_to_group(GroupName=group, UserName=name)
+    db = cloud.client("dynamodb", credentials=key)
+    table = unique("t")
+    db.create_table(TableName=table, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                    AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                    BillingMode="PAY_PER_REQUEST")
+    code, message = error(lambda: db.delete_table(TableName=table))
+    assert code == "AccessDeniedException"
+    assert message.endswith("with an explicit deny in an identity-based policy")
+    decisions = cloud.decisions()
+    last = decisions[decisions["action"] == "dynamodb:DeleteTable"].iloc[-1]
+    assert last["reason"] == "explicit deny" and last["policy"] == f'inline policy "no-delete" of group {group}'
+
+
+def test_a_condition_on_the_prefix_lets_each_user_list_only_their_home(cloud):
+    bucket = unique("homes")
+    cloud.client("s3").create_bucket(Bucket=bucket)
+    name, key = user_with(cloud, statement("s3:ListBucket", f"arn:aws:s3:::{bucket}",
+                                           Condition={"StringLike": {"s3:prefix": "home/${aws:username}/*"}}))
+    s3 = cloud.client("s3", credentials=key)
+    s3.list_objects_v2(Bucket=bucket, Prefix=f"home/{name}/")
+    assert error(lambda: s3.list_objects_v2(Bucket=bucket, Prefix="home/someone-else/"))[0] == "AccessDenied"
+    assert error(lambda: s3.list_objects_v2(Bucket=bucket))[0] == "AccessDenied"  # no prefix: key absent
+
+
+def test_sns_and_sqs_deny_with_their_own_errors(cloud):
+    topic = cloud.client("sns").create_topic(Name=unique("topic"))["TopicArn"]
+    queue = cloud.client("sqs").create_queue(QueueName=unique("queue"))["QueueUrl"]
+    _, key = user_with(cloud)
+    assert error(lambda: cloud.client("sns", credentials=key).publish(TopicArn=topic, Message="m"))[0] == \
+        "AuthorizationError"
+    code, _ = error(lambda: cloud.client("sqs", credentials=key).send_message(QueueUrl=queue, MessageBody="m"))
+    assert code in ("AccessDenied", "AccessDeniedException")
+
+
+def test_a_deleted_access_key_stops_working(cloud):
+    name, key = user_with(cloud, statement("sts:*"))
+    sts = cloud.client("sts", credentials=key)
+    assert sts.get_caller_identity()["Arn"] == f"arn:aws:iam::123456789012:user/{name}"
+    cloud.client("iam").delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
+    assert error(sts.get_caller_identity)[0] == "InvalidClientTokenId"
+
+
+def test_the_other_accounts_root_user_works_in_its_own_account(cloud):
+    other = cloud.client("sts", account=cloud.other_account).get_caller_identity()
+    assert other["Account"] == cloud.other_account
+    bucket = unique("elsewhere")
+    cloud.client("s3", account=cloud.other_account).create_bucket(Bucket=bucket)
+    names = [b["Name"] for b in cloud.client("s3").list_buckets()["Buckets"]]
+    assert bucket not in names  # each account has its own buckets

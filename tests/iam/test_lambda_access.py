@@ -1,0 +1,104 @@
+"""Who may call Lambda: identity policies, iam:PassRole, and the function's resource-based policy."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+from iam_helpers import statement, unique, user_with
+
+from lambdalab import zip_files
+from lambdalab.iam.policy import Policy, Principal, Request, evaluate
+
+ROLE = "arn:aws:iam::123456789012:role/lambda-role"
+ECHO = "def handler(event, context):\n    return event\n"
+
+
+def function(cloud) -> tuple[str, str]:
+    name = unique("fn")
+    arn = cloud.client("lambda").create_function(FunctionName=name, Runtime="python3.12", Role=ROLE,
+                                                 Handler="app.handler", Code={"ZipFile": zip_files(ECHO)})
+    return name, arn["FunctionArn"]
+
+
+def denied(call) -> str:
+    with pytest.raises(ClientError) as caught:
+        call()
+    response = caught.value.response
+    assert response["Error"]["Code"] == "AccessDeniedException"
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    return response["Error"]["Message"]
+
+
+def test_invoke_needs_lambda_invoke_function_on_that_function(cloud):
+    name, arn = function(cloud)
+    other, _ = function(cloud)
+    user, key = user_with(cloud, statement("lambda:InvokeFunction", arn))
+    lam = cloud.client("lambda", credentials=key)
+    assert json.loads(lam.invoke(FunctionName=name, Payload=b'{"a": 1}')["Payload"].read()) == {"a": 1}
+    message = denied(lambda: lam.invoke(FunctionName=other))
+    assert message == (f"User: arn:aws:iam::123456789012:user/{user} is not authorized to perform: "
+                       f"lambda:InvokeFunction on resource: {arn.rsplit(':', 1)[0]}:{other} because no "
+                       "identity-based policy allows the lambda:InvokeFunction action")
+    denied(lambda: lam.get_function(FunctionName=name))  # invoking is not reading
+
+
+def test_authorization_comes_before_existence(cloud):
+    _, key = user_with(cloud)
+    denied(lambda: cloud.client("lambda", credentials=key).get_function(FunctionName="does-not-exist"))
+
+
+def test_creating_a_function_needs_pass_role_on_its_role(cloud):
+    create = statement(["lambda:CreateFunction", "lambda:GetFunction"])
+    _, without = user_with(cloud, create)
+    _, with_pass = user_with(cloud, create, statement("iam:PassRole", ROLE,
+                                                      Condition={"StringEquals": {
+                                                          "iam:PassedToService": "lambda.amazonaws.com"}}))
+    kwargs = {"Runtime": "python3.12", "Role": ROLE, "Handler": "app.handler", "Code": {"ZipFile": zip_files(ECHO)}}
+    message = denied(lambda: cloud.client("lambda", credentials=without).create_function(
+        FunctionName=unique("fn"), **kwargs))
+    assert f"iam:PassRole on resource: {ROLE}" in message
+    name = unique("fn")
+    cloud.client("lambda", credentials=with_pass).create_function(FunctionName=name, **kwargs)
+    assert cloud.client("lambda").get_function(FunctionName=name)["Configuration"]["Role"] == ROLE
+
+
+def test_another_account_needs_the_functions_resource_policy(cloud):
+    name, arn = function(cloud)
+    theirs = cloud.client("lambda", account=cloud.other_account)
+    message = denied(lambda: theirs.invoke(FunctionName=arn))
+    assert message == (f"User: arn:aws:iam::{cloud.other_account}:root is not authorized to perform: "
+                       f"lambda:InvokeFunction on resource: {arn} because no resource-based policy allows the "
+                       "lambda:InvokeFunction action")
+    cloud.client("lambda").add_permission(FunctionName=name, StatementId="partner", Action="lambda:InvokeFunction",
+                                          Principal=cloud.other_account)
+    assert theirs.invoke(FunctionName=arn)["StatusCode"] == 200
+    decisions = cloud.decisions()
+    last = decisions[decisions["resource"] == arn].iloc[-1]
+    assert last["allowed"] and last["policy"] == f"resource-based policy of function {name}"
+
+
+def test_a_user_of_the_same_account_may_invoke_through_the_resource_policy_alone(cloud):
+    name, _ = function(cloud)
+    user, key = user_with(cloud)
+    cloud.client("lambda").add_permission(FunctionName=name, StatementId="one-user", Action="lambda:InvokeFunction",
+                                          Principal=f"arn:aws:iam::123456789012:user/{user}")
+    assert cloud.client("lambda", credentials=key).invoke(FunctionName=name)["StatusCode"] == 200
+
+
+def test_a_service_principal_is_held_to_the_source_arn_condition(cloud):
+    name, arn = function(cloud)
+    bucket = unique("uploads")
+    cloud.client("lambda").add_permission(FunctionName=name, StatementId="s3", Action="lambda:InvokeFunction",
+                                          Principal="s3.amazonaws.com", SourceArn=f"arn:aws:s3:::{bucket}",
+                                          SourceAccount="123456789012")
+    s3 = Principal(arn="s3.amazonaws.com", account="", service="s3.amazonaws.com")
+    document = json.loads(cloud.client("lambda").get_policy(FunctionName=name)["Policy"])
+    def judge(source_arn: str) -> bool:
+        context = {"aws:SourceArn": source_arn, "aws:SourceAccount": "123456789012"}
+        return evaluate(Request(s3, "lambda:InvokeFunction", arn, context), (),
+                        Policy("function policy", document, kind="resource"), "123456789012").allowed
+
+    assert judge(f"arn:aws:s3:::{bucket}")
+    assert not judge("arn:aws:s3:::someone-elses-bucket")
