@@ -50,10 +50,10 @@ def describe(service: str, method: str, path: str, query: str, headers: Mapping[
         needs = _s3(method, path.encode("latin-1").decode("utf-8", "replace"),
                     dict(parse_qsl(query, keep_blank_values=True)), lower, body)
     else:
-        operation, params = _operation(lower, query, body)
-        if operation is None:
+        name, params = operation(lower, query, body)
+        if name is None:
             return []
-        needs = _RESOLVERS.get(service, _anywhere)(operation, params, at)
+        needs = _RESOLVERS.get(service, _anywhere)(name, params, at)
     requested = {"aws:RequestedRegion": "us-east-1" if service in GLOBAL_SERVICES else region}
     return [Call(f"{prefix}:{need[0]}", need[1], {**requested, **(need[2] if len(need) > 2 else {})})
             for need in needs]
@@ -69,8 +69,8 @@ class _Account:
                f"{self.account if account is None else account}:{resource}"
 
 
-def _operation(headers: Mapping[str, str], query: str, body: bytes) -> tuple[str | None, Params]:
-    """(operation, parameters) of a JSON-protocol (X-Amz-Target) or query-protocol (Action=) request."""
+def operation(headers: Mapping[str, str], query: str, body: bytes) -> tuple[str | None, Params]:
+    """(operation, parameters) of a JSON (X-Amz-Target) or query (Action=) request; header names in lower case."""
     target = headers.get("x-amz-target")
     if target:
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import re
+import uuid
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from urllib.parse import unquote
@@ -47,13 +48,20 @@ class Guard:
             return _send(start_response, denials.invalid_credentials(service, headers))
         environ[CALLER] = caller
         environ["HTTP_X_MOTO_ACCOUNT_ID"] = caller.account  # moto serves the caller's own account
-        if service == "lambda" or caller.is_root:  # Lambda judges per operation; root may do anything at home
+        if service == "lambda":  # the Lambda API judges per operation
             return app(environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
-        for call in actions.describe(service, environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/"),
-                                     environ.get("QUERY_STRING", ""), headers, body, region, caller.account):
+        query = environ.get("QUERY_STRING", "")
+        if caller.is_root:  # may do anything in its own account; but moto knows no root user to say who it is
+            lower = {k.lower(): v for k, v in headers.items()}
+            if service == "sts" and actions.operation(lower, query, body)[0] == "GetCallerIdentity":
+                return _send(start_response, _root_identity(caller))
+            return app(environ, start_response)
+        calls = actions.describe(service, environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/"), query, headers,
+                                 body, region, caller.account)
+        for call in calls:
             refusal = self._refusal(service, headers, caller, call)
             if refusal is not None:
                 return _send(start_response, refusal)
@@ -79,3 +87,13 @@ def _send(start_response: Callable, response: tuple[int, list[tuple[str, str]], 
     start_response(f"{status} {HTTPStatus(status).phrase}",
                    [*headers, ("Content-Length", str(len(body)))])
     return [body]
+
+
+def _root_identity(caller: Caller) -> tuple[int, list[tuple[str, str]], bytes]:
+    """STS GetCallerIdentity as AWS answers a root user: the account's ARN ``...:root``, the account as UserId."""
+    request_id = str(uuid.uuid4())
+    xml = (f'<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>'
+           f"<Arn>{caller.arn}</Arn><UserId>{caller.userid}</UserId><Account>{caller.account}</Account>"
+           f"</GetCallerIdentityResult><ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>"
+           "</GetCallerIdentityResponse>")
+    return 200, [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], xml.encode()

@@ -91,9 +91,13 @@ def test_a_deleted_access_key_stops_working(cloud):
     assert error(sts.get_caller_identity)[0] == "InvalidClientTokenId"
 
 
+def test_root_users_are_who_aws_says_they_are(cloud):
+    for account in (cloud.account, cloud.other_account):
+        me = cloud.client("sts", account=account).get_caller_identity()
+        assert (me["Arn"], me["UserId"], me["Account"]) == (f"arn:aws:iam::{account}:root", account, account)
+
+
 def test_the_other_accounts_root_user_works_in_its_own_account(cloud):
-    other = cloud.client("sts", account=cloud.other_account).get_caller_identity()
-    assert other["Account"] == cloud.other_account
     bucket = unique("elsewhere")
     cloud.client("s3", account=cloud.other_account).create_bucket(Bucket=bucket)
     names = [b["Name"] for b in cloud.client("s3").list_buckets()["Buckets"]]
