@@ -310,3 +310,46 @@ def cpu_share(cloud, client, n_iter: int, runs: int) -> dict:
         out[memory] = {"duration_ms": summary(list(rec["duration_ms"])), "client_ms": summary(client_ms)}
     ratio = out[128]["duration_ms"]["p50"] / out[1769]["duration_ms"]["p50"]
     return {"n_iter": n_iter, "by_memory": out, "ratio": ratio, "aws_ratio": 1769 / 128}
+
+
+# -- 9: IAM on the invoke path ----------------------------------------------------------------------
+def iam_invoke(cloud, name: str, warmups: int, n: int) -> dict:
+    """Warm invokes by an IAM user whose inline policy allows them: each one is judged by the authorizer."""
+    iam = cloud.client("iam")
+    user = f"bench-invoker-{os.getpid()}"
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="invoke", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Deny", "Action": "lambda:DeleteFunction", "Resource": "*"},
+            {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": cloud.service.arn(name),
+             "Condition": {"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}}}]}))
+    client = cloud.client("lambda", credentials=iam.create_access_key(UserName=user)["AccessKey"],
+                          config=CLIENT_CONFIG)
+    for i in range(warmups):
+        check_ok(invoke(client, name, {"i": i})[1], name)
+    times = []
+    for i in tqdm(range(n), desc="warm invoke as an IAM user"):
+        dt, r = invoke(client, name, {"i": i})
+        check_ok(r, name)
+        times.append(dt)
+    decisions = cloud.decisions()
+    judged = int(((decisions["principal"].str.endswith(f"user/{user}")) & decisions["allowed"]).sum())
+    if judged < n:
+        raise RuntimeError(f"only {judged} of {n} invokes were judged by IAM")
+    return {"client_ms": summary(times), "judged": judged}
+
+
+def policy_decision(cloud, n: int) -> dict:
+    """The authorizer alone: one decision for a user with two policies and a condition, in microseconds."""
+    from lambdalab.iam.principals import Directory
+
+    caller = Directory({}).for_arn(f"arn:aws:iam::{cloud.account}:user/bench-invoker-{os.getpid()}")
+    resource = cloud.service.arn("bench-trivial-1769")
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        decision = cloud.authorizer.simulate(caller, "lambda:InvokeFunction", resource)
+        times.append((time.perf_counter() - t0) * 1e6)
+    if not decision.allowed:
+        raise RuntimeError(f"the decision should allow: {decision.explain()}")
+    return {"decision_us": summary(times)}

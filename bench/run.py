@@ -144,6 +144,8 @@ def run(cfg: dict, quick: bool) -> tuple[Report, dict]:
                                      else "fn", memory, 4, cfg["tp_seconds"])
         to = rep.section("timeouts", measure.timeouts, cloud, client, cfg["timeout_n"])
         cpu = rep.section("cpu_share", measure.cpu_share, cloud, client, cfg["cpu_iter"], cfg["cpu_runs"])
+        iam = rep.section("iam_invoke", measure.iam_invoke, cloud, "bench-trivial-1769", cfg["warmups"], cfg["warm_n"])
+        decision = rep.section("policy_decision", measure.policy_decision, cloud, cfg["warm_n"]) if iam else None
     finally:
         t0 = time.perf_counter()
         cloud.stop()
@@ -193,6 +195,12 @@ def run(cfg: dict, quick: bool) -> tuple[Report, dict]:
     if cpu:
         rep.row("cpu_share", "CPU share fidelity: cpu-bound 128 MB / 1769 MB (AWS ~13.8x)", cpu["ratio"], "x",
                 fmt="{:.1f}")
+    if iam:
+        rep.row("iam_warm_p50", "warm sync invoke p50 as an IAM user (judged by IAM), 1769 MB",
+                iam["client_ms"]["p50"], "ms", ("<=", 3))
+    if decision:
+        rep.row("policy_decision_p50", "  one IAM decision alone (2 policies, a condition), p50",
+                decision["decision_us"]["p50"], "us", fmt="{:.0f}")
     return rep, {"warm": warm, "cold": cold, "peers": peers}
 
 

@@ -102,3 +102,24 @@ def test_a_service_principal_is_held_to_the_source_arn_condition(cloud):
 
     assert judge(f"arn:aws:s3:::{bucket}")
     assert not judge("arn:aws:s3:::someone-elses-bucket")
+
+
+def test_another_account_reads_a_layer_version_once_its_policy_says_so(cloud):
+    lam = cloud.client("lambda")
+    layer = lam.publish_layer_version(LayerName=unique("shared"), Content={"ZipFile": zip_files({"python/x.py": ""})})
+    arn = layer["LayerVersionArn"]
+    theirs = cloud.client("lambda", account=cloud.other_account)
+    message = denied(lambda: theirs.get_layer_version_by_arn(Arn=arn))
+    assert message.endswith(f"lambda:GetLayerVersion on resource: {arn} because no resource-based policy allows "
+                            "the lambda:GetLayerVersion action")
+    lam.add_layer_version_permission(LayerName=layer["LayerArn"], VersionNumber=layer["Version"], StatementId="x",
+                                     Action="lambda:GetLayerVersion", Principal=cloud.other_account)
+    assert theirs.get_layer_version_by_arn(Arn=arn)["LayerVersionArn"] == arn
+
+
+def test_the_other_account_has_no_functions_of_its_own(cloud):
+    theirs = cloud.client("lambda", account=cloud.other_account)
+    with pytest.raises(ClientError) as caught:
+        theirs.get_function(FunctionName="anything")
+    assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert cloud.other_account in caught.value.response["Error"]["Message"]
