@@ -4,7 +4,8 @@ The access key in a request's SigV4 credential names the caller (the signature i
 verified: the keys never leave this machine).  A key the cloud never issued gets the service's
 invalid-credentials error.  Requests for Lambda go on with their caller attached and are judged
 operation by operation in the Lambda API; requests for the other services are judged here, per
-action and resource, and refused with the error that service sends - moto only sees allowed calls.
+action and resource (sts:AssumeRole with the role's trust policy), and refused with the error that
+service sends - moto only sees allowed calls.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from urllib.parse import unquote
 
 from . import actions, denials
 from .authorizer import Authorizer
-from .principals import Caller, Directory
+from .principals import Caller, Directory, find_role
+from .roles import trust_policy
 
 _KEY = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/")
 _QUERY_KEY = re.compile(r"X-Amz-Credential=([^&%/]+)(?:%2F|/)\d{8}(?:%2F|/)([^&%/]+)")
@@ -68,7 +70,9 @@ class Guard:
         return app(environ, start_response)
 
     def _refusal(self, service: str, headers: dict[str, str], caller: Caller, call: actions.Call):
-        decision = self.authorizer.decide(caller, call.action, call.resource, call.context)
+        role = find_role(call.resource) if call.action == "sts:AssumeRole" else None  # its trust policy decides too
+        decision = self.authorizer.decide(caller, call.action, call.resource, call.context,
+                                          trust_policy(role) if role else None, role.account_id if role else None)
         if decision.allowed:
             return None
         message = denials.denial_message(caller.arn, call.action, call.resource, decision.denial_phrase(), service)

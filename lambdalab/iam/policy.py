@@ -4,8 +4,9 @@ The rules are AWS's for one account's identity-based policies and one resource-b
 function's policy, a role's trust policy): an explicit Deny anywhere wins; otherwise, within an
 account, an Allow in either kind of policy is enough; across accounts both the caller's policies
 and the resource's policy must allow; a service principal is judged by the resource's policy alone;
-what nothing allows is denied.  A Decision keeps the deciding statement, so a notebook can show it,
-and words the reason as AWS's AccessDenied messages do.
+a role's trust policy must always allow, and when it trusts a whole account the caller's own
+policies must allow too; what nothing allows is denied.  A Decision keeps the deciding statement,
+so a notebook can show it, and words the reason as AWS's AccessDenied messages do.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ class Principal:
 
 @dataclass(frozen=True)
 class Policy:
-    """A policy document under the name explanations give it; ``kind`` is "identity" or "resource"."""
+    """A policy document under the name explanations give it; ``kind`` is "identity", "resource" or "trust"
+    (a role's trust policy, the resource-based policy that sts:AssumeRole needs)."""
 
     name: str
     document: dict | str
@@ -103,7 +105,7 @@ class Decision:
     def denial_phrase(self) -> str:
         """The reason as AWS ends an AccessDenied message ("" for an allowed request)."""
         if self.reason == EXPLICIT_DENY:
-            return f"with an explicit deny in {'a resource' if self.kind == 'resource' else 'an identity'}-based policy"
+            return f"with an explicit deny in {'an identity' if self.kind == 'identity' else 'a resource'}-based policy"
         if self.reason == IMPLICIT_DENY:
             return f"because no {self.kind}-based policy allows the {self.action} action"
         return ""
@@ -135,6 +137,8 @@ def evaluate(request: Request, identity_policies: Sequence[Policy], resource_pol
     allows = [f for f in found if f[2].get("Effect") == "Allow"]
     by_identity = next((f for f in allows if f[0] is not resource_policy), None)
     by_resource = next((f for f in allows if f[0] is resource_policy), None)
+    if resource_policy is not None and resource_policy.kind == "trust":
+        return _trusted(principal, by_identity, by_resource, cross, facts)
     if principal.service or cross:  # only the resource's policy lets them in; another account needs its own allow too
         if by_resource and (by_identity or principal.service):
             return _decided(True, ALLOWED, by_resource, facts)
@@ -143,6 +147,19 @@ def evaluate(request: Request, identity_policies: Sequence[Policy], resource_pol
     if by_identity or by_resource:
         return _decided(True, ALLOWED, by_identity or by_resource, facts)
     return Decision(False, IMPLICIT_DENY, **facts)
+
+
+def _trusted(principal: Principal, by_identity: Found | None, by_trust: Found | None, cross: bool,
+             facts: dict[str, Any]) -> Decision:
+    """AssumeRole: the trust policy must allow; unless it names this very principal (or service) in its own
+    account, the caller's identity-based policies must allow too."""
+    if by_trust is None:
+        return Decision(False, IMPLICIT_DENY, kind="resource", **facts)
+    named = principal.service or (not cross and _covers(by_trust[2], "Principal",
+                                                        lambda e: _names(e, principal, cross=False)))
+    if by_identity is None and not named:
+        return Decision(False, IMPLICIT_DENY, kind="identity", **facts)
+    return _decided(True, ALLOWED, by_trust, facts)
 
 
 def _decided(allowed: bool, reason: str, found: Found, facts: dict[str, Any]) -> Decision:
@@ -155,7 +172,8 @@ def _applies(statement: dict, kind: str, request: Request, keys: Mapping[str, An
 
     Without Resource (or NotResource) a statement of a resource policy is about the resource it is on."""
     condition = statement.get("Condition", {})
-    return ((kind != "resource" or _covers(statement, "Principal", lambda e: _names(e, request.principal, cross)))
+    trusting = cross or kind == "trust"  # naming an account trusts its principals (who need their own allow)
+    return ((kind == "identity" or _covers(statement, "Principal", lambda e: _names(e, request.principal, trusting)))
             and _covers(statement, "Action", lambda p: _like(p, request.action, {}, ignore_case=True))
             and _covers(statement, "Resource", lambda p: _like(p, request.resource, keys), absent=True)
             and isinstance(condition, Mapping) and all(_holds(op, tests, keys) for op, tests in condition.items()))

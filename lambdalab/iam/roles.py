@@ -25,10 +25,14 @@ SESSION_SECONDS = 3600 * 12  # sessions last as long as an environment may; lamb
 def check_execution_role(arn: str) -> None:
     """Raise AWS's error unless ``arn`` exists and its trust policy lets Lambda assume it."""
     role = find_role(arn)
-    if role is None or not evaluate(Request(LAMBDA, "sts:AssumeRole", role.arn), (),
-                                    Policy(f"trust policy of role {role.name}", role.assume_role_policy_document,
-                                           kind="resource"), resource_account=role.account_id).allowed:
+    if role is None or not evaluate(Request(LAMBDA, "sts:AssumeRole", role.arn), (), trust_policy(role),
+                                    resource_account=role.account_id).allowed:
         raise InvalidParameterValueException("The role defined for the function cannot be assumed by Lambda.")
+
+
+def trust_policy(role) -> Policy:
+    """The trust policy of a moto Role, the resource-based policy every sts:AssumeRole of it needs."""
+    return Policy(f"trust policy of role {role.name}", role.assume_role_policy_document, kind="trust")
 
 
 def session_credentials(role_arn: str, session_name: str, region: str) -> dict[str, str]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from botocore.exceptions import ClientError
-from iam_helpers import document, statement, unique, user_with
+from iam_helpers import document, role_with, statement, unique, user_with
 
 
 def error(call) -> tuple[str, str]:
@@ -102,3 +104,27 @@ def test_the_other_accounts_root_user_works_in_its_own_account(cloud):
     cloud.client("s3", account=cloud.other_account).create_bucket(Bucket=bucket)
     names = [b["Name"] for b in cloud.client("s3").list_buckets()["Buckets"]]
     assert bucket not in names  # each account has its own buckets
+
+
+def test_assume_role_needs_the_roles_trust_and_the_session_acts_as_the_role(cloud):
+    iam = cloud.client("iam")
+    bucket = unique("assumed")
+    cloud.client("s3").create_bucket(Bucket=bucket)
+    trusting_account = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{cloud.account}:root"}, "Action": "sts:AssumeRole"}]}
+    lister = iam.create_role(RoleName=unique("lister"), AssumeRolePolicyDocument=json.dumps(trusting_account))["Role"]
+    iam.put_role_policy(RoleName=lister["RoleName"], PolicyName="list",
+                        PolicyDocument=document(statement("s3:ListBucket", f"arn:aws:s3:::{bucket}")))
+    lambda_only = role_with(cloud)
+    _, key = user_with(cloud, statement("sts:AssumeRole", "*"))
+    sts = cloud.client("sts", credentials=key)
+
+    code, message = error(lambda: sts.assume_role(RoleArn=lambda_only, RoleSessionName="denied"))
+    assert code == "AccessDenied" and message.endswith(
+        "because no resource-based policy allows the sts:AssumeRole action")
+    session = sts.assume_role(RoleArn=lister["Arn"], RoleSessionName="audit")["Credentials"]
+    as_role = cloud.client("s3", credentials=session)
+    assert as_role.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+    assert cloud.client("sts", credentials=session).get_caller_identity()["Arn"] == \
+        f"arn:aws:sts::{cloud.account}:assumed-role/{lister['RoleName']}/audit"
+    assert error(lambda: as_role.list_buckets())[0] == "AccessDenied"  # the role's permissions, not the user's

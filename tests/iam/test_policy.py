@@ -361,8 +361,47 @@ def test_a_trust_policy_says_which_service_may_assume_the_role(service, allowed)
     role = f"arn:aws:iam::{ACCOUNT}:role/fn-role"
     for document in (trust, quote(trust)):  # moto keeps trust policies as text, sometimes URL-encoded
         decision = decide(principal=LAMBDA, action="sts:AssumeRole", resource=role,
-                          resource_policy=Policy("trust policy of role fn-role", document, kind="resource"))
+                          resource_policy=Policy("trust policy of role fn-role", document, kind="trust"))
         assert decision.allowed is allowed
+
+
+def trust(principal) -> Policy:
+    return policy({"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}, name="trust",
+                  kind="trust")
+
+
+MAY_ASSUME = policy(allow("sts:AssumeRole", WORKER_ROLE), name="may-assume")
+
+
+@pytest.mark.parametrize(("identity", "trusts", "caller", "allowed", "missing"), [
+    ((MAY_ASSUME,), {"Service": "lambda.amazonaws.com"}, ALICE, False, "resource"),  # the role must trust the caller
+    ((), {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, ALICE, False, "identity"),  # trusting the account delegates to IAM
+    ((MAY_ASSUME,), {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, ALICE, True, None),
+    ((), {"AWS": ALICE.arn}, ALICE, True, None),  # named in the trust policy: enough within the account
+    ((), {"AWS": OTHER}, BOB, False, "identity"),  # across accounts the caller's side must allow as well
+    ((MAY_ASSUME,), {"AWS": OTHER}, BOB, True, None),
+    ((MAY_ASSUME,), {"AWS": BOB.arn}, BOB, True, None),
+], ids=["trusts-a-service", "trusts-the-account-no-identity", "trusts-the-account", "names-the-user",
+        "other-account-no-identity", "other-account", "names-the-other-user"])
+def test_assuming_a_role_needs_its_trust_policy_and_usually_the_callers_own(identity, trusts, caller, allowed,
+                                                                             missing):
+    decision = decide(*identity, principal=caller, action="sts:AssumeRole", resource=WORKER_ROLE,
+                      resource_policy=trust(trusts))
+    assert decision.allowed is allowed
+    if missing:
+        assert decision.denial_phrase() == f"because no {missing}-based policy allows the sts:AssumeRole action"
+    else:
+        assert decision.policy == "trust"
+
+
+def test_a_deny_in_a_trust_policy_is_a_resource_based_deny():
+    denying = Policy("trust", {"Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": ALICE.arn}, "Action": "sts:AssumeRole"},
+        {"Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole",
+         "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}}}]}, kind="trust")
+    decision = decide(MAY_ASSUME, action="sts:AssumeRole", resource=WORKER_ROLE, resource_policy=denying,
+                      context={"aws:MultiFactorAuthPresent": False})
+    assert decision.denial_phrase() == "with an explicit deny in a resource-based policy"
 
 
 # -- documents ---------------------------------------------------------------------------------------------
