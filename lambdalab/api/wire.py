@@ -158,6 +158,18 @@ def _java_str(value: Any) -> str:
     return str(value)
 
 
+def _as_java(shape: Shape, value: Any) -> Any:
+    """A value as Java holds it for its shape: a double prints "2.0" even when JSON sent 2 ('{2=2.0}')."""
+    kind = shape.type_name
+    if kind in ("double", "float") and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind == "map" and isinstance(value, dict):
+        return {k: _as_java(shape.value, v) for k, v in value.items()}
+    if kind == "list" and isinstance(value, list):
+        return [_as_java(shape.member, v) for v in value]
+    return value
+
+
 def _raw(shape: Shape) -> bool:
     """Payloads that travel as raw bytes: blobs (Invoke) and event streams (framed by the caller)."""
     return shape.type_name == "blob" or bool(shape.serialization.get("eventstream"))
@@ -288,7 +300,7 @@ class LambdaWire:
     def _check(self, shape: Shape, value: Any, path: str, model_path: str, limits: Limits, errors: list[str]) -> None:
         def fail(problem: str) -> None:  # renders the value only on failure: it may hold a 50 MB zip
             # Sensitive values are not echoed: "Value at 'environment.variables' failed ..." (as AWS).
-            shown = "Value" if shape.metadata.get("sensitive") else f"Value '{_java_str(value)}'"
+            shown = "Value" if shape.metadata.get("sensitive") else f"Value '{_java_str(_as_java(shape, value))}'"
             errors.append(f"{shown} at '{path}' failed to satisfy constraint: {problem}")
 
         for rule, ok in self._rules_of(shape, limits.get(model_path)):
@@ -304,7 +316,9 @@ class LambdaWire:
             fail(f"Member must satisfy constraint: [{self._listing(shape.member)}]")
         elif kind == "map":
             if not all(map(self._fits(shape.key), value)):
-                fail(f"Map keys must satisfy constraint: [{self._listing(shape.key, False)}]")
+                # AWS lists not-null for AdditionalVersionWeights' keys, not for the (sensitive) environment's
+                listing = self._listing(shape.key, not shape.metadata.get("sensitive"))
+                fail(f"Map keys must satisfy constraint: [{listing}]")
             if shape.value.type_name in _COMPOUND:
                 for k, v in value.items():
                     self._check(shape.value, v, f"{path}.{k}", model_path, limits, errors)
@@ -317,7 +331,8 @@ class LambdaWire:
 
     def _listing(self, shape: Shape, nullable: bool = True) -> str:
         """Every constraint of a collection's element as AWS lists them: max, min, pattern, not null
-        (seen in a real Lambda `layers` error; map keys omit not-null, seen for environment keys)."""
+        (seen in a real Lambda `layers` error; the environment's map keys omit not-null, the keys of
+        AdditionalVersionWeights keep it)."""
         return ", ".join([rule for rule, _ in self._rules_of(shape)] + ["Member must not be null"] * nullable)
 
     def _rules_of(self, shape: Shape, bounds: tuple | None = None) -> list[Rule]:
