@@ -70,7 +70,9 @@ def test_metric_units_and_the_account_wide_aggregate(fn, cloud):
     name = fn.create(SOURCE)
     fn.invoke(name)
     cloud.metrics.flush()
-    metrics = cloud.client("cloudwatch").list_metrics(Namespace="AWS/Lambda", MetricName="Invocations")["Metrics"]
+    pages = cloud.client("cloudwatch").get_paginator("list_metrics").paginate(Namespace="AWS/Lambda",
+                                                                               MetricName="Invocations")
+    metrics = [m for page in pages for m in page["Metrics"]]  # all pages: the session's cloud holds many
     dimension_sets = [sorted((d["Name"], d["Value"]) for d in m["Dimensions"]) for m in metrics]
     assert [("FunctionName", name)] in dimension_sets
     assert [("FunctionName", name), ("Resource", name)] in dimension_sets
