@@ -20,7 +20,7 @@ def get_function_configuration(ctx: ApiContext, p: dict[str, Any]) -> dict:
 
 
 def list_functions(ctx: ApiContext, p: dict[str, Any]) -> dict:
-    return ctx.service.list_functions(p.get("Marker"), p.get("MaxItems"))
+    return ctx.service.list_functions(p.get("Marker"), p.get("MaxItems"), p.get("FunctionVersion"))
 
 
 def update_function_code(ctx: ApiContext, p: dict[str, Any]) -> dict:
@@ -33,7 +33,7 @@ def update_function_configuration(ctx: ApiContext, p: dict[str, Any]) -> dict:
 
 def delete_function(ctx: ApiContext, p: dict[str, Any]) -> dict:
     ctx.service.delete_function(p["FunctionName"], p.get("Qualifier"))
-    return {"StatusCode": 204}  # the model's default is 200 now; a plain function delete still answers 204
+    return {"StatusCode": 204}  # the model's default is 200 now; a delete (of a function or a version) answers 204
 
 
 def get_account_settings(ctx: ApiContext, p: dict[str, Any]) -> dict:

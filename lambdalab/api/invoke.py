@@ -17,7 +17,7 @@ from .context import ApiContext
 
 def invoke(ctx: ApiContext, p: dict[str, Any]) -> dict:
     service, quotas = ctx.service, ctx.service.quotas
-    function = service.resolve(p["FunctionName"], p.get("Qualifier"), invoke=True)
+    located = service.lookup(p["FunctionName"], p.get("Qualifier"), invoke=True)
     kind = p.get("InvocationType") or "RequestResponse"
     payload = p.get("Payload") or b""
     if kind == "Event" and len(payload) > quotas.async_payload_max_bytes:
@@ -34,12 +34,12 @@ def invoke(ctx: ApiContext, p: dict[str, Any]) -> dict:
     client_context = _client_context(p.get("ClientContext"), quotas.client_context_max_bytes)
     if kind == "DryRun":
         return {"StatusCode": 204}
-    inv = Invocation(request_id=str(uuid.uuid4()), payload=payload or b"{}",
-                     invoked_arn=service.arn(function.name, p.get("Qualifier")), invocation_type=kind,
-                     client_context=client_context, trace_id=_trace_id())
+    inv = Invocation(request_id=str(uuid.uuid4()), payload=payload or b"{}", invoked_arn=located.arn,
+                     invocation_type=kind, client_context=client_context, trace_id=_trace_id())
     if kind == "Event":
-        ctx.invoker.submit(function, inv)
+        ctx.invoker.submit(located.function, inv)
         return {"StatusCode": 202, "_request_id": inv.request_id}
+    function = service.route(located)  # an alias: the version its weights draw for this invocation
     ctx.invoker.invoke(function, inv)
     out: dict[str, Any] = {"StatusCode": 200, "Payload": inv.response, "ExecutedVersion": function.version,
                            "_request_id": inv.request_id}

@@ -43,11 +43,14 @@ class Invoker:
         except TooManyRequestsException:
             self.metrics.throttled(function.name, resource, at)
             raise
-        self.metrics.finished(function.name, resource, at, inv.duration_ms, inv.error_type is not None)
+        through_alias = ":" in resource and resource.rsplit(":", 1)[1] not in (function.version, "$LATEST")
+        self.metrics.finished(function.name, resource, at, inv.duration_ms, inv.error_type is not None,
+                              function.version if through_alias else None)
         return inv
 
     def submit(self, function: Function, inv: Invocation) -> None:
-        """Queue an asynchronous invocation; it runs against the function's configuration at that time."""
+        """Queue an asynchronous invocation; it runs what its ARN designates when its turn comes
+        (the configuration of $LATEST at that time; for an alias, the version its weights draw then)."""
         with self._lock:
             if len(self._workers) < ASYNC_WORKERS:
                 worker = threading.Thread(target=self._work, name=f"lambdalab-async-{len(self._workers)}",
@@ -69,7 +72,7 @@ class Invoker:
         while (item := self._queue.get()) is not None:
             name, inv = item
             try:
-                self.invoke(self.service.resolve(name), inv)
+                self.invoke(self.service.route(self.service.lookup(inv.invoked_arn, invoke=True)), inv)
             except TooManyRequestsException:
                 self.service.clock.call_later(THROTTLE_BACKOFF_S, lambda item=item: self._queue.put(item))
             except LambdaError as e:  # the function was deleted while its event waited

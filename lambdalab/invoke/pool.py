@@ -1,9 +1,12 @@
-"""The environment pool: warm environments per function, a new one for each concurrent invoke.
+"""The environment pool: warm environments per function version, a new one for each concurrent invoke.
 
-An idle environment is reused most-recently-used first; it is reaped once it has been idle for
-the keep-alive (a timer on the cloud's clock, so fast-forwarding time reaps it too) and retired as
-soon as its function's code or configuration changes.  Each environment has at most one timer:
-when it fires early because the environment was used meanwhile, it is simply re-armed.
+Environments belong to one version ($LATEST, "1", "2", ...) of one function: a version's
+environments never serve another version, as on AWS.  An idle environment is reused
+most-recently-used first; it is reaped once it has been idle for the keep-alive (a timer on the
+cloud's clock, so fast-forwarding time reaps it too) and retired as soon as $LATEST's code or
+configuration changes (for $LATEST's environments) or its version is deleted.  Each environment
+has at most one timer: when it fires early because the environment was used meanwhile, it is
+simply re-armed.
 """
 
 from __future__ import annotations
@@ -16,12 +19,18 @@ from ..clock import Timer
 from ..sandbox.environment import ExecutionEnvironment, SandboxContext
 from ..service.models import Function
 
+Key = tuple[str, str]  # (function name, version)
+
+
+def _key(function: Function) -> Key:
+    return function.name, function.version
+
 
 class EnvironmentPool:
     def __init__(self, ctx: SandboxContext) -> None:
         self._ctx = ctx
         self._lock = threading.Lock()
-        self._idle: dict[str, list[ExecutionEnvironment]] = {}
+        self._idle: dict[Key, list[ExecutionEnvironment]] = {}
         self._busy: set[ExecutionEnvironment] = set()
         self._reapers: dict[ExecutionEnvironment, Timer] = {}
         self._closed = False
@@ -39,7 +48,7 @@ class EnvironmentPool:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the cloud is stopped")
-            idle = self._idle.get(function.name, [])
+            idle = self._idle.get(_key(function), [])
             while idle:
                 env = idle.pop()
                 if env.generation == function.generation:
@@ -56,7 +65,7 @@ class EnvironmentPool:
             if self._closed or env.stale or env.stopped:
                 self._stop_later(env)
                 return
-            self._idle.setdefault(env.function.name, []).append(env)
+            self._idle.setdefault(_key(env.function), []).append(env)
             if env not in self._reapers:
                 self._arm(env, self._ctx.quotas.keep_alive_s)
 
@@ -78,7 +87,7 @@ class EnvironmentPool:
         with self._lock:
             if self._reapers.pop(env, None) is None:
                 return
-            idle = self._idle.get(env.function.name, [])
+            idle = self._idle.get(_key(env.function), [])
             idle_for = self._ctx.clock.time() - env.last_used
             if env not in idle or idle_for < self._ctx.quotas.keep_alive_s:
                 if env in idle or env in self._busy:  # used since the timer was set: wait again
@@ -87,17 +96,29 @@ class EnvironmentPool:
             idle.remove(env)
         env.stop()
 
-    def retire(self, name: str, function: Function | None) -> None:
-        """A function changed (or was deleted): its environments of older generations go away."""
+    def retire(self, name: str, qualifier: str | None, function: Function | None) -> None:
+        """A function changed: the environments it concerns that no longer match it go away.
+
+        ``qualifier`` None: the whole function was deleted; "$LATEST": $LATEST changed (``function``)
+        and its environments of older generations go; a version (``function`` None): it was deleted.
+        An alias's change concerns no environment: they belong to versions.
+        """
+        def concerned(env: ExecutionEnvironment) -> bool:
+            return env.function.name == name and qualifier in (None, env.function.version)
+
+        def current(env: ExecutionEnvironment) -> bool:
+            return function is not None and env.generation == function.generation
+
         with self._lock:
             for env in self._busy:
-                if env.function.name == name:
-                    env.stale = function is None or env.generation != function.generation
-            idle = self._idle.pop(name, [])
-            keep = [e for e in idle if function is not None and e.generation == function.generation]
-            if keep:
-                self._idle[name] = keep
-            old = [e for e in idle if e not in keep]
+                if concerned(env):
+                    env.stale = not current(env)
+            old = []
+            for key in [k for k in self._idle if k[0] == name]:
+                old += [e for e in self._idle[key] if concerned(e) and not current(e)]
+                self._idle[key] = [e for e in self._idle[key] if e not in old]
+                if not self._idle[key]:
+                    del self._idle[key]
             for env in old:
                 if timer := self._reapers.pop(env, None):
                     timer.cancel()

@@ -2,7 +2,9 @@
 
 Lambda publishes each metric under several dimension sets, and so does lambdalab: the function
 (``FunctionName``), the function as it was invoked (``FunctionName`` + ``Resource``, where
-Resource is ``name`` or ``name:qualifier``) and the account-wide aggregate (no dimension):
+Resource is ``name`` or ``name:qualifier``), for an invocation through an alias also the version
+that ran (``FunctionName`` + ``Resource`` + ``ExecutedVersion``, how a traffic shift is watched),
+and the account-wide aggregate (no dimension):
 
 * ``Invocations`` (Count): every invocation that ran, successful or not; throttles are not invocations.
 * ``Errors`` (Count): 1 when the invocation ended in a function error (an exception, a timeout, a
@@ -19,7 +21,8 @@ moto's CloudWatch, which answers the queries, matches dimensions loosely: GetMet
 counts every datapoint whose dimensions *include* the ones asked for (so a ``FunctionName``-only
 or dimensionless query also sums the finer datapoints), and GetMetricData without dimensions
 does the same.  Exact answers come from GetMetricData with dimensions and from either API with
-the full ``FunctionName`` + ``Resource`` set; Average, Minimum and Maximum are right in any case.
+the finest set there is (``FunctionName`` + ``Resource``, plus ``ExecutedVersion`` for an alias);
+Average, Minimum and Maximum are right in any case.
 """
 
 from __future__ import annotations
@@ -44,8 +47,12 @@ class Metrics:
         self._put("ConcurrentExecutions", function_running, "Count", at, [{"FunctionName": function_name}])
         self._put("ConcurrentExecutions", account_running, "Count", at, [{}])
 
-    def finished(self, function_name: str, resource: str, at: datetime, duration_ms: float, failed: bool) -> None:
+    def finished(self, function_name: str, resource: str, at: datetime, duration_ms: float, failed: bool,
+                 executed_version: str | None = None) -> None:
+        """An invocation ended; ``executed_version`` when it went through an alias (the version that ran)."""
         sets = _dimension_sets(function_name, resource)
+        if executed_version:
+            sets.insert(2, {"FunctionName": function_name, "Resource": resource, "ExecutedVersion": executed_version})
         self._put("Invocations", 1, "Count", at, sets)
         self._put("Errors", int(failed), "Count", at, sets)
         self._put("Duration", duration_ms, "Milliseconds", at, sets)

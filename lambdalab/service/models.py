@@ -2,11 +2,14 @@
 
 ``Function.configuration()`` renders botocore's ``FunctionConfiguration`` shape; the
 ``generation`` counter changes with every code or configuration update, which is how the
-invoke layer knows an execution environment is stale and must be retired.
+invoke layer knows an execution environment is stale and must be retired.  A published version
+is a :class:`Function` of its own (``version`` "1", "2", ...), a snapshot that never changes; an
+:class:`Alias` names one version, or two with a share of the traffic for the second.
 """
 
 from __future__ import annotations
 
+import random
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,11 +75,20 @@ class Function:
     def log_group(self) -> str:
         return f"/aws/lambda/{self.name}"
 
-    def configuration(self) -> dict[str, Any]:
-        """The ``FunctionConfiguration`` shape AWS returns for this function."""
+    @property
+    def qualified_arn(self) -> str:
+        """``...:function:name:1`` for a version, ``...:function:name:$LATEST`` for $LATEST."""
+        return f"{self.arn}:{self.version}"
+
+    def configuration(self, arn: str | None = None) -> dict[str, Any]:
+        """The ``FunctionConfiguration`` shape AWS returns for this function.
+
+        ``arn`` is the FunctionArn as the caller named it: AWS answers a qualified request
+        (``:1``, ``:$LATEST``, ``:alias``) with that qualified ARN, an unqualified one without.
+        """
         conf: dict[str, Any] = {
             "FunctionName": self.name,
-            "FunctionArn": self.arn,
+            "FunctionArn": arn or self.arn,
             "Runtime": self.runtime,
             "Role": self.role,
             "Handler": self.handler,
@@ -107,4 +119,74 @@ class Function:
         if self.last_update_status == "InProgress":  # AWS's wording, even for an update
             conf.update(LastUpdateStatusReason="The function is being created.",
                         LastUpdateStatusReasonCode="Creating")
+        return conf
+
+
+# Fields that list operations (ListFunctions, ListVersionsByFunction) leave out, as AWS does.
+NOT_LISTED = ("State", "StateReason", "StateReasonCode", "LastUpdateStatus", "LastUpdateStatusReason",
+              "LastUpdateStatusReasonCode")
+
+
+def listed(conf: dict[str, Any]) -> dict[str, Any]:
+    """A configuration as list operations show it (without its state)."""
+    return {k: v for k, v in conf.items() if k not in NOT_LISTED}
+
+
+def page(entries: list[tuple[str, dict]], marker: str | None, max_items: int | None, cap: int, key: str) -> dict:
+    """One page of a list of configurations: ``entries`` are (marker, configuration) in order, at most
+    ``cap`` a page whatever MaxItems says (AWS's 50); NextMarker is the marker of the next page's first."""
+    markers = [m for m, _ in entries]
+    start = markers.index(marker) if marker in markers else sum(m < marker for m in markers) if marker else 0
+    limit = min(max_items or cap, cap)
+    result: dict[str, Any] = {key: [listed(conf) for _, conf in entries[start:start + limit]]}
+    if start + limit < len(entries):
+        result["NextMarker"] = markers[start + limit]
+    return result
+
+
+@dataclass(frozen=True)
+class Located:
+    """What a function name and qualifier designate: a version ($LATEST, a number) or an alias of one."""
+
+    function: Function  # the version itself, or the version the alias points to
+    alias: Alias | None
+    qualifier: str | None  # as the caller gave it (parameter or ARN)
+    arn: str  # the ARN as named: unqualified, or qualified with the qualifier
+
+    def configuration(self) -> dict[str, Any]:
+        """FunctionConfiguration as AWS answers this name: a qualified name gets its qualified ARN."""
+        return self.function.configuration(self.arn)
+
+
+@dataclass
+class Alias:
+    """A name for a version of a function, optionally sharing its traffic with a second version."""
+
+    function_name: str
+    name: str
+    arn: str
+    function_version: str
+    description: str = ""
+    weights: dict[str, float] = field(default_factory=dict)  # RoutingConfig.AdditionalVersionWeights
+    revision_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def pick(self, draw: float | None = None) -> str:
+        """The version one invocation runs: the additional version with its weight's probability."""
+        draw = random.random() if draw is None else draw
+        for version, weight in self.weights.items():
+            if draw < weight:
+                return version
+            draw -= weight
+        return self.function_version
+
+    def versions(self) -> set[str]:
+        """Every version this alias may run."""
+        return {self.function_version, *self.weights}
+
+    def configuration(self) -> dict[str, Any]:
+        """The ``AliasConfiguration`` shape; RoutingConfig only while it names a version, as AWS."""
+        conf: dict[str, Any] = {"AliasArn": self.arn, "Name": self.name, "FunctionVersion": self.function_version,
+                                "Description": self.description, "RevisionId": self.revision_id}
+        if self.weights:
+            conf["RoutingConfig"] = {"AdditionalVersionWeights": dict(self.weights)}
         return conf

@@ -24,7 +24,7 @@ from .errors import (
     ResourceConflictException,
     ResourceNotFoundException,
 )
-from .models import Function
+from .models import Alias, Function
 
 if TYPE_CHECKING:
     from .functions import LambdaService
@@ -54,8 +54,8 @@ class FunctionPolicies:
         if qualifier == "$LATEST":
             raise InvalidParameterValueException("We currently do not support adding policies for $LATEST.")
         with self._lock:
-            target = self._service.resolve(params["FunctionName"], params.get("Qualifier"))
-            key = (target.name, qualifier)
+            located = self._service.lookup(params["FunctionName"], params.get("Qualifier"))
+            target, key = located.alias or located.function, (located.function.name, qualifier)
             if params.get("RevisionId") and params["RevisionId"] != target.revision_id:
                 raise PreconditionFailedException("The Revision Id provided does not match the latest Revision Id. "
                                                   "Call the GetPolicy API to retrieve the latest Revision Id")
@@ -64,7 +64,7 @@ class FunctionPolicies:
             if any(s["Sid"] == sid for s in statements):
                 raise ResourceConflictException(f"The statement id ({sid}) provided already exists. Please provide "
                                                 "a new statement id, or remove the existing statement.")
-            statement = build_statement(params, self._service.arn(target.name, qualifier))
+            statement = build_statement(params, self._service.arn(located.function.name, qualifier))
             size = len(_text(_document([*statements, statement])).encode())
             limit = self._service.quotas.function_policy_max_bytes
             if size > limit:
@@ -77,8 +77,8 @@ class FunctionPolicies:
     def remove_permission(self, function_name: str, statement_id: str, qualifier: str | None = None,
                           revision_id: str | None = None) -> None:
         with self._lock:
-            target = self._service.resolve(function_name, qualifier)
-            key = (target.name, _normal(_qualifier(function_name, qualifier)))
+            located = self._service.lookup(function_name, qualifier)
+            target, key = located.alias or located.function, (located.function.name, _normal(located.qualifier))
             statements = self._policies.get(key)
             if not statements:
                 raise ResourceNotFoundException("No policy is associated with the given resource.")
@@ -97,10 +97,11 @@ class FunctionPolicies:
 
     def get_policy(self, function_name: str, qualifier: str | None = None) -> dict[str, str]:
         with self._lock:
-            target = self._service.resolve(function_name, qualifier)
-            statements = self._policies.get((target.name, _normal(_qualifier(function_name, qualifier))))
+            located = self._service.lookup(function_name, qualifier)
+            statements = self._policies.get((located.function.name, _normal(located.qualifier)))
             if not statements:
                 raise ResourceNotFoundException("The resource you requested does not exist.")
+            target = located.alias or located.function
             return {"Policy": _text(_document(statements)), "RevisionId": target.revision_id}
 
     # -- for the IAM evaluator -------------------------------------------------------------------
@@ -118,11 +119,11 @@ class FunctionPolicies:
             return copy.deepcopy(_document(statements)) if statements else None
 
     # -- helpers ---------------------------------------------------------------------------------
-    def _function_changed(self, name: str, function: Function | None) -> None:
-        """A deleted function takes its policies (and its versions' and aliases') with it."""
+    def _function_changed(self, name: str, qualifier: str | None, function: Function | None) -> None:
+        """A deleted version or alias takes its policy with it; a deleted function, every one of its own."""
         if function is None:
             with self._lock:
-                for key in [k for k in self._policies if k[0] == name]:
+                for key in [k for k in self._policies if k[0] == name and qualifier in (None, k[1])]:
                     del self._policies[key]
 
 
@@ -186,6 +187,6 @@ def _normal(qualifier: str | None) -> str | None:
     return None if qualifier == "$LATEST" else qualifier
 
 
-def _new_revision(target: Function) -> None:
+def _new_revision(target: Function | Alias) -> None:
     """A policy change is a change of the function (version, alias): AWS gives it a new RevisionId."""
     target.revision_id = str(uuid.uuid4())
