@@ -12,12 +12,10 @@ environment; a reaper process does the same if this process dies abruptly.
 from __future__ import annotations
 
 import atexit
-import io
 import os
 import tempfile
 import threading
 import weakref
-import zipfile
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
@@ -41,6 +39,7 @@ from .observe.records import Records
 from .sandbox.environment import SandboxContext
 from .sandbox.governor import Governor
 from .sandbox.process import Reaper
+from .service.code import archive_path
 from .service.errors import InvalidParameterValueException
 from .service.functions import LambdaService
 from .service.models import Function, LayerVersion
@@ -220,13 +219,14 @@ class LocalCloud:
         return bytes(obj.value)
 
     def _code_url(self, function: Function) -> str:
-        return f"{self.endpoint_url}/_lambdalab/code/{quote(function.name)}.zip"
+        qualified = function.name if function.version == "$LATEST" else f"{function.name}:{function.version}"
+        return f"{self.endpoint_url}/_lambdalab/code/{quote(qualified)}.zip"
 
     def _layer_url(self, layer: LayerVersion) -> str:
         return f"{self.endpoint_url}/_lambdalab/layers/{quote(layer.name)}/{layer.version}.zip"
 
     def _own_app(self, environ: dict, start_response):
-        """Serves GetFunction's ``Code.Location`` and GetLayerVersion's ``Content.Location``, zipped again."""
+        """Serves GetFunction's ``Code.Location`` and GetLayerVersion's ``Content.Location``: the uploaded .zip."""
         kind, _, rest = unquote(environ["PATH_INFO"]).removeprefix("/_lambdalab/").removesuffix(".zip").partition("/")
         try:
             if kind == "layers":
@@ -234,14 +234,10 @@ class LocalCloud:
                 root = self.service.layers.find(name, int(version)).code.root
             else:
                 root = self.service.resolve(rest).code.root
+            body = archive_path(root).read_bytes()
         except Exception:
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"NoSuchKey"]
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for path in sorted(p for p in root.rglob("*") if p.is_file()):
-                archive.write(path, path.relative_to(root).as_posix())
-        body = buffer.getvalue()
         start_response("200 OK", [("Content-Type", "application/zip"), ("Content-Length", str(len(body)))])
         return [body]
 

@@ -39,14 +39,31 @@ def test_create_function_answers_pending_then_is_active(fn, lam):
     assert conf["Environment"] == {"Variables": {"AB": "1"}}
 
 
-def test_get_function_gives_a_downloadable_package(fn, lam):
+def download(location: str) -> bytes:
+    with urllib.request.urlopen(location) as response:
+        return response.read()
+
+
+def test_get_function_gives_back_the_uploaded_package(fn, lam):
     name = fn.create({"app.py": HELLO, "lib/util.py": "X = 1\n"})
     got = lam.get_function(FunctionName=name)
     assert got["Configuration"]["FunctionName"] == name
     assert got["Code"]["RepositoryType"] == "S3"
-    with urllib.request.urlopen(got["Code"]["Location"]) as response:
-        names = zipfile.ZipFile(io.BytesIO(response.read())).namelist()
-    assert sorted(names) == ["app.py", "lib/util.py"]
+    package = download(got["Code"]["Location"])
+    assert sorted(zipfile.ZipFile(io.BytesIO(package)).namelist()) == ["app.py", "lib/util.py"]
+    assert base64.b64encode(hashlib.sha256(package).digest()).decode() == got["Configuration"]["CodeSha256"]
+
+
+def test_a_versions_download_is_its_own_package(fn, lam):
+    name = fn.create(HELLO)
+    lam.publish_version(FunctionName=name)
+    lam.update_function_code(FunctionName=name, ZipFile=zip_source("def handler(e, c):\n    return 2\n"))
+    for qualifier in ("1", "$LATEST"):
+        got = lam.get_function(FunctionName=name, Qualifier=qualifier)
+        package = download(got["Code"]["Location"])
+        assert base64.b64encode(hashlib.sha256(package).digest()).decode() == got["Configuration"]["CodeSha256"]
+    assert lam.get_function(FunctionName=name, Qualifier="1")["Configuration"]["CodeSha256"] != \
+        lam.get_function(FunctionName=name)["Configuration"]["CodeSha256"]
 
 
 def test_function_can_be_named_by_arn_and_partial_arn(fn, lam):

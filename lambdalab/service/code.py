@@ -1,7 +1,8 @@
 """Deployment packages: check a zip against Lambda's size quotas and unpack it read-only.
 
 A package is unpacked once per upload into its own directory; every execution environment of
-that code uses it as the task root, read-only as ``/var/task`` is in AWS.
+that code uses it as the task root, read-only as ``/var/task`` is in AWS.  The archive itself is
+kept beside it, as AWS keeps it, so that GetFunction's download is the very file that was uploaded.
 """
 
 from __future__ import annotations
@@ -50,15 +51,22 @@ def unpack(zip_bytes: bytes, dest: Path, quotas: Quotas, layer_bytes: int = 0) -
         shutil.rmtree(dest, ignore_errors=True)
         raise
     make_read_only(dest)
+    archive_path(dest).write_bytes(zip_bytes)
     digest = base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode()
     return Code(sha256=digest, size=len(zip_bytes), unzipped_size=unzipped, root=dest)
 
 
 def remove(code: Code) -> None:
-    """Delete an unpacked package (directories were made read-only, so restore write first)."""
+    """Delete an unpacked package and its archive (directories were made read-only, so restore write first)."""
     for dirpath, _dirs, _files in os.walk(code.root):
         os.chmod(dirpath, stat.S_IRWXU)
     shutil.rmtree(code.root, ignore_errors=True)
+    archive_path(code.root).unlink(missing_ok=True)
+
+
+def archive_path(root: Path) -> Path:
+    """Where the uploaded .zip of the package unpacked at ``root`` is kept."""
+    return root.with_name(root.name + ".zip")
 
 
 def check_unzipped(code_bytes: int, layer_bytes: int, quotas: Quotas) -> None:
