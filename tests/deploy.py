@@ -10,7 +10,20 @@ from collections.abc import Callable
 import lambdalab
 from lambdalab import zip_files as zip_source
 
-ROLE = "arn:aws:iam::123456789012:role/lambda-role"
+ACCOUNT, REGION = "123456789012", "us-east-1"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/lambda-role"
+
+
+def arn(name: str, qualifier: str | None = None) -> str:
+    """The function's ARN in the tests' cloud, qualified when a version or alias is given."""
+    base = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+    return f"{base}:{qualifier}" if qualifier else base
+
+
+def error_of(excinfo) -> tuple[str, str, int]:
+    """(code, message, HTTP status) of a ClientError caught by ``pytest.raises``."""
+    err = excinfo.value.response
+    return err["Error"]["Code"], err["Error"]["Message"], err["ResponseMetadata"]["HTTPStatusCode"]
 
 
 class Deployer:

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from deploy import arn, error_of
 
-ACCOUNT, REGION = "123456789012", "us-east-1"
 SOURCE = """
 import os
 
@@ -18,16 +18,6 @@ def handler(event, context):
     return {"timeout": os.environ["TIMEOUT_SEEN"], "version": context.function_version,
             "arn": context.invoked_function_arn}
 """
-
-
-def arn(name: str, qualifier: str | None = None) -> str:
-    base = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
-    return f"{base}:{qualifier}" if qualifier else base
-
-
-def error_of(excinfo) -> tuple[str, str, int]:
-    err = excinfo.value.response
-    return err["Error"]["Code"], err["Error"]["Message"], err["ResponseMetadata"]["HTTPStatusCode"]
 
 
 def with_versions(fn, lam, count: int = 2) -> str:

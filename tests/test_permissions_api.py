@@ -6,19 +6,9 @@ import json
 
 import pytest
 from botocore.exceptions import ClientError
+from deploy import ACCOUNT, arn, error_of
 
 ECHO = "def handler(event, context):\n    return event\n"
-ACCOUNT, REGION = "123456789012", "us-east-1"
-
-
-def arn(name: str, qualifier: str | None = None) -> str:
-    base = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
-    return f"{base}:{qualifier}" if qualifier else base
-
-
-def error_of(excinfo) -> tuple[str, str, int]:
-    err = excinfo.value.response
-    return err["Error"]["Code"], err["Error"]["Message"], err["ResponseMetadata"]["HTTPStatusCode"]
 
 
 def statements(lam, name: str, **kwargs) -> list[dict]:

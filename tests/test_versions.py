@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
-from deploy import zip_source
+from deploy import ACCOUNT, arn, error_of, zip_source
 
-ACCOUNT, REGION = "123456789012", "us-east-1"
 # Says which code ran and what the environment told it about itself.
 SOURCE = """
 import os
@@ -20,16 +19,6 @@ def handler(event, context):
     return {"code": "%s", "color": os.environ.get("COLOR"), "version": context.function_version,
             "arn": context.invoked_function_arn, "stream": os.environ["AWS_LAMBDA_LOG_STREAM_NAME"]}
 """
-
-
-def arn(name: str, qualifier: str | None = None) -> str:
-    base = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
-    return f"{base}:{qualifier}" if qualifier else base
-
-
-def error_of(excinfo) -> tuple[str, str, int]:
-    err = excinfo.value.response
-    return err["Error"]["Code"], err["Error"]["Message"], err["ResponseMetadata"]["HTTPStatusCode"]
 
 
 def deploy(fn, code: str = "one", color: str = "red") -> str:
