@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import inspect
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import CodeType
@@ -109,4 +110,17 @@ class _Note(Result):
         return f"{self.title}: {self.message}"
 
 
-__all__ = ["Exercise", "Result", "____"]
+def unique(prefix: str) -> str:
+    """A fresh resource name for a check, so that it never meets the learner's own resources."""
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def error_of(err: Exception) -> tuple[str, str]:
+    """(code, message) of a botocore ClientError, or the exception's name and text: what a check reports."""
+    response = getattr(err, "response", None)
+    if isinstance(response, dict) and "Error" in response:
+        return response["Error"].get("Code", ""), response["Error"].get("Message", "")
+    return type(err).__name__, str(err)
+
+
+__all__ = ["Exercise", "Result", "____", "error_of", "unique"]

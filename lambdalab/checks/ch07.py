@@ -7,26 +7,13 @@ with fresh names), make the real requests as the principals involved, and delete
 from __future__ import annotations
 
 import json
-import uuid
 from contextlib import suppress
 from typing import Any
 
 from ..packaging import LAMBDA_TRUST, deploy, execution_role
-from . import Exercise
+from . import Exercise, error_of, unique
 
 REASONS = ("allowed", "explicit deny", "implicit deny")
-
-
-def _unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:6]}"
-
-
-def _error(err: Exception) -> tuple[str, str]:
-    """(code, message) of a botocore ClientError, or the exception's name and text."""
-    response = getattr(err, "response", None)
-    if isinstance(response, dict) and "Error" in response:
-        return response["Error"].get("Code", ""), response["Error"].get("Message", "")
-    return type(err).__name__, str(err)
 
 
 def _policy_text(policy: Any, variable: str) -> tuple[str | None, str | None]:
@@ -91,13 +78,13 @@ def _check_reader(cloud, reader_policy) -> str | None:
         return problem
     _ensure_buckets(cloud)
     iam, lam = cloud.client("iam"), cloud.client("lambda")
-    role, function = _unique("ch07-q1-role"), _unique("ch07-q1-reader")
+    role, function = unique("ch07-q1-role"), unique("ch07-q1-reader")
     arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))["Role"]["Arn"]
     try:
         try:
             iam.put_role_policy(RoleName=role, PolicyName="reader", PolicyDocument=text)
         except Exception as e:
-            code, message = _error(e)
+            code, message = error_of(e)
             return f"IAM refused the policy: {code}: {message}"
         deploy(lam, function, PROBE, role=arn, Timeout=10)
         response = lam.invoke(FunctionName=function, Payload=json.dumps({"invoices": INVOICES, "payroll": PAYROLL}))
@@ -168,14 +155,14 @@ def _check_partner(cloud, allow_partner) -> str | None:
     if not callable(allow_partner):
         return "`allow_partner` should be a function that takes a function name and calls lam.add_permission."
     lam = cloud.client("lambda")
-    name = _unique("ch07-q2-api")
+    name = unique("ch07-q2-api")
     deploy(lam, name, ECHO)
     try:
         arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
         try:
             allow_partner(name)
         except Exception as e:
-            code, message = _error(e)
+            code, message = error_of(e)
             return f"allow_partner({name!r}) raised {code}: {message}"
         try:
             statements = json.loads(lam.get_policy(FunctionName=name)["Policy"])["Statement"]
@@ -194,7 +181,7 @@ def _check_partner(cloud, allow_partner) -> str | None:
             theirs = cloud.client("lambda", account=cloud.other_account)
             theirs.invoke(FunctionName=arn, Payload=b'{"from": "partner"}')
         except Exception as e:
-            code, message = _error(e)
+            code, message = error_of(e)
             named = ", ".join(p for s in statements for p in _principal_arns(s))
             return (f"the other account ({cloud.other_account}) still cannot invoke: {code}: {message}. Your policy "
                     f"names {named}; the partner is {partner}, which add_permission accepts as just the account id.")
@@ -234,7 +221,7 @@ def _check_pass_role(cloud, pass_role_policy) -> str | None:
     iam, lam = cloud.client("iam"), cloud.client("lambda")
     app = execution_role(iam, APP_ROLE)
     admin = execution_role(iam, ADMIN_ROLE, "arn:aws:iam::aws:policy/AdministratorAccess")
-    user = _unique("ch07-q3-dev")
+    user = unique("ch07-q3-dev")
     iam.create_user(UserName=user)
     made: list[str] = []
     try:
@@ -244,17 +231,17 @@ def _check_pass_role(cloud, pass_role_policy) -> str | None:
         try:
             iam.put_user_policy(UserName=user, PolicyName="pass-role", PolicyDocument=text)
         except Exception as e:
-            code, message = _error(e)
+            code, message = error_of(e)
             return f"IAM refused the policy: {code}: {message}"
         dev = cloud.client("lambda", credentials=iam.create_access_key(UserName=user)["AccessKey"])
 
         def create(role_arn: str) -> tuple[str, str] | None:
-            name = _unique("ch07-q3-fn")
+            name = unique("ch07-q3-fn")
             try:
                 dev.create_function(FunctionName=name, Runtime="python3.12", Handler="app.handler", Role=role_arn,
                                     Code={"ZipFile": zip_files(ECHO)})
             except Exception as e:
-                return _error(e)
+                return error_of(e)
             made.append(name)
             return None
 

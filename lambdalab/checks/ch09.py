@@ -9,25 +9,12 @@ from __future__ import annotations
 import io
 import json
 import numbers
-import uuid
 import zipfile
 from contextlib import suppress
 from typing import Any
 
 from ..packaging import deploy as _create
-from . import Exercise
-
-
-def _unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:6]}"
-
-
-def _error(err: Exception) -> tuple[str, str]:
-    """(code, message) of a botocore ClientError, or the exception's name and text."""
-    response = getattr(err, "response", None)
-    if isinstance(response, dict) and "Error" in response:
-        return response["Error"].get("Code", ""), response["Error"].get("Message", "")
-    return type(err).__name__, str(err)
+from . import Exercise, error_of, unique
 
 
 def _release(tag: str) -> str:
@@ -48,7 +35,7 @@ def _check_deploy(cloud, deploy) -> str | None:
     if not callable(deploy):
         return "`deploy` should be a function: def deploy(name, source): ..."
     lam = cloud.client("lambda")
-    name = _unique("ch09-q1-shop")
+    name = unique("ch09-q1-shop")
     _create(lam, name, _release("r1"))
     try:
         lam.publish_version(FunctionName=name)
@@ -58,7 +45,7 @@ def _check_deploy(cloud, deploy) -> str | None:
             try:
                 returned = deploy(name, _release(tag))
             except Exception as e:
-                code, message = _error(e)
+                code, message = error_of(e)
                 return f"deploy({name!r}, <release {tag}>) raised {code}: {message}"
             alias = lam.get_alias(FunctionName=name, Name="live")
             target = alias["FunctionVersion"]
@@ -122,7 +109,7 @@ def _check_canary(cloud, start_canary) -> str | None:
     if not callable(start_canary):
         return "`start_canary` should be a function: def start_canary(name): ..."
     lam = cloud.client("lambda")
-    name = _unique("ch09-q2-cart")
+    name = unique("ch09-q2-cart")
     _create(lam, name, _release("r1"))
     try:
         lam.publish_version(FunctionName=name)
@@ -132,7 +119,7 @@ def _check_canary(cloud, start_canary) -> str | None:
         try:
             start_canary(name)
         except Exception as e:
-            code, message = _error(e)
+            code, message = error_of(e)
             why = ""
             if "Map value" in message:
                 why = " A weight is a fraction of the traffic between 0.0 and 1.0: 25% is 0.25, not 25."
@@ -210,14 +197,14 @@ def _check_layer(cloud, textkit_layer) -> str | None:
     except zipfile.BadZipFile:
         return "`textkit_layer` is not a .zip file. Build it with lambdalab.zip_files({path: TEXTKIT})."
     lam = cloud.client("lambda")
-    layer, name = _unique("ch09-q3-textkit"), _unique("ch09-q3-blog")
+    layer, name = unique("ch09-q3-textkit"), unique("ch09-q3-blog")
     version = None
     try:
         try:
             published = lam.publish_layer_version(LayerName=layer, Content={"ZipFile": bytes(textkit_layer)},
                                                   CompatibleRuntimes=["python3.12"])
         except Exception as e:
-            code, message = _error(e)
+            code, message = error_of(e)
             return f"Lambda refused the layer: {code}: {message}"
         version = published["Version"]
         _create(lam, name, USES_TEXTKIT, Layers=[published["LayerVersionArn"]])
@@ -280,7 +267,7 @@ _WHY = {
 def q4_scenario(cloud) -> dict[str, str]:
     """Run the exercise's scenario in ``cloud`` (with a fresh function) and return each call's ExecutedVersion."""
     lam = cloud.client("lambda")
-    name = _unique("ch09-q4-orders")
+    name = unique("ch09-q4-orders")
     try:
         _create(lam, name, _release("a"))
         lam.publish_version(FunctionName=name)
