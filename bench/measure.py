@@ -300,16 +300,20 @@ def cpu_share(cloud, client, n_iter: int, runs: int) -> dict:
         create(client, name, CPU, memory=memory, timeout=120)
         _, r = invoke(client, name, {"n": 1})  # the cold start, not measured
         check_ok(r, name)
-        ids, client_ms = [], []
+        ids, client_ms, wall_per_cpu = [], [], []
         for _ in tqdm(range(runs), desc=f"cpu-bound {memory} MB"):
             dt, r = invoke(client, name, {"n": n_iter})
             check_ok(r, name)
             ids.append(request_id(r))
             client_ms.append(dt)
+            wall_per_cpu.append(float(records_for(cloud, ids[-1:])["duration_ms"].iloc[0])
+                                / json.loads(r["Payload"])["cpu_ms"])
         rec = records_for(cloud, ids)
-        out[memory] = {"duration_ms": summary(list(rec["duration_ms"])), "client_ms": summary(client_ms)}
+        out[memory] = {"duration_ms": summary(list(rec["duration_ms"])), "client_ms": summary(client_ms),
+                       "wall_per_cpu": summary(wall_per_cpu)}
     ratio = out[128]["duration_ms"]["p50"] / out[1769]["duration_ms"]["p50"]
-    return {"n_iter": n_iter, "by_memory": out, "ratio": ratio, "aws_ratio": 1769 / 128}
+    return {"n_iter": n_iter, "by_memory": out, "ratio": ratio, "aws_ratio": 1769 / 128,
+            "throttle": out[128]["wall_per_cpu"]["p50"]}
 
 
 # -- 9: IAM on the invoke path ----------------------------------------------------------------------

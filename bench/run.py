@@ -195,6 +195,8 @@ def run(cfg: dict, quick: bool) -> tuple[Report, dict]:
     if cpu:
         rep.row("cpu_share", "CPU share fidelity: cpu-bound 128 MB / 1769 MB (AWS ~13.8x)", cpu["ratio"], "x",
                 fmt="{:.1f}")
+        rep.row("cpu_throttle", "  128 MB: Duration / the CPU time the handler used (share: 13.8x)", cpu["throttle"],
+                "x", fmt="{:.1f}")
     if iam:
         rep.row("iam_warm_p50", "warm sync invoke p50 as an IAM user (judged by IAM), 1769 MB",
                 iam["client_ms"]["p50"], "ms", ("<=", 3))
