@@ -154,7 +154,8 @@ class LocalCloud:
         from .iam.authorizer import Judgement
 
         columns = [f.name for f in fields(Judgement)]
-        return pd.DataFrame([asdict(j) for j in self.authorizer.judgements()], columns=columns)
+        frame = pd.DataFrame([asdict(j) for j in self.authorizer.judgements()], columns=columns)
+        return frame.astype({"statement": "Int64"})  # a statement index, or <NA> when none decided
 
     def _session(self, credentials: dict[str, str] | None = None, account: str | None = None):
         import boto3
