@@ -123,3 +123,23 @@ def test_the_other_account_has_no_functions_of_its_own(cloud):
         theirs.get_function(FunctionName="anything")
     assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"
     assert cloud.other_account in caught.value.response["Error"]["Message"]
+
+
+def test_a_user_of_another_account_needs_both_its_own_policy_and_the_functions(cloud):
+    name, arn = function(cloud)
+    iam = cloud.client("iam", account=cloud.other_account)
+    keys = {}
+    for user, statements in (("partner-dev", [statement("lambda:InvokeFunction", arn)]), ("partner-intern", [])):
+        iam.create_user(UserName=user)
+        if statements:
+            iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(
+                {"Version": "2012-10-17", "Statement": statements}))
+        keys[user] = iam.create_access_key(UserName=user)["AccessKey"]
+    dev, intern = (cloud.client("lambda", credentials=keys[u]) for u in ("partner-dev", "partner-intern"))
+    assert denied(lambda: dev.invoke(FunctionName=arn)).endswith(
+        "because no resource-based policy allows the lambda:InvokeFunction action")
+    cloud.client("lambda").add_permission(FunctionName=name, StatementId="partner", Action="lambda:InvokeFunction",
+                                          Principal=cloud.other_account)
+    assert dev.invoke(FunctionName=arn)["StatusCode"] == 200
+    assert denied(lambda: intern.invoke(FunctionName=arn)).endswith(
+        "because no identity-based policy allows the lambda:InvokeFunction action")
