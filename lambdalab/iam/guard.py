@@ -4,8 +4,9 @@ The access key in a request's SigV4 credential names the caller (the signature i
 verified: the keys never leave this machine).  A key the cloud never issued gets the service's
 invalid-credentials error.  Requests for Lambda go on with their caller attached and are judged
 operation by operation in the Lambda API; requests for the other services are judged here, per
-action and resource (sts:AssumeRole with the role's trust policy), and refused with the error that
-service sends - moto only sees allowed calls.
+action and resource, with the resource's own policy where it has one (a bucket's, a queue's, a
+topic's, a role's trust policy), and refused with the error that service sends - moto only sees
+allowed calls.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from urllib.parse import unquote
 
 from . import actions, denials
 from .authorizer import Authorizer
-from .principals import Caller, Directory, find_role
-from .roles import trust_policy
+from .principals import Caller, Directory
+from .resources import resource_side
 
 _KEY = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/")
 _QUERY_KEY = re.compile(r"X-Amz-Credential=([^&%/]+)(?:%2F|/)\d{8}(?:%2F|/)([^&%/]+)")
+# A bucket policy can lock out everyone but the account's root user, who may always mend it.
+_ROOT_ALWAYS = {"s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"}
 CALLER = "lambdalab.caller"  # the WSGI environ key under which a request's Caller travels on
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
@@ -56,27 +59,23 @@ class Guard:
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
         query = environ.get("QUERY_STRING", "")
-        if caller.is_root:  # may do anything in its own account; but moto knows no root user to say who it is
-            lower = {k.lower(): v for k, v in headers.items()}
-            if service == "sts" and actions.operation(lower, query, body)[0] == "GetCallerIdentity":
-                return _send(start_response, _root_identity(caller))
-            return app(environ, start_response)
-        calls = actions.describe(service, environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/"), query, headers,
-                                 body, region, caller.account)
-        for call in calls:
-            refusal = self._refusal(service, headers, caller, call)
-            if refusal is not None:
-                return _send(start_response, refusal)
+        if caller.is_root and service == "sts" and \
+                actions.operation({k.lower(): v for k, v in headers.items()}, query, body)[0] == "GetCallerIdentity":
+            return _send(start_response, _root_identity(caller))  # moto knows no root user to say who it is
+        owners = set()
+        for call in actions.describe(service, environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/"), query,
+                                     headers, body, region, caller.account):
+            account, policy = resource_side(call.action, call.resource, caller.account)
+            if caller.is_root and account == caller.account and (policy is None or call.action in _ROOT_ALWAYS):
+                continue  # a root user may do anything at home, unless a resource policy of its own denies it
+            decision = self.authorizer.decide(caller, call.action, call.resource, call.context, policy, account)
+            if not decision.allowed:
+                return _send(start_response, denials.access_denied(service, headers, denials.denial_message(
+                    caller.arn, call.action, call.resource, decision.denial_phrase(), service)))
+            owners.add(account)
+        if len(owners) == 1:  # allowed on another account's queue or topic: moto serves that account
+            environ["HTTP_X_MOTO_ACCOUNT_ID"] = owners.pop()
         return app(environ, start_response)
-
-    def _refusal(self, service: str, headers: dict[str, str], caller: Caller, call: actions.Call):
-        role = find_role(call.resource) if call.action == "sts:AssumeRole" else None  # its trust policy decides too
-        decision = self.authorizer.decide(caller, call.action, call.resource, call.context,
-                                          trust_policy(role) if role else None, role.account_id if role else None)
-        if decision.allowed:
-            return None
-        message = denials.denial_message(caller.arn, call.action, call.resource, decision.denial_phrase(), service)
-        return denials.access_denied(service, headers, message)
 
 
 def _headers(environ: dict) -> dict[str, str]:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 
 from ..service.errors import InvalidParameterValueException
-from .policy import Policy, Principal, Request, evaluate
+from .policy import Principal, Request, evaluate
 from .principals import find_role
+from .resources import trust_policy
 
 LAMBDA = Principal(arn="lambda.amazonaws.com", account="", service="lambda.amazonaws.com")
 LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [
@@ -28,11 +29,6 @@ def check_execution_role(arn: str) -> None:
     if role is None or not evaluate(Request(LAMBDA, "sts:AssumeRole", role.arn), (), trust_policy(role),
                                     resource_account=role.account_id).allowed:
         raise InvalidParameterValueException("The role defined for the function cannot be assumed by Lambda.")
-
-
-def trust_policy(role) -> Policy:
-    """The trust policy of a moto Role, the resource-based policy every sts:AssumeRole of it needs."""
-    return Policy(f"trust policy of role {role.name}", role.assume_role_policy_document, kind="trust")
 
 
 def session_credentials(role_arn: str, session_name: str, region: str) -> dict[str, str]:

@@ -129,3 +129,61 @@ def test_assume_role_needs_the_roles_trust_and_the_session_acts_as_the_role(clou
     assert cloud.client("sts", credentials=session).get_caller_identity()["Arn"] == \
         f"arn:aws:sts::{cloud.account}:assumed-role/{lister['RoleName']}/audit"
     assert error(lambda: as_role.list_buckets())[0] == "AccessDenied"  # the role's permissions, not the user's
+
+
+def bucket_policy(bucket: str, *statements: dict) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"], **s} for s in statements]})
+
+
+def test_another_accounts_bucket_needs_its_bucket_policy(cloud):
+    bucket = unique("shared")
+    s3 = cloud.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="report.csv", Body=b"a,b")
+    theirs = cloud.client("s3", account=cloud.other_account)
+    code, message = error(lambda: theirs.get_object(Bucket=bucket, Key="report.csv"))
+    assert code == "AccessDenied" and message.endswith("because no resource-based policy allows the s3:GetObject "
+                                                       "action")
+    s3.put_bucket_policy(Bucket=bucket, Policy=bucket_policy(bucket, {
+        "Effect": "Allow", "Principal": {"AWS": cloud.other_account}, "Action": "s3:GetObject"}))
+    assert theirs.get_object(Bucket=bucket, Key="report.csv")["Body"].read() == b"a,b"
+    assert error(lambda: theirs.put_object(Bucket=bucket, Key="x", Body=b""))[0] == "AccessDenied"
+
+
+def test_a_bucket_policy_alone_lets_a_user_of_the_account_in_and_its_deny_binds_even_root(cloud):
+    bucket = unique("team")
+    s3 = cloud.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"v")
+    name, key = user_with(cloud)  # no identity-based policy at all
+    s3.put_bucket_policy(Bucket=bucket, Policy=bucket_policy(
+        bucket, {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{cloud.account}:user/{name}"},
+                 "Action": "s3:GetObject"},
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject"}))
+    assert cloud.client("s3", credentials=key).get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"
+    code, message = error(lambda: s3.delete_object(Bucket=bucket, Key="k"))
+    assert code == "AccessDenied" and message.endswith("with an explicit deny in a resource-based policy")
+    s3.delete_bucket_policy(Bucket=bucket)  # the root user may always mend the bucket's policy
+    s3.delete_object(Bucket=bucket, Key="k")
+
+
+def test_another_accounts_queue_takes_messages_once_its_queue_policy_allows(cloud):
+    sqs = cloud.client("sqs")
+    url = sqs.create_queue(QueueName=unique("inbox"))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    theirs = cloud.client("sqs", account=cloud.other_account)
+    assert error(lambda: theirs.send_message(QueueUrl=url, MessageBody="hello"))[0] in (
+        "AccessDenied", "AccessDeniedException")
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{cloud.other_account}:root"},
+         "Action": "sqs:SendMessage", "Resource": arn}]})})
+    theirs.send_message(QueueUrl=url, MessageBody="hello")
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=url)["Messages"]] == ["hello"]  # in our queue
+
+
+def test_aws_managed_policies_belong_to_no_other_account(cloud):
+    _, key = user_with(cloud, statement("iam:GetPolicy"))
+    arn = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+    for iam in (cloud.client("iam"), cloud.client("iam", credentials=key)):
+        assert iam.get_policy(PolicyArn=arn)["Policy"]["Arn"] == arn

@@ -1,0 +1,67 @@
+"""The resource side of a decision: the account that owns what a call acts on, and the policy on it.
+
+S3 buckets (bucket policies), SQS queues (queue policies), SNS topics (topic policies) and IAM
+roles (trust policies, which every sts:AssumeRole needs) carry resource-based policies, kept in
+moto; any other resource belongs to the account its ARN names and has none.  The owner decides
+whether a call crosses accounts, where both sides must allow; a root user needs no allow at home.
+Lambda's own functions and layers are the Lambda API's business (``api/authorize.py``).
+"""
+
+from __future__ import annotations
+
+from .policy import Policy
+from .principals import find_role
+
+
+def resource_side(action: str, arn: str, home: str) -> tuple[str, Policy | None]:
+    """(owning account, resource-based policy or None) of ``arn``; ``home`` when the ARN names no account."""
+    if action == "sts:AssumeRole":
+        role = find_role(arn)
+        return (role.account_id, trust_policy(role)) if role else (_account(arn, home), None)
+    if arn.startswith("arn:aws:s3:::"):
+        return _bucket(arn.removeprefix("arn:aws:s3:::").split("/", 1)[0], home)
+    if arn.startswith("arn:aws:sqs:"):
+        return _queue(arn, home)
+    if arn.startswith("arn:aws:sns:"):
+        return _topic(arn, home)
+    return _account(arn, home), None
+
+
+def trust_policy(role) -> Policy:
+    """The trust policy of a moto Role, the resource-based policy every sts:AssumeRole of it needs."""
+    return Policy(f"trust policy of role {role.name}", role.assume_role_policy_document, kind="trust")
+
+
+def _account(arn: str, home: str) -> str:
+    """The account an ARN names; ``home`` for none, or for AWS's own (``arn:aws:iam::aws:policy/...``)."""
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 5 and parts[4].isdigit() else home
+
+
+def _bucket(name: str, home: str) -> tuple[str, Policy | None]:
+    from moto.s3.models import s3_backends
+
+    _partition, account = s3_backends.bucket_accounts.get(name, ("aws", home))
+    bucket = s3_backends[account]["aws"].buckets.get(name)
+    policy = bucket.policy if bucket is not None else None
+    return account, Policy(f"bucket policy of {name}", policy.decode(), kind="resource") if policy else None
+
+
+def _queue(arn: str, home: str) -> tuple[str, Policy | None]:
+    from moto.sqs.models import sqs_backends
+
+    _, _, _, region, account, name = arn.split(":", 5)
+    queue = sqs_backends[account][region].queues.get(name) if account in sqs_backends else None
+    policy = queue.policy if queue is not None else None
+    return account, Policy(f"queue policy of {name}", policy, kind="resource") if policy else None
+
+
+def _topic(arn: str, home: str) -> tuple[str, Policy | None]:
+    from moto.sns.models import sns_backends
+
+    parts = arn.split(":")
+    if len(parts) < 6:  # a phone number or a target the request names otherwise
+        return home, None
+    account, region = parts[4], parts[3]
+    topic = sns_backends[account][region].topics.get(arn) if account in sns_backends else None
+    return account, Policy(f"topic policy of {parts[5]}", topic.policy, kind="resource") if topic else None
