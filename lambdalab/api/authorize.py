@@ -39,6 +39,14 @@ class Target:
     policy: Policy | None = None
 
 
+def function_policy(service: LambdaService, function_name: str, qualifier: str | None = None) -> Policy | None:
+    """The resource-based policy that governs calls to this function (or version, or alias), for IAM."""
+    document = service.policies.policy_document(function_name, qualifier)
+    match = FUNCTION_ARN.match(function_name)
+    return Policy(f"resource-based policy of function {match['name']}", document, kind="resource") \
+        if document and match else None
+
+
 class LambdaAuthorization:
     """Judges Lambda API calls for one :class:`LambdaService` (the account whose functions run here)."""
 
@@ -77,10 +85,8 @@ class LambdaAuthorization:
             arn = f"arn:aws:lambda:{match['region'] or region}:{account}:function:{match['name']}"
             if operation in ("Invoke", "InvokeAsync", "InvokeWithResponseStream") and qualifier:
                 arn += f":{qualifier}"
-            document = self.service.policies.policy_document(p["FunctionName"], p.get("Qualifier")) \
+            policy = function_policy(self.service, p["FunctionName"], p.get("Qualifier")) \
                 if account == self.service.account else None
-            policy = Policy(f"resource-based policy of function {match['name']}", document, kind="resource") \
-                if document else None
             return Target(arn, account, policy)
         if "Resource" in p:  # tags: the function ARN itself
             parts = p["Resource"].split(":")

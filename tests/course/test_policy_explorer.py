@@ -57,3 +57,16 @@ def test_bad_input_is_explained_not_raised(cloud):
     explorer.principal.value = "arn:aws:iam::123456789012:user/nobody"
     explorer.context.value = "{}"
     assert explorer.decide() is None and "No such principal" in explorer.result.value
+
+
+def test_the_functions_policy_takes_part_as_in_the_real_call(cloud, fn):
+    name = fn.create("def handler(event, context):\n    return 1\n")
+    partner = f"arn:aws:iam::{cloud.other_account}:root"
+    explorer = PolicyExplorer(cloud, partner, "lambda:InvokeFunction", cloud.service.arn(name))
+    assert explorer.decision.reason == "implicit deny"
+    assert explorer.decision.denial_phrase().startswith("because no resource-based policy allows")
+    cloud.client("lambda").add_permission(FunctionName=name, StatementId="partner", Action="lambda:InvokeFunction",
+                                          Principal=cloud.other_account)
+    assert explorer.decide().allowed
+    assert f"resource-based policy of function {name}" in explorer.result.value
+    assert "&quot;Sid&quot;: &quot;partner&quot;" in explorer.result.value  # the statement that let them in
