@@ -23,9 +23,8 @@ from ..service.errors import AccessDeniedException, InvalidParameterValueExcepti
 from ..service.functions import FUNCTION_ARN, LambdaService
 from ..service.layers import LAYER_ARN
 
-_RENAMED = {"Invoke": "InvokeFunction", "InvokeAsync": "InvokeFunction", "GetLayerVersionByArn": "GetLayerVersion",
-            "InvokeWithResponseStream": "InvokeFunction"}
-_UNSCOPED = {"ListFunctions", "ListLayers", "GetAccountSettings", "ListEventSourceMappings"}
+_RENAMED = {"Invoke": "InvokeFunction", "GetLayerVersionByArn": "GetLayerVersion"}
+_UNSCOPED = {"ListFunctions", "ListLayers", "GetAccountSettings"}
 _PASSES_ROLE = {"CreateFunction", "UpdateFunctionConfiguration"}
 LAMBDA_SERVICE = "lambda.amazonaws.com"
 
@@ -83,7 +82,7 @@ class LambdaAuthorization:
             account = match["account"] or home
             qualifier = p.get("Qualifier") or match["qualifier"]
             arn = f"arn:aws:lambda:{match['region'] or region}:{account}:function:{match['name']}"
-            if operation in ("Invoke", "InvokeAsync", "InvokeWithResponseStream") and qualifier:
+            if operation == "Invoke" and qualifier:
                 arn += f":{qualifier}"
             policy = function_policy(self.service, p["FunctionName"], p.get("Qualifier")) \
                 if account == self.service.account else None
