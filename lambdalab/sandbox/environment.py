@@ -268,6 +268,7 @@ class ExecutionEnvironment:
         return not self._thread.is_alive()
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
+        """begin_stop() and wait_stopped(); to stop many at once, begin them all, then wait."""
         self.begin_stop()
         return self.wait_stopped(timeout)
 
