@@ -73,6 +73,8 @@ log = logging.getLogger(__name__)
 _INVOCATION_PATH = re.compile(r"/runtime/invocation/([^/]+)/(response|error)$")
 LOG_CAP_NOTE = "lambdalab: {} bytes of log output beyond the per-invocation cap of {} bytes were dropped"
 STOP_TIMEOUT = 1.0  # seconds stop() waits for the environment's thread; it only kills, reaps and cleans up
+# What an invocation gets when SHUTDOWN ends it: the platform's own error type, in the form of the
+# platform-made errors ("RequestId: <id> Error: <what>", aws-lambda-runtime-interface-emulator rapid/exit.go).
 SHUT_DOWN = "The execution environment was shut down"
 
 
