@@ -111,8 +111,8 @@ class LocalCloud:
             if not self._started:
                 return
             self._started = False
+        self.pool.stop()  # first: it ends the invocations in flight that the invoker's workers wait on
         self.invoker.stop()
-        self.pool.stop()
         self._governor.stop()
         self._reaper.close()  # also removes the working directory
         self.gateway.stop()

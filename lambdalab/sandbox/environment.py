@@ -1,23 +1,47 @@
 """ExecutionEnvironment: one sandbox process and its lifecycle, INIT -> INVOKE... -> SHUTDOWN.
 
-The environment owns a thread that is the only one to touch its process, its Runtime API
-sockets and its output pipe, so the state machine below has a single writer::
+The environment is a state machine with the phases of AWS's lifecycle (and the statuses of
+LocalStack's Lambda provider, whose ``ExecutionEnvironment`` checks each change under a lock)::
 
-    STARTING --init ok--> READY <--> INVOKING --stop/reap--> STOPPED
-         \\-- init failed, crash, timeout, OOM: the process is reset; the next invoke inits again
+    INITIALIZING --the runtime asked for its first event, or could not start--> READY
+    INITIALIZING --init failed or timed out-----------------------------------> RESETTING
+    READY        --an invocation is taken---------------------------------------> INVOKING
+    READY        --the runtime died between invocations--------------------------> RESETTING
+    INVOKING     --the invocation ended and the runtime lives--------------------> READY
+    INVOKING     --the runtime crashed, timed out, ran out of memory, was shut
+                   down, or the init folded into the invocation failed-----------> RESETTING
+    RESETTING    --the runtime is killed and reaped (/tmp stays)------------------> READY
+    READY        --stop requested----------------------------------------------> STOPPING
+    any but STOPPING/STOPPED --the environment's thread failed (a bug)--------> STOPPING
+    STOPPING     --everything released------------------------------------------> STOPPED
 
-* The **timeout** is enforced here: the thread serves the Runtime API until the invocation's
-  deadline, then kills the process group (``Sandbox.Timedout``).
-* While idle the process is **frozen** (SIGSTOP once the runtime asks for the next event), so a
-  handler's background threads do not run between invocations, as in AWS.
-* Memory, process count and CPU share are enforced by the :mod:`governor` while it runs.
+READY covers the time between invocations: the runtime is parked in ``/next`` and frozen
+(SIGSTOP), or still finishing the last invocation, or, after a reset, absent (the next invocation
+starts one: a suppressed init folded into its Duration).  Any other change raises
+:class:`IllegalTransition`: it is a bug, and the invocation at hand fails loudly.
+
+Threads, and what each owns:
+
+* The environment's thread (``lambdalab-env-...``) is the only writer of the state and the only
+  one to touch the runtime (spawn, reap), its output pipe, the Runtime API sockets and the
+  selector; it owns ``_runtime``, ``_current``, ``_answer`` and the log counters.  The timeout is
+  enforced here: it serves the Runtime API until the deadline, then kills the process group.
+* Callers post to a mailbox: ``invoke()`` an invocation (``_pending``), ``begin_stop()`` a stop
+  (``_stop_requested``).  ``_lock`` protects the mailbox, the state and ``_wake_armed`` (the thread
+  may be blocked in ``select`` and the wake pipe is open: only then is a wake byte written, under
+  the lock, so nothing is ever written to a descriptor teardown has closed).  It is held for
+  memory operations and one non-blocking write, never for I/O, /proc, signals or joins.
+* The :mod:`governor` enforces memory, process count and CPU share while an invocation runs.
+  It, like this thread, signals the runtime only through its :class:`ProcessGroup`, which this
+  thread closes before it reaps the runtime, so no signal can reach a recycled process group.
+* An :class:`Invocation` is completed once, by whoever settles it (see there).
 """
 
 from __future__ import annotations
 
+import collections
 import copy
 import enum
-import json
 import logging
 import math
 import os
@@ -26,10 +50,11 @@ import secrets
 import selectors
 import shutil
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import runtimes
@@ -39,20 +64,65 @@ from ..observe.records import InvocationRecord, Records
 from ..service.models import Function
 from ..service.quotas import MB, Quotas
 from .governor import Governor, Watch, cpu_share, measure, peak_rss
-from .invocation import Invocation
-from .process import Reaper, describe_exit, kill_tree, signal_group, spawn
-from .runtime_api import PREFIX, Request, RuntimeAPIServer
+from .invocation import Invocation, error_body
+from .process import Reaper, describe_exit, kill_tree, spawn
+from .process_group import ProcessGroup
+from .runtime_api import PREFIX, Connection, Request, RuntimeAPIServer
 
 log = logging.getLogger(__name__)
 _INVOCATION_PATH = re.compile(r"/runtime/invocation/([^/]+)/(response|error)$")
 LOG_CAP_NOTE = "lambdalab: {} bytes of log output beyond the per-invocation cap of {} bytes were dropped"
+STOP_TIMEOUT = 1.0  # seconds stop() waits for the environment's thread; it only kills, reaps and cleans up
+# What an invocation gets when SHUTDOWN ends it: the platform's own error type, in the form of the
+# platform-made errors ("RequestId: <id> Error: <what>", aws-lambda-runtime-interface-emulator rapid/exit.go).
+SHUT_DOWN = "The execution environment was shut down"
 
 
 class State(enum.Enum):
-    STARTING = "starting"
+    INITIALIZING = "initializing"
     READY = "ready"
     INVOKING = "invoking"
+    RESETTING = "resetting"
+    STOPPING = "stopping"
     STOPPED = "stopped"
+
+
+_FAILED = frozenset({State.STOPPING})  # where the thread goes from anywhere when it fails
+TRANSITIONS: dict[State, frozenset[State]] = {
+    State.INITIALIZING: frozenset({State.READY, State.RESETTING}) | _FAILED,
+    State.READY: frozenset({State.INVOKING, State.RESETTING}) | _FAILED,
+    State.INVOKING: frozenset({State.READY, State.RESETTING}) | _FAILED,
+    State.RESETTING: frozenset({State.READY}) | _FAILED,
+    State.STOPPING: frozenset({State.STOPPED}),
+    State.STOPPED: frozenset(),
+}
+
+
+class IllegalTransition(RuntimeError):
+    """A change of state that :data:`TRANSITIONS` does not allow: a bug in the environment."""
+
+
+class Lifecycle:
+    """The environment's state, the states it went through, and the check every change passes."""
+
+    def __init__(self, lock: threading.Condition) -> None:
+        self._lock = lock
+        self.state = State.INITIALIZING
+        self._history: collections.deque[State] = collections.deque([self.state], maxlen=64)
+
+    @property
+    def history(self) -> tuple[State, ...]:
+        """The last 64 states, oldest first (for the course's lifecycle chapter, and for tests)."""
+        with self._lock:
+            return tuple(self._history)
+
+    def to(self, new: State) -> None:
+        with self._lock:
+            if new not in TRANSITIONS[self.state]:
+                log.error("illegal transition of an execution environment: %s -> %s", self.state.value, new.value)
+                raise IllegalTransition(f"{self.state.value} -> {new.value}")
+            self.state = new
+            self._history.append(new)
 
 
 @dataclass
@@ -73,6 +143,34 @@ class SandboxContext:
     cpu_throttle: bool = True
 
 
+@dataclass(eq=False)
+class _Runtime:
+    """The runtime process of one INIT, and what the environment's thread knows of it."""
+
+    proc: subprocess.Popen
+    group: ProcessGroup
+    init_ms: float | None = None  # Init Duration, for its first invocation to report (None: folded in)
+    fresh: bool = True  # no event delivered yet: its first invocation is a cold start
+    returncode: int | None = None  # set once the leader exited; it stays unreaped until the reset
+    next_conn: Connection | None = field(default=None, repr=False)  # its GET /next, waiting for an event
+    frozen: bool = False
+
+    @property
+    def exited(self) -> bool:
+        return self.returncode is not None
+
+
+def _peek_exit(pid: int) -> int | None:
+    """The exit status (negative: the signal) once ``pid`` has exited, without reaping it."""
+    try:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:  # reaped behind our back: like subprocess, report 0
+        return 0
+    if info is None:
+        return None
+    return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+
+
 class ExecutionEnvironment:
     def __init__(self, function: Function, ctx: SandboxContext) -> None:
         self.id = secrets.token_hex(16)
@@ -84,30 +182,27 @@ class ExecutionEnvironment:
         self.last_used = self.created
         self.invocations = 0
         self.stale = False  # its function changed while it ran: retire it when released
-        self.state = State.STARTING
         self._dir = ctx.workdir / "envs" / secrets.token_hex(16)
         self.tmp = self._dir / "tmp"
         self.tmp.mkdir(parents=True, mode=0o700)
-        self._cond = threading.Condition()
+        # shared with callers, under _lock
+        self._lock = threading.Condition()
+        self._lifecycle = Lifecycle(self._lock)
         self._pending: Invocation | None = None
-        self._stopping = False
+        self._stop_requested = False
+        self._wake_armed = True
+        # the environment's thread's own
         self._sel = selectors.DefaultSelector()
         self._api = RuntimeAPIServer(self._sel, max_body=ctx.quotas.sync_response_max_bytes)
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
         self._sel.register(self._wake_r, selectors.EVENT_READ, self._on_wake)
-        self._proc = None
-        self._pidfd: int | None = None
-        self._exited = True
-        self._last_returncode: int | None = None
-        self._frozen = False
-        self._kill_reason: str | None = None
-        self._next_conn = None
-        self._init_error: tuple[str, bytes] | None = None
-        self._init_ms: float | None = None  # Init Duration, reported by the first invocation
-        self._needs_init_report = True
+        self._runtime: _Runtime | None = None
+        self._init_error: tuple[str, bytes] | None = None  # from /runtime/init/error, or a failed spawn
         self._current: Invocation | None = None
-        self._answered = False
+        self._answer: tuple[str, str | None, bytes] | None = None  # (status, error type, body) of _current
+        self._tail: list[str] = []  # _current's log lines
         self._out = bytearray()
         self._logged = 0
         self._dropped = 0
@@ -116,94 +211,128 @@ class ExecutionEnvironment:
         self._thread.start()
 
     # -- called by other threads -----------------------------------------------------------------
-    def invoke(self, inv: Invocation) -> Invocation:
-        """Run one invocation here and return it completed (response or error filled in)."""
-        with self._cond:
-            if self._stopping or self.state is State.STOPPED:
-                inv.fail("Sandbox.Failure", "The execution environment was shut down.")
-                return inv
-            self._pending = inv
-            self._cond.notify_all()
-        os.write(self._wake_w, b"!")
-        limit = self.function.timeout + 2 * self.ctx.quotas.init_timeout_s + 30
-        if not inv.done.wait(limit):  # the thread enforces deadlines itself; this is a last resort
-            log.error("environment %s did not finish %s; stopping it", self.id, inv.request_id)
-            self.stop()
-            if not inv.done.wait(10):
-                inv.fail("Sandbox.Failure", "The execution environment stopped responding.")
-        return inv
+    @property
+    def state(self) -> State:
+        return self._lifecycle.state
 
-    def stop(self) -> None:
-        """SHUTDOWN: kill the process (no extensions, so no grace period) and free everything."""
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-        self._kill("shutdown")
-        try:
-            os.write(self._wake_w, b"!")
-        except OSError:
-            pass
-        if threading.current_thread() is not self._thread:
-            self._thread.join(timeout=10)
+    @property
+    def history(self) -> tuple[State, ...]:
+        return self._lifecycle.history
 
     @property
     def stopped(self) -> bool:
-        return self._stopping or self.state is State.STOPPED
+        """Stopping or stopped: it takes no more invocations."""
+        return self._stop_requested
 
-    def _kill(self, reason: str) -> None:
-        proc = self._proc
-        if proc is not None:
-            if self._kill_reason is None:
-                self._kill_reason = reason
-            signal_group(proc.pid, signal.SIGKILL)
+    @property
+    def _proc(self) -> subprocess.Popen | None:
+        """The runtime's process (None between a reset and the next init); read by bench and tests."""
+        runtime = self._runtime
+        return runtime.proc if runtime is not None else None
+
+    def invoke(self, inv: Invocation) -> Invocation:
+        """Run one invocation here and return it completed (response or error filled in)."""
+        with self._lock:
+            refused = self._stop_requested
+            if not refused:
+                if self._pending is not None:
+                    raise RuntimeError(f"environment {self.id} already has an invocation waiting")
+                self._pending = inv
+                self._lock.notify()
+                if self._wake_armed:
+                    self._wake()
+        if refused:
+            _shut_down(inv)
+            return inv
+        limit = self.function.timeout + 2 * self.ctx.quotas.init_timeout_s + 30
+        if not inv.done.wait(limit):  # the thread enforces deadlines itself: this is a last resort
+            log.error("environment %s did not finish %s; stopping it", self.id, inv.request_id)
+            self.begin_stop()  # its thread fails what it holds as it stops...
+            if not inv.done.wait(STOP_TIMEOUT) and not _shut_down(inv):  # ...or, wedged, gets overtaken
+                inv.done.wait(STOP_TIMEOUT)  # it settled the invocation just now: let it finish
+        return inv
+
+    def begin_stop(self) -> None:
+        """SHUTDOWN, without waiting: the thread kills the runtime (no extensions, so no grace
+        period), fails the invocation in flight and any waiting one, and frees everything."""
+        with self._lock:
+            if self._stop_requested:
+                return
+            self._stop_requested = True
+            self._lock.notify()
+            if self._wake_armed:
+                self._wake()
+
+    def wait_stopped(self, timeout: float | None = None) -> bool:
+        """Wait until the environment's thread has ended; False if it is still running."""
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
+        """begin_stop() and wait_stopped(); to stop many at once, begin them all, then wait."""
+        self.begin_stop()
+        return self.wait_stopped(timeout)
+
+    def _wake(self) -> None:
+        """Wake the thread out of select (called with _lock held, while _wake_armed)."""
+        try:
+            os.write(self._wake_w, b"!")
+        except BlockingIOError:  # the pipe is full: a wake is pending anyway
+            pass
 
     # -- the environment's own thread ------------------------------------------------------------
     def _run(self) -> None:
         try:
-            self._start_runtime("init", time.monotonic() + self.ctx.quotas.init_timeout_s)
-            while (inv := self._wait_for_invocation()) is not None:
+            self._init()
+            while (inv := self._next_invocation()) is not None:
                 self._invoke(inv)
         except Exception:
             log.exception("environment %s failed", self.id)
-            for inv in (self._current, self._pending):
-                if inv is not None and not inv.done.is_set():
-                    inv.fail("Sandbox.Failure", "The execution environment failed.")
-                    inv.done.set()
         finally:
             self._teardown()
 
+    def _init(self) -> None:
+        """INIT, when the environment is created: 10 s, then it is retried inside the first invoke."""
+        if self._start_runtime("init", time.monotonic() + self.ctx.quotas.init_timeout_s):
+            self._lifecycle.to(State.READY)
+        elif self._runtime is not None:
+            self._reset()
+        else:  # the runtime could not even be spawned
+            self._lifecycle.to(State.READY)
+
     def _start_runtime(self, phase: str, deadline: float) -> bool:
-        """Spawn the runtime and serve it until it asks for its first event (INIT)."""
+        """Spawn the runtime and serve it until it asks for its first event."""
         fn, q = self.function, self.ctx.quotas
         self._logged = self._dropped = 0
         self._log(logs.init_start_line(*runtimes.version(fn.runtime, self.ctx.region)))
-        self._init_error, self._next_conn, self._kill_reason = None, None, None
+        self._init_error = None
         t0 = time.perf_counter()
         try:
-            self._proc = spawn(runtimes.command(fn.runtime, fn.code.root, fn.opt), env=self._environ(),
-                               cwd=str(fn.code.root), max_files=q.file_descriptors_max, max_procs=q.processes_max,
-                               max_file_bytes=fn.ephemeral_storage * MB)
+            proc = spawn(runtimes.command(fn.runtime, fn.code.root, fn.opt), env=self._environ(),
+                         cwd=str(fn.code.root), max_files=q.file_descriptors_max, max_procs=q.processes_max,
+                         max_file_bytes=fn.ephemeral_storage * MB)
         except OSError as e:  # no bootstrap, or not executable: the platform's error, as in AWS
             return self._entrypoint_failed(phase, e, (time.perf_counter() - t0) * 1000)
-        self._exited = False
-        self.ctx.reaper.register(self._proc.pid)
-        out = self._proc.stdout.fileno()
+        rt = self._runtime = _Runtime(proc, ProcessGroup(proc.pid))
+        self.ctx.reaper.register(proc.pid)
+        out = proc.stdout.fileno()
         os.set_blocking(out, False)
         self._sel.register(out, selectors.EVENT_READ, self._read_output)
-        if hasattr(os, "pidfd_open"):
-            self._pidfd = os.pidfd_open(self._proc.pid)
-            self._sel.register(self._pidfd, selectors.EVENT_READ, self._on_exit)
-        self._serve(lambda: self._next_conn is not None or self._exited, deadline)
+        if rt.group.fileno() is not None:
+            self._sel.register(rt.group.fileno(), selectors.EVENT_READ, self._on_exit)
+        self._serve(lambda: rt.next_conn is not None or rt.exited, deadline)
         ms = (time.perf_counter() - t0) * 1000
-        if self._next_conn is not None:
-            self._init_ms = ms if phase == "init" else None
+        if rt.next_conn is not None:
+            rt.init_ms = ms if phase == "init" else None
             return True
-        status = "timeout" if self._kill_reason == "timeout" else "error"
+        if rt.group.kill_reason == "shutdown":
+            return False
+        status = "timeout" if rt.group.kill_reason == "timeout" else "error"
         error_type = self._init_error[0] if self._init_error else None
         if status == "error" and error_type is None:
             error_type = "Runtime.ExitError"
         self._log(logs.init_report_line(ms, phase, status, error_type))
-        self._reset()
         return False
 
     def _entrypoint_failed(self, phase: str, error: OSError, ms: float) -> bool:
@@ -211,75 +340,92 @@ class ExecutionEnvironment:
             if isinstance(error, FileNotFoundError) else f"fork/exec {error.filename}: {error.strerror.lower()}"
         message = f"RequestId: {self._current.request_id if self._current else ''} Error: {reason}"
         self._log(f"{message}\nRuntime.InvalidEntrypoint")
-        self._init_error = ("Runtime.InvalidEntrypoint",
-                            json.dumps({"errorType": "Runtime.InvalidEntrypoint", "errorMessage": message}).encode())
+        self._init_error = ("Runtime.InvalidEntrypoint", error_body("Runtime.InvalidEntrypoint", message))
         self._log(logs.init_report_line(ms, phase, "error", "Runtime.InvalidEntrypoint"))
         return False
 
-    def _wait_for_invocation(self) -> Invocation | None:
+    def _next_invocation(self) -> Invocation | None:
+        """READY: wait for the next invocation (frozen once the runtime asks for its next event);
+        None once a stop is requested."""
         while True:
-            with self._cond:
-                if self._stopping:
+            rt = self._runtime
+            if rt is not None and rt.exited:
+                self._reset()
+                continue
+            parked = rt is None or rt.next_conn is not None
+            idle = self._pending is None and not self._stop_requested  # a hint: decided under the lock
+            if idle and not parked:  # still finishing the last invocation: serve it until it asks
+                self._serve(lambda rt=rt: rt.next_conn is not None or rt.exited or self._pending is not None
+                            or self._stop_requested, None)
+                continue
+            if idle:
+                self._drain_output()
+                self._freeze(True)
+            with self._lock:
+                if self._stop_requested:
+                    self._lifecycle.to(State.STOPPING)
+                    self._wake_armed = False
                     return None
                 if self._pending is not None:
                     inv, self._pending = self._pending, None
-                    self.state = State.INVOKING
-                    return inv
-                if self._next_conn is not None or self._proc is None:
-                    self.state = State.READY
-                    self._drain_output()
-                    self._freeze(True)
-                    self._cond.wait_for(lambda: self._pending is not None or self._stopping)
-                    self._freeze(False)
-                    continue
-            # The runtime has not asked for its next event yet: serve it until it does.
-            self._serve(lambda: self._next_conn is not None or self._exited or self._pending is not None, None)
-            if self._exited and self._next_conn is None:
-                self._reset()
+                    self._lifecycle.to(State.INVOKING)
+                    break
+                self._wake_armed = False  # waiting on the condition: invoke() and stop() notify it
+                self._lock.wait_for(lambda: self._pending is not None or self._stop_requested)
+                self._wake_armed = True
+        self._freeze(False)
+        return inv
 
     def _invoke(self, inv: Invocation) -> None:
         fn, clock = self.function, self.ctx.clock
         self.invocations += 1
-        self._current, self._answered = inv, False
+        self._current, self._answer, self._tail = inv, None, []
         self._logged = self._dropped = 0
-        inv.environment_id = self.id
-        inv.cold = self._needs_init_report or self._proc is None
+        cold = self._runtime is None or self._runtime.fresh
         started_at = clock.time()
         t0 = time.perf_counter()
         deadline = time.monotonic() + fn.timeout
-        if self._proc is None and not self._start_runtime("invoke", deadline):
+        init_ms, peak = None, 0
+        if self._runtime is None and not self._start_runtime("invoke", deadline):
             self._log(logs.start_line(inv.request_id, fn.version))
             self._fail_init(inv)
-            return self._finish(inv, started_at, (time.perf_counter() - t0) * 1000)
+            return self._end(inv, cold, init_ms, started_at, (time.perf_counter() - t0) * 1000, 0)
+        rt = self._runtime
         self._log(logs.start_line(inv.request_id, fn.version))
-        if self._next_conn is None:  # a runtime that is slow to ask for work still gets the deadline
-            self._serve(lambda: self._next_conn is not None or self._exited, deadline)
-        if self._next_conn is not None:
-            inv.init_ms, self._init_ms = self._init_ms, None
-            self._needs_init_report = False
-            pgid = self._proc.pid
+        if rt.next_conn is None:  # a runtime that is slow to ask for work still gets the deadline
+            self._serve(lambda: rt.next_conn is not None or rt.exited, deadline)
+        if rt.next_conn is not None:
+            init_ms, rt.init_ms, rt.fresh = rt.init_ms, None, False
             share = cpu_share(fn.memory_size, self.ctx.quotas.mb_per_vcpu, self.ctx.quotas.vcpus_max)
             share = share if self.ctx.cpu_throttle else None
             # the CPU meter starts at delivery, not at the governor's first look (late under load)
-            cpu0 = measure(pgid).cpu if share is not None else 0.0
+            cpu0 = measure(rt.group.pid).cpu if share is not None else 0.0
             t_deliver = time.perf_counter()
             self._deliver(inv, int((time.time() + deadline - time.monotonic()) * 1000))
-            self.ctx.governor.watch(Watch(pgid=pgid, memory_limit=fn.memory_size * MB,
-                                          max_tasks=self.ctx.quotas.processes_max,
-                                          share=share, on_violation=self._kill, cpu0=cpu0))
-            self._serve(lambda: self._answered or self._exited, deadline)
-            watch = self.ctx.governor.unwatch(pgid)
-            peak = watch.peak if watch else 0
-            if inv.init_ms is None and not inv.cold:
+            watch = Watch(group=rt.group, memory_limit=fn.memory_size * MB, max_tasks=self.ctx.quotas.processes_max,
+                          share=share, cpu0=cpu0)
+            self.ctx.governor.watch(watch)
+            self._serve(lambda: self._answer is not None or rt.exited, deadline)
+            self.ctx.governor.unwatch(watch)
+            peak = watch.peak
+            if init_ms is None and not cold:
                 t0 = t_deliver  # a warm invocation's Duration starts when the event is delivered
-        else:
-            peak = 0
         duration = (time.perf_counter() - t0) * 1000
-        if not self._answered:
+        if self._answer is None:
             self._runtime_died(inv, fn.timeout)
-        inv.max_memory_used_mb = min(fn.memory_size, round(max(peak, self._peak()) / MB)) \
-            if inv.error_type != "Runtime.OutOfMemory" else fn.memory_size
-        self._finish(inv, started_at, duration)
+        oom = self._answer[1] == "Runtime.OutOfMemory"
+        used = fn.memory_size if oom else min(fn.memory_size, round(max(peak, self._peak()) / MB))
+        self._end(inv, cold, init_ms, started_at, duration, used)
+
+    def _end(self, inv: Invocation, cold: bool, init_ms: float | None, started_at: float, duration_ms: float,
+             max_memory_used_mb: int) -> None:
+        """Complete the invocation, then reset the runtime if it is gone or going."""
+        self._finish(inv, cold, init_ms, started_at, duration_ms, max_memory_used_mb)
+        rt = self._runtime
+        if rt is not None and (rt.exited or rt.group.kill_reason):
+            self._reset()
+        else:
+            self._lifecycle.to(State.READY)
 
     def _deliver(self, inv: Invocation, deadline_ms: int) -> None:
         headers = {"Lambda-Runtime-Aws-Request-Id": inv.request_id, "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
@@ -288,87 +434,105 @@ class ExecutionEnvironment:
             headers["Lambda-Runtime-Trace-Id"] = inv.trace_id
         if inv.client_context:
             headers["Lambda-Runtime-Client-Context"] = inv.client_context
-        conn, self._next_conn = self._next_conn, None
+        rt = self._runtime
+        conn, rt.next_conn = rt.next_conn, None
         conn.respond(200, inv.payload, headers)
+
+    def _fail(self, error_type: str, message: str, status: str = "error") -> None:
+        self._answer = (status, error_type, error_body(error_type, message))
 
     def _runtime_died(self, inv: Invocation, timeout: int) -> None:
         """Turn the end of the process (or its kill) into the error AWS reports."""
-        reason = self._kill_reason
-        if not self._exited:
-            self._kill(reason or "timeout")
-            reason = self._kill_reason
-            self._serve(lambda: self._exited, None)
+        rt = self._runtime
+        if not rt.exited:
+            rt.group.kill("timeout")
+            self._serve(lambda: rt.exited, None)
+        reason = rt.group.kill_reason
         if reason == "timeout":
             # Since 2025 AWS logs no "Task timed out" line; the REPORT line's "Status: timeout" says it.
-            message = f"RequestId: {inv.request_id} Error: Task timed out after {timeout:.2f} seconds"
-            inv.fail("Sandbox.Timedout", message, status="timeout")
+            self._fail("Sandbox.Timedout", f"RequestId: {inv.request_id} Error: Task timed out after {timeout:.2f} "
+                       "seconds", status="timeout")
+        elif reason == "shutdown":
+            self._fail("Sandbox.Failure", f"RequestId: {inv.request_id} Error: {SHUT_DOWN}")
         else:
             error_type = "Runtime.OutOfMemory" if reason == "oom" else "Runtime.ExitError"
-            how = "signal: killed" if reason in ("oom", "tasks") else describe_exit(self._proc.returncode)
+            how = "signal: killed" if reason in ("oom", "tasks") else describe_exit(rt.returncode)
             message = f"RequestId: {inv.request_id} Error: Runtime exited with error: {how}"
             self._log(f"{message}\n{error_type}")
-            inv.fail(error_type, message)
-        self._reset()
+            self._fail(error_type, message)
 
     def _fail_init(self, inv: Invocation) -> None:
         """The init that ran inside this invocation failed: the caller gets the init's error."""
-        if self._kill_reason == "timeout":
+        rt = self._runtime
+        if rt is not None and rt.group.kill_reason in ("timeout", "shutdown"):
             self._runtime_died(inv, self.function.timeout)
         elif self._init_error is not None:
-            inv.error_type, inv.status = self._init_error[0], "error"
-            inv.response = self._init_error[1]
+            self._answer = ("error", *self._init_error)
         else:
             message = (f"RequestId: {inv.request_id} Error: Runtime exited with error: "
-                       f"{describe_exit(self._last_returncode or 0)}")
+                       f"{describe_exit(rt.returncode if rt is not None else 0)}")
             self._log(f"{message}\nRuntime.ExitError")
-            inv.fail("Runtime.ExitError", message)
-        inv.max_memory_used_mb = 0
+            self._fail("Runtime.ExitError", message)
 
-    def _finish(self, inv: Invocation, started_at: float, duration_ms: float) -> None:
+    def _finish(self, inv: Invocation, cold: bool, init_ms: float | None, started_at: float, duration_ms: float,
+                max_memory_used_mb: int) -> None:
+        """Write the outcome, the END and REPORT lines and the record, then let the caller go."""
         fn = self.function
         self._drain_output()
-        if self._dropped:
-            self._log(LOG_CAP_NOTE.format(self._dropped, self.ctx.quotas.log_bytes_per_invocation), force=True)
-        inv.duration_ms = duration_ms
-        inv.billed_ms = math.ceil(duration_ms + (inv.init_ms or 0))
-        self._log(logs.end_line(inv.request_id), force=True)
-        status = None if inv.status == "success" else inv.status
-        self._log(logs.report_line(inv.request_id, duration_ms, inv.billed_ms, fn.memory_size,
-                                   inv.max_memory_used_mb, inv.init_ms, status,
-                                   inv.error_type if status == "error" else None), force=True)
-        self.ctx.records.add(InvocationRecord(
-            request_id=inv.request_id, function=fn.name, version=fn.version, invocation_type=inv.invocation_type,
-            start=self.ctx.clock.now().fromtimestamp(started_at, tz=self.ctx.clock.now().tzinfo),
-            duration_ms=duration_ms, billed_ms=inv.billed_ms, init_ms=inv.init_ms, memory_mb=fn.memory_size,
-            max_memory_used_mb=inv.max_memory_used_mb, cold=inv.cold, environment=self.id,
-            error_type=inv.error_type, status=inv.status))
-        self._current = None
-        self.last_used = self.ctx.clock.time()
-        inv.done.set()
+        if not inv.settle():  # the caller gave up on this environment and answered it itself
+            log.warning("environment %s finished %s after its caller gave up", self.id, inv.request_id)
+            self._current, self._tail = None, []
+            return
+        try:
+            inv.status, inv.error_type, inv.response = self._answer
+            inv.log = self._tail
+            if self._dropped:
+                self._log(LOG_CAP_NOTE.format(self._dropped, self.ctx.quotas.log_bytes_per_invocation), force=True)
+            inv.environment_id, inv.cold, inv.init_ms = self.id, cold, init_ms
+            inv.duration_ms, inv.max_memory_used_mb = duration_ms, max_memory_used_mb
+            inv.billed_ms = math.ceil(duration_ms + (init_ms or 0))
+            self._log(logs.end_line(inv.request_id), force=True)
+            status = None if inv.status == "success" else inv.status
+            self._log(logs.report_line(inv.request_id, duration_ms, inv.billed_ms, fn.memory_size,
+                                       inv.max_memory_used_mb, inv.init_ms, status,
+                                       inv.error_type if status == "error" else None), force=True)
+            self.ctx.records.add(InvocationRecord(
+                request_id=inv.request_id, function=fn.name, version=fn.version, invocation_type=inv.invocation_type,
+                start=self.ctx.clock.now().fromtimestamp(started_at, tz=self.ctx.clock.now().tzinfo),
+                duration_ms=duration_ms, billed_ms=inv.billed_ms, init_ms=inv.init_ms, memory_mb=fn.memory_size,
+                max_memory_used_mb=inv.max_memory_used_mb, cold=inv.cold, environment=self.id,
+                error_type=inv.error_type, status=inv.status))
+            self.last_used = self.ctx.clock.time()
+        finally:
+            self._current, self._tail = None, []
+            inv.done.set()
 
     # -- the select loop and what it dispatches --------------------------------------------------
-    def _serve(self, done, deadline: float | None) -> None:
-        """Handle runtime requests, output and process exit until ``done()`` or the deadline."""
+    def _serve(self, done: Callable[[], bool], deadline: float | None) -> None:
+        """Handle the runtime's requests, output and exit until ``done()``; kill it at the deadline,
+        or as soon as a stop is requested."""
+        rt = self._runtime
         while not done():
             timeout = None if deadline is None else deadline - time.monotonic()
             if timeout is not None and timeout <= 0:
-                self._kill("timeout")
+                rt.group.kill("timeout")
                 deadline = None
                 continue
-            if self._pidfd is None and not self._exited:  # no pidfd (macOS): look for the exit
+            if self._stop_requested and rt.group.kill_reason is None:
+                rt.group.kill("shutdown")
+            if rt.group.fileno() is None and not rt.exited:  # no pidfd (macOS): look for the exit
                 timeout = 0.05 if timeout is None else min(timeout, 0.05)
-                if self._proc.poll() is not None:
+                if _peek_exit(rt.proc.pid) is not None:
                     self._on_exit()
+                    continue
             for key, _ in self._sel.select(timeout):
                 for request in key.data() or ():
                     self._dispatch(request)
-            if self._stopping and not self._exited:
-                self._kill("shutdown")
 
     def _dispatch(self, req: Request) -> None:
         conn, route = req.conn, req.path[len(PREFIX):] if req.path.startswith(PREFIX) else None
         if req.method == "GET" and route == "/runtime/invocation/next":
-            self._next_conn = conn
+            self._runtime.next_conn = conn
             return
         if req.method == "POST" and route == "/runtime/init/error":
             error_type = req.headers.get("lambda-runtime-function-error-type") or "Runtime.Unknown"
@@ -377,9 +541,8 @@ class ExecutionEnvironment:
         match = _INVOCATION_PATH.match(route or "")
         if req.method == "POST" and match:
             inv = self._current
-            if inv is None or self._answered or match[1] != inv.request_id:
+            if inv is None or self._answer is not None or match[1] != inv.request_id:
                 return conn.respond(400, {"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"})
-            self._answered = True
             limit = self.ctx.quotas.sync_response_max_bytes
             if req.too_large:
                 conn.respond(413, {"errorMessage": f"Exceeded maximum allowed payload size ({limit} bytes).",
@@ -387,13 +550,13 @@ class ExecutionEnvironment:
                 message = (f"Response payload size ({req.size} bytes) exceeded maximum allowed payload size "
                            f"({limit} bytes).")
                 self._log(f"{message}\nFunction.ResponseSizeTooLarge")
-                return inv.fail("Function.ResponseSizeTooLarge", message)
+                return self._fail("Function.ResponseSizeTooLarge", message)
             conn.respond(202, {"status": "OK"})
             if match[2] == "response":
-                inv.response = req.body
+                self._answer = ("success", None, req.body)
             else:
-                inv.error_type = req.headers.get("lambda-runtime-function-error-type") or "Function.Unknown"
-                inv.status, inv.response = "error", req.body
+                error_type = req.headers.get("lambda-runtime-function-error-type") or "Function.Unknown"
+                self._answer = ("error", error_type, req.body)
             return
         conn.respond(404, {"errorMessage": f"Unknown Runtime API request {req.method} {req.path}",
                            "errorType": "InvalidRequest"})
@@ -405,15 +568,18 @@ class ExecutionEnvironment:
             pass
 
     def _on_exit(self) -> None:
+        """The runtime exited: note how, and stop listening to it; it is reaped by the reset."""
+        rt = self._runtime
         self._drain_output()
-        self._proc.wait()
-        self._exited = True
-        for fd in (self._pidfd, self._proc.stdout.fileno()):
+        rt.returncode = _peek_exit(rt.proc.pid)
+        if rt.returncode is None:  # pragma: no cover - the pidfd said it exited
+            rt.returncode = 0
+        for fd in (rt.group.fileno(), rt.proc.stdout.fileno()):
             if fd is not None and fd in self._sel.get_map():
                 self._sel.unregister(fd)
 
     def _read_output(self) -> None:
-        fd = self._proc.stdout.fileno()
+        fd = self._runtime.proc.stdout.fileno()
         while True:
             try:
                 data = os.read(fd, 65536)
@@ -435,7 +601,8 @@ class ExecutionEnvironment:
             self._out.clear()
 
     def _drain_output(self) -> None:
-        if self._proc is not None and self._proc.stdout.fileno() in self._sel.get_map():
+        rt = self._runtime
+        if rt is not None and rt.proc.stdout.fileno() in self._sel.get_map():
             self._read_output()
 
     def _log(self, message: str, force: bool = False) -> None:
@@ -448,51 +615,68 @@ class ExecutionEnvironment:
             self._logged += size
         self.ctx.logs.put(self.function.log_group, self.log_stream, self.ctx.clock.time(), message)
         if self._current is not None:
-            self._current.log.append(message)
+            self._tail.append(message)
 
     # -- process management ----------------------------------------------------------------------
     def _freeze(self, frozen: bool) -> None:
-        if self.ctx.freeze and self._proc is not None and not self._exited and frozen != self._frozen:
-            signal_group(self._proc.pid, signal.SIGSTOP if frozen else signal.SIGCONT)
-            self._frozen = frozen
+        rt = self._runtime
+        if self.ctx.freeze and rt is not None and not rt.exited and frozen != rt.frozen:
+            rt.group.signal(signal.SIGSTOP if frozen else signal.SIGCONT)
+            rt.frozen = frozen
 
     def _peak(self) -> int:
-        if self._proc is None or self._exited:
+        rt = self._runtime
+        if rt is None or rt.exited:
             return 0
-        return peak_rss(self._proc.pid)
+        return peak_rss(rt.proc.pid)
 
     def _reset(self) -> None:
-        """Kill the process and forget it; the environment (and its /tmp) stays for the next init."""
-        proc = self._proc
-        if proc is None:
+        """RESETTING: the runtime goes, the environment (and its /tmp) stays for the next init."""
+        self._lifecycle.to(State.RESETTING)
+        self._release_runtime()
+        self._lifecycle.to(State.READY)
+
+    def _release_runtime(self) -> None:
+        """The one place a runtime ends: close its group handle (no signal can reach the group
+        through it any more), then kill the group while its leader is still unreaped, and reap it."""
+        rt = self._runtime
+        if rt is None:
             return
-        kill_tree(proc)
-        if not self._exited:
-            self._on_exit()
-        self._last_returncode = proc.returncode
-        self.ctx.reaper.unregister(proc.pid)
-        if self._pidfd is not None:
-            os.close(self._pidfd)
-            self._pidfd = None
-        proc.stdout.close()
+        pidfd = rt.group.fileno()
+        if pidfd is not None and pidfd in self._sel.get_map():
+            self._sel.unregister(pidfd)
+        rt.group.close()
+        kill_tree(rt.proc)
+        self._drain_output()
+        out = rt.proc.stdout.fileno()
+        if out in self._sel.get_map():
+            self._sel.unregister(out)
+        rt.proc.stdout.close()
+        self.ctx.reaper.unregister(rt.proc.pid)
         for conn in list(self._api.connections):
             self._api.drop(conn)
-        self._proc, self._next_conn, self._frozen = None, None, False
-        self._needs_init_report = True
+        self._runtime = None
 
     def _teardown(self) -> None:
-        self._reset()
-        with self._cond:
-            self.state = State.STOPPED
-            pending, self._pending = self._pending, None
-        if pending is not None and not pending.done.is_set():
-            pending.fail("Sandbox.Failure", "The execution environment was shut down.")
-            pending.done.set()
-        self._api.close()
-        self._sel.close()
-        os.close(self._wake_r)
-        os.close(self._wake_w)
-        shutil.rmtree(self._dir, ignore_errors=True)
+        """STOPPING -> STOPPED: the runtime goes, and every invocation still here fails."""
+        try:
+            self._release_runtime()
+        finally:
+            with self._lock:
+                self._stop_requested = True
+                self._wake_armed = False  # from here on nobody writes to the wake pipe
+                if self._lifecycle.state is not State.STOPPING:  # the thread failed
+                    self._lifecycle.to(State.STOPPING)
+                pending, self._pending = self._pending, None
+            for inv in (self._current, pending):
+                if inv is not None:
+                    _shut_down(inv)
+            self._api.close()
+            self._sel.close()
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._lifecycle.to(State.STOPPED)
 
     def _environ(self) -> dict[str, str]:
         fn, ctx = self.function, self.ctx
@@ -534,3 +718,12 @@ class ExecutionEnvironment:
     def __repr__(self) -> str:
         return (f"<ExecutionEnvironment {self.id[:8]} of {self.function.name}: {self.state.value}, "
                 f"{self.invocations} invocations>")
+
+
+def _shut_down(inv: Invocation) -> bool:
+    """Fail an invocation the environment will not run (or no longer can); False if already settled."""
+    if not inv.settle():
+        return False
+    inv.fail("Sandbox.Failure", f"RequestId: {inv.request_id} Error: {SHUT_DOWN}")
+    inv.done.set()
+    return True

@@ -10,11 +10,13 @@ One named thread watches every environment that is running an invocation:
   ``share`` CPU-seconds per second (MemorySize / 1,769 MB) plus a small burst; once over, its
   process group is stopped (SIGSTOP) until the bucket refills, then continued (SIGCONT).
 
-Idle environments are frozen by their own thread and cost this one nothing.
+Idle environments are frozen by their own thread and cost this one nothing.  Every signal goes
+through the environment's :class:`~.process_group.ProcessGroup`, never to a bare pgid.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import threading
@@ -22,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .process import signal_group
+from .process_group import ProcessGroup
 
 MEMORY_TICK = 0.010  # seconds between memory checks of a running environment
 BURST = 0.020  # seconds of CPU at full share an environment may use ahead of its bucket
@@ -159,28 +161,44 @@ def peak_rss(pid: int) -> int:
     return hwm + children
 
 
-@dataclass
+@dataclass(eq=False)  # watches are compared (and hashed) by identity
 class Watch:
-    pgid: int
+    """One running invocation's limits, watched until ``unwatch`` or a violation ends it.
+
+    ``removed``, ``stopped_until`` and the signals sent to ``group`` change only under ``lock``,
+    so an ``unwatch`` that comes in the middle of a check waits at most for one signal, and no
+    check acts on a watch once it is removed.  ``next_check`` belongs to the governor's thread.
+    """
+
+    group: ProcessGroup
     memory_limit: int  # bytes
     max_tasks: int
     share: float | None  # vCPUs; None when not throttled
-    on_violation: Callable[[str], None]  # called with "oom" or "tasks", once
     started: float = field(default_factory=time.monotonic)
     cpu0: float = 0.0  # the tree's CPU seconds when the event was delivered (metered when share is set)
     peak: int = 0  # highest tree RSS seen
     stopped_until: float = 0.0
     next_check: float = 0.0
-    done: bool = False
+    removed: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
 class Governor:
-    def __init__(self, enforce_processes: bool) -> None:
-        self._watches: dict[int, Watch] = {}
+    """Checks every watched environment on its own deadline, from one named thread.
+
+    ``_cond`` protects the set of watches and nothing else: the thread takes a snapshot of the
+    watches that are due under it, then measures /proc and acts with it released, so ``watch``
+    and ``unwatch`` (on every invocation's path) never wait for another environment's scan.
+    ``measure`` is the probe (``measure`` of /proc unless given another, e.g. a slow one in a test).
+    """
+
+    def __init__(self, enforce_processes: bool, measure: Callable[[int, int], Usage] = measure) -> None:
+        self._watches: set[Watch] = set()
         self._cond = threading.Condition()
         self._enforce_tasks = enforce_processes
+        self._measure = measure
         self._stopped = False
-        self._wake_at: float | None = None  # when the thread will look next, while it waits
+        self._wake_at: float | None = None  # while the thread waits: when it looks next (inf: no watch)
         self._thread = threading.Thread(target=self._run, name="lambdalab-governor", daemon=True)
         self._thread.start()
 
@@ -190,17 +208,19 @@ class Governor:
         first = MEMORY_TICK if watch.share is None else min(MEMORY_TICK, max(0.001, watch.share * BURST))
         watch.next_check = watch.started + first
         with self._cond:
-            self._watches[watch.pgid] = watch
-            if self._wake_at is None or watch.next_check < self._wake_at:
+            self._watches.add(watch)
+            if self._wake_at is not None and watch.next_check < self._wake_at:
                 self._cond.notify()
 
-    def unwatch(self, pgid: int) -> Watch | None:
+    def unwatch(self, watch: Watch) -> None:
         """Stop watching; the group is left running (continued if the governor had stopped it)."""
         with self._cond:
-            watch = self._watches.pop(pgid, None)
-            if watch is not None and watch.stopped_until:
-                signal_group(pgid, signal.SIGCONT)
-            return watch
+            self._watches.discard(watch)
+        with watch.lock:
+            watch.removed = True
+            if watch.stopped_until:
+                watch.stopped_until = 0.0
+                watch.group.signal(signal.SIGCONT)
 
     def stop(self) -> None:
         with self._cond:
@@ -209,47 +229,59 @@ class Governor:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        with self._cond:
-            while not self._stopped:
+        while True:
+            with self._cond:
+                if self._stopped:
+                    return
                 now = time.monotonic()
-                for watch in list(self._watches.values()):
-                    if watch.next_check <= now:
-                        self._check(watch, now)
-                self._wake_at = min((w.next_check for w in self._watches.values()), default=None)
-                self._cond.wait(None if self._wake_at is None else max(0.0, self._wake_at - time.monotonic()))
-                self._wake_at = None
+                due = sorted((w for w in self._watches if w.next_check <= now), key=lambda w: w.next_check)
+                if not due:
+                    self._wake_at = min((w.next_check for w in self._watches), default=math.inf)
+                    self._cond.wait(None if self._wake_at == math.inf else self._wake_at - now)
+                    self._wake_at = None
+                    continue
+            for watch in due:  # the most overdue first; a removed one is skipped inside
+                if self._check(watch, time.monotonic()) is not None:
+                    with self._cond:
+                        self._watches.discard(watch)
 
-    def _check(self, w: Watch, now: float) -> None:
+    def _check(self, w: Watch, now: float) -> str | None:
+        """Look at one watch (no lock held while /proc is read); the violation that ended it, if any."""
         if w.stopped_until:
             if now < w.stopped_until:
                 w.next_check = w.stopped_until
-                return
-            w.stopped_until = 0.0
-            signal_group(w.pgid, signal.SIGCONT)
-        usage = measure(w.pgid, w.max_tasks)
+                return None
+            with w.lock:
+                if w.removed:
+                    return None
+                w.stopped_until = 0.0
+                w.group.signal(signal.SIGCONT)
+        usage = self._measure(w.group.pid, w.max_tasks)
         violation = None
         if self._enforce_tasks and usage.tasks > w.max_tasks:  # first: a cut-short walk undercounts memory
             violation = "tasks"
         elif usage.rss > w.memory_limit and (usage.shared_aware_rss() or 0) > w.memory_limit:
             violation = "oom"
-        else:
-            w.peak = max(w.peak, usage.rss)
-        if violation and not w.done:
-            w.done = True
-            self._watches.pop(w.pgid, None)
-            w.on_violation(violation)
-            return
-        w.next_check = now + MEMORY_TICK
-        if w.share is None:
-            return
         used = usage.cpu - w.cpu0
-        allowed = w.share * (now - w.started + BURST)
-        if used > allowed:
-            w.stopped_until = now + (used - allowed) / w.share
-            w.next_check = w.stopped_until
-            signal_group(w.pgid, signal.SIGSTOP)
-        else:  # look again about when the bucket could run dry at full speed
-            w.next_check = now + min(MEMORY_TICK, max(0.001, (allowed - used) / HOST_CPUS))
+        allowed = 0.0 if w.share is None else w.share * (now - w.started + BURST)
+        with w.lock:
+            if w.removed:
+                return None
+            if violation:
+                w.removed = True
+                w.group.kill(violation)
+                return violation
+            w.peak = max(w.peak, usage.rss)
+            w.next_check = now + MEMORY_TICK
+            if w.share is None:
+                return None
+            if used > allowed:
+                w.stopped_until = now + (used - allowed) / w.share
+                w.next_check = w.stopped_until
+                w.group.signal(signal.SIGSTOP)
+            else:  # look again about when the bucket could run dry at full speed
+                w.next_check = now + min(MEMORY_TICK, max(0.001, (allowed - used) / HOST_CPUS))
+        return None
 
 
 def cpu_share(memory_mb: int, mb_per_vcpu: int, vcpus_max: int) -> float | None:

@@ -7,15 +7,27 @@ import threading
 from dataclasses import dataclass, field
 
 
+def error_body(error_type: str, message: str) -> bytes:
+    """A platform-made error payload, as Lambda's own: ``{"errorType": ..., "errorMessage": ...}``."""
+    return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+
+
 @dataclass
 class Invocation:
+    """One invocation; its outcome is written once, by whoever wins :meth:`settle`, before ``done``.
+
+    That is the environment's thread, except when the environment is gone or wedged and the
+    caller gives up on it: then the caller settles it itself, and the environment's thread,
+    finding it settled, leaves it alone.
+    """
+
     request_id: str
     payload: bytes
     invoked_arn: str
     invocation_type: str = "RequestResponse"
     client_context: str | None = None  # JSON text, handed to the runtime as is
     trace_id: str | None = None
-    # Outcome, written by the environment's thread before ``done`` is set
+    # Outcome, written by the thread that settled it before ``done`` is set
     response: bytes = b""
     error_type: str | None = None  # set when the function failed (FunctionError "Unhandled")
     status: str = "success"  # success, error, timeout
@@ -27,11 +39,16 @@ class Invocation:
     max_memory_used_mb: int = 0
     environment_id: str = ""
     done: threading.Event = field(default_factory=threading.Event)
+    _settled: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def settle(self) -> bool:
+        """Claim the right to write the outcome: True for the first caller only, ever."""
+        return self._settled.acquire(blocking=False)
 
     def fail(self, error_type: str, message: str, status: str = "error") -> None:
         """Record a platform-made error (the runtime could not report it itself)."""
         self.error_type, self.status = error_type, status
-        self.response = json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+        self.response = error_body(error_type, message)
 
     @property
     def function_error(self) -> str | None:
