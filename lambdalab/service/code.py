@@ -57,11 +57,16 @@ def unpack(zip_bytes: bytes, dest: Path, quotas: Quotas, layer_bytes: int = 0) -
 
 
 def remove(code: Code) -> None:
-    """Delete an unpacked package and its archive (directories were made read-only, so restore write first)."""
-    for dirpath, _dirs, _files in os.walk(code.root):
-        os.chmod(dirpath, stat.S_IRWXU)
-    shutil.rmtree(code.root, ignore_errors=True)
+    """Delete an unpacked package and its archive."""
+    remove_tree(code.root)
     archive_path(code.root).unlink(missing_ok=True)
+
+
+def remove_tree(root: Path) -> None:
+    """Delete a read-only tree (its directories get their write bit back first)."""
+    for dirpath, _dirs, _files in os.walk(root):
+        os.chmod(dirpath, stat.S_IRWXU)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def archive_path(root: Path) -> Path:

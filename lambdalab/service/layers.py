@@ -190,17 +190,25 @@ class LayerStore:
         return layers, self.mount(layers)
 
     def mount(self, layers: tuple[LayerVersion, ...]) -> Path:
-        """The read-only directory of these layers extracted in order (an empty one for no layers)."""
+        """The read-only directory of these layers extracted in order (an empty one for no layers).
+
+        Built outside the lock (it links every file); two requests that build the same list at
+        once keep the first and discard the second.
+        """
         key = tuple(layer.arn for layer in layers)
         with self._lock:
-            if key not in self._opt:
-                root = self._mounts / secrets.token_hex(16)
-                root.mkdir(parents=True)
-                for layer in layers:
-                    _overlay(layer.code.root, root)
-                packages.make_read_only(root)
-                self._opt[key] = root
-            return self._opt[key]
+            if key in self._opt:
+                return self._opt[key]
+        root = self._mounts / secrets.token_hex(16)
+        root.mkdir(parents=True)
+        for layer in layers:
+            _overlay(layer.code.root, root)
+        packages.make_read_only(root)
+        with self._lock:
+            mounted = self._opt.setdefault(key, root)
+        if mounted != root:
+            packages.remove_tree(root)
+        return mounted
 
     # -- helpers ---------------------------------------------------------------------------------
     def _name(self, name_or_arn: str) -> str:

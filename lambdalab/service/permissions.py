@@ -14,7 +14,6 @@ import copy
 import json
 import re
 import threading
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
@@ -24,7 +23,7 @@ from .errors import (
     ResourceConflictException,
     ResourceNotFoundException,
 )
-from .models import Alias, Function
+from .models import Function
 
 if TYPE_CHECKING:
     from .functions import LambdaService
@@ -71,7 +70,7 @@ class FunctionPolicies:
                 raise PolicyLengthExceededException(f"The final policy size ({size}) is bigger than the limit "
                                                     f"({limit}).")
             self._policies[key] = [*statements, statement]
-            _new_revision(target)
+            self._service.new_revision(located)
         return {"Statement": _text(statement)}
 
     def remove_permission(self, function_name: str, statement_id: str, qualifier: str | None = None,
@@ -93,7 +92,7 @@ class FunctionPolicies:
                 self._policies[key] = kept
             else:
                 del self._policies[key]
-            _new_revision(target)
+            self._service.new_revision(located)
 
     def get_policy(self, function_name: str, qualifier: str | None = None) -> dict[str, str]:
         with self._lock:
@@ -186,7 +185,3 @@ def _normal(qualifier: str | None) -> str | None:
     """``$LATEST`` has no policy of its own: it is governed by the function's."""
     return None if qualifier == "$LATEST" else qualifier
 
-
-def _new_revision(target: Function | Alias) -> None:
-    """A policy change is a change of the function (version, alias): AWS gives it a new RevisionId."""
-    target.revision_id = str(uuid.uuid4())
