@@ -277,21 +277,28 @@ def _describe(layer: LayerVersion, location: Location) -> dict[str, Any]:
 
 
 def _overlay(source: Path, dest: Path) -> None:
-    """Add a layer's files to ``dest``; a file of a later layer replaces what an earlier one put there."""
+    """Add a layer's files to ``dest``; a later layer's file (or link) replaces what an earlier one put there.
+
+    Links are copied as links and never followed: a link in a layer may point anywhere (as on AWS),
+    and following it would link or chmod what it points to.
+    """
     for dirpath, dirnames, filenames in os.walk(source):
         target = dest / Path(dirpath).relative_to(source)
-        for name in dirnames:
-            path = target / name
-            if path.exists() and not path.is_dir():
+        for name in [*dirnames, *filenames]:
+            origin, path = os.path.join(dirpath, name), target / name
+            real_dir = name in dirnames and not os.path.islink(origin)
+            if real_dir and path.is_dir() and not path.is_symlink():
+                continue  # both layers have this directory: their files merge
+            if path.is_symlink() or path.is_file():
                 path.unlink()
-            path.mkdir(exist_ok=True)
-        for name in filenames:
-            path = target / name
-            if path.is_dir():
+            elif path.is_dir():
                 shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
-            try:
-                os.link(os.path.join(dirpath, name), path)  # read-only already: share it rather than copy
-            except OSError:
-                shutil.copy2(os.path.join(dirpath, name), path)
+            if real_dir:
+                path.mkdir()
+            elif os.path.islink(origin):
+                os.symlink(os.readlink(origin), path)
+            else:
+                try:
+                    os.link(origin, path, follow_symlinks=False)  # read-only already: share it rather than copy
+                except OSError:
+                    shutil.copy2(origin, path, follow_symlinks=False)
