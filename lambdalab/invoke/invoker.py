@@ -18,7 +18,7 @@ from ..service.errors import LambdaError, TooManyRequestsException
 from ..service.functions import LambdaService
 from ..service.models import Function
 from .lease import Leases
-from .pool import EnvironmentPool
+from .pool import EnvironmentPool, PoolClosed
 
 log = logging.getLogger(__name__)
 ASYNC_WORKERS = 8
@@ -69,6 +69,7 @@ class Invoker:
             worker.join(timeout=10)
 
     def _work(self) -> None:
+        """One async worker: it outlives any failure of one event, and ends only at ``stop()``'s sentinel."""
         while (item := self._queue.get()) is not None:
             name, inv = item
             try:
@@ -77,5 +78,7 @@ class Invoker:
                 self.service.clock.call_later(THROTTLE_BACKOFF_S, lambda item=item: self._queue.put(item))
             except LambdaError as e:  # the function was deleted while its event waited
                 log.info("dropped event %s for %s: %s", inv.request_id, name, e.message)
-            except RuntimeError:  # the cloud is stopping
-                return
+            except PoolClosed:  # the cloud is stopping: the sentinel follows
+                log.info("dropped event %s for %s: the cloud is stopping", inv.request_id, name)
+            except Exception:
+                log.exception("event %s for %s failed in lambdalab", inv.request_id, name)

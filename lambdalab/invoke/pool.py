@@ -22,6 +22,10 @@ from ..service.models import Function
 Key = tuple[str, str]  # (function name, version)
 
 
+class PoolClosed(RuntimeError):
+    """The cloud is stopping: no environment is handed out any more."""
+
+
 def _key(function: Function) -> Key:
     return function.name, function.version
 
@@ -47,7 +51,7 @@ class EnvironmentPool:
     def _acquire(self, function: Function) -> ExecutionEnvironment:
         with self._lock:
             if self._closed:
-                raise RuntimeError("the cloud is stopped")
+                raise PoolClosed("the cloud is stopped")
             idle = self._idle.get(_key(function), [])
             while idle:
                 env = idle.pop()
