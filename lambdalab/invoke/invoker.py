@@ -43,7 +43,8 @@ class Invoker:
         except TooManyRequestsException:
             self.metrics.throttled(function.name, resource, at)
             raise
-        through_alias = ":" in resource and resource.rsplit(":", 1)[1] not in (function.version, "$LATEST")
+        qualifier = resource.partition(":")[2]  # the Resource dimension is "name" or "name:qualifier"
+        through_alias = qualifier not in ("", function.version, "$LATEST")
         self.metrics.finished(function.name, resource, at, inv.duration_ms, inv.error_type is not None,
                               function.version if through_alias else None)
         return inv

@@ -30,7 +30,6 @@ Who owns what, and which lock guards it:
 from __future__ import annotations
 
 import dataclasses
-import re
 import secrets
 import threading
 import uuid
@@ -40,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..arns import FUNCTION_ARN
 from ..clock import Clock
 from . import code as packages
 from .aliases import AliasStore
@@ -56,10 +56,6 @@ from .permissions import FunctionPolicies
 from .quotas import Quotas
 from .validation import check_environment, check_runtime
 from .versions import REVISION_MISMATCH, VERSION_NUMBER, VersionStore
-
-FUNCTION_ARN = re.compile(
-    r"^(?:arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):)?(?:(?P<account>\d{12}):)?(?:function:)?"
-    r"(?P<name>[a-zA-Z0-9-_]+)(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9-_]+))?$")
 
 S3Fetch = Callable[[str, str, "str | None"], bytes]
 # listener(name, qualifier, function): (name, "$LATEST", $LATEST) after an update, (name, "3", None) when

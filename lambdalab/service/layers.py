@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..arns import LAYER_ARN
 from . import code as packages
 from .errors import (
     InvalidParameterValueException,
@@ -36,8 +37,6 @@ from .permissions import _document, _text, build_statement
 if TYPE_CHECKING:
     from .functions import LambdaService
 
-LAYER_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):layer:"
-                       r"(?P<name>[a-zA-Z0-9-_]+)(?::(?P<version>[0-9]+))?$")
 NOT_FOUND = "The resource you requested does not exist."
 
 Package = Callable[..., Code]  # LambdaService._package(source): fetch (ZipFile or S3), check and unpack

@@ -16,6 +16,7 @@ import re
 import threading
 from typing import TYPE_CHECKING, Any
 
+from ..arns import FUNCTION_ARN
 from .errors import (
     InvalidParameterValueException,
     PolicyLengthExceededException,
@@ -110,7 +111,7 @@ class FunctionPolicies:
         ``function_name`` may be a name or an ARN, as Invoke accepts it; an unqualified call is a
         call to ``$LATEST``, governed by the function's own policy.  A copy: the caller may keep it.
         """
-        match = _function_arn().match(function_name)
+        match = FUNCTION_ARN.match(function_name)
         if not match:
             return None
         with self._lock:
@@ -169,15 +170,9 @@ def _text(value: dict[str, Any]) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def _function_arn() -> re.Pattern:
-    from .functions import FUNCTION_ARN  # functions.py builds this store, so it cannot be imported at the top
-
-    return FUNCTION_ARN
-
-
 def _qualifier(function_name: str, qualifier: str | None) -> str | None:
     """The qualifier a call names, by parameter or at the end of its function ARN."""
-    match = _function_arn().match(function_name)
+    match = FUNCTION_ARN.match(function_name)
     return qualifier or (match["qualifier"] if match else None)
 
 

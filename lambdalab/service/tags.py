@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..arns import FUNCTION_ARN
 from .errors import InvalidParameterValueException
 from .models import Function
 
@@ -38,8 +39,6 @@ def list_tags(service: LambdaService, resource: str) -> dict[str, str]:
 
 
 def _function(service: LambdaService, resource: str) -> Function:
-    from .functions import FUNCTION_ARN  # functions.py imports the service's parts, so not at the top
-
     match = FUNCTION_ARN.match(resource)
     if match and match["qualifier"]:
         raise InvalidParameterValueException("Tags on function aliases and versions are not supported. "
