@@ -5,6 +5,19 @@ constraints, error shapes), so a request any AWS SDK builds parses back into the
 botocore started from, and our replies parse in botocore as AWS's do. Wire details the
 model leaves open were checked against real Lambda answers quoted in public issues; the
 notes next to each say which.
+
+Why not moto's own rest-json codec (``moto.core.parse.RestJSONParser``, ``moto.core.serialize``)?
+It serves moto's mocks, which trust their callers, and is lenient where AWS's front end is
+strict.  Fed the requests of ``tests/api/test_wire.py`` it answers: ``{not json`` parses as
+``{}`` (AWS: InvalidRequestContentException); ``"MemorySize": "128"`` becomes 128, ``"Timeout":
+1.9`` becomes 1 and ``"Publish": "yes"`` becomes False (AWS refuses each type); a string where
+a structure belongs raises AttributeError and ``"[" * 5000`` RecursionError (500s); a blob that
+is not base64 decodes to ``b""``.  It neither routes (its router is werkzeug's, elsewhere) nor
+checks the model's constraints (Coral's "N validation errors detected: ..." sentences), and its
+serializer renders errors as ``{"__type": ..., "Message": ...}`` with the modeled status only,
+where Lambda answers ``{"Message": ..., "Type": "User"}`` or, for front-end errors outside the
+model, ``{"message": ...}``.  So lambdalab keeps this module: the parts are small, and each
+is there for an answer AWS gives.
 """
 
 from __future__ import annotations
