@@ -17,27 +17,30 @@ from lambdalab.gateway import Gateway
 from lambdalab.sandbox.governor import Governor
 
 
-def snapshot() -> tuple[set[threading.Thread], set[int], set[Path]]:
-    """This process's threads, child processes and lambdalab working directories."""
-    return (set(threading.enumerate()), {p.pid for p in psutil.Process().children(recursive=True)},
-            set(Path(tempfile.gettempdir()).glob("lambdalab-*")))
+def snapshot() -> tuple[set[threading.Thread], set[int]]:
+    """This process's threads and child processes."""
+    return set(threading.enumerate()), {p.pid for p in psutil.Process().children(recursive=True)}
 
 
-def left_since(before: tuple[set[threading.Thread], set[int], set[Path]]) -> dict[str, list]:
-    threads, children, dirs = snapshot()
+def left_since(before: tuple[set[threading.Thread], set[int]], cloud: lambdalab.LocalCloud) -> dict[str, list]:
+    """What the cloud left: threads, processes, and its working directory (other clouds on the machine aside)."""
+    threads, children = snapshot()
     alive = [p for p in children - before[1]
              if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    workdir = getattr(cloud, "workdir", None)
     return {"threads": sorted(t.name for t in threads - before[0] if t.is_alive()), "processes": alive,
-            "directories": sorted(map(str, dirs - before[2]))}
+            "directories": [str(workdir)] if workdir is not None and workdir.exists() else []}
 
 
 def test_a_port_in_use_leaves_nothing_behind():
     taken = socket.create_server(("127.0.0.1", 0))
     try:
         before = snapshot()
+        cloud = lambdalab.LocalCloud(port=taken.getsockname()[1])
         with pytest.raises(OSError):
-            lambdalab.start(port=taken.getsockname()[1])
-        assert left_since(before) == {"threads": [], "processes": [], "directories": []}
+            cloud.start()
+        assert cloud.workdir.parent == Path(tempfile.gettempdir())  # it got as far as making its directory
+        assert left_since(before, cloud) == {"threads": [], "processes": [], "directories": []}
     finally:
         taken.close()
 
@@ -51,7 +54,7 @@ def test_a_late_step_that_fails_undoes_every_earlier_one(monkeypatch: pytest.Mon
     cloud = lambdalab.LocalCloud()
     with pytest.raises(RuntimeError, match="the gateway cannot start"):
         cloud.start()
-    assert left_since(before) == {"threads": [], "processes": [], "directories": []}
+    assert left_since(before, cloud) == {"threads": [], "processes": [], "directories": []}
     assert not cloud.running
     cloud.stop()  # nothing to stop
 
@@ -70,7 +73,7 @@ def test_a_failing_stop_step_does_not_leave_the_rest_running(monkeypatch: pytest
     fn.invoke(fn.create("def handler(event, context):\n    return 1\n"))
     with pytest.raises(RuntimeError, match="the governor failed to stop"):
         cloud.stop()
-    assert left_since(before) == {"threads": [], "processes": [], "directories": []}
+    assert left_since(before, cloud) == {"threads": [], "processes": [], "directories": []}
     assert not cloud.running
     cloud.stop()  # stopped once is stopped
 
@@ -96,7 +99,7 @@ def test_stop_with_invocations_in_flight_ends_them():
     for thread in threads:
         thread.join(30)
     assert len(outcomes) == 3 and all(outcome != "ok" for outcome in outcomes)
-    assert left_since(before) == {"threads": [], "processes": [], "directories": []}
+    assert left_since(before, cloud) == {"threads": [], "processes": [], "directories": []}
 
 
 def _invoke(lam, name: str) -> str:
