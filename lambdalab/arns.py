@@ -27,12 +27,6 @@ class Arn:
     resource: str  # everything after the account: "function:name:1", "role/path/name"
 
     @property
-    def resource_type(self) -> str:
-        """``function`` of ``function:name:1``, ``role`` of ``role/path/name``; "" when there is no type."""
-        kind, sep, _ = self.resource.partition(_separator(self.resource))
-        return kind if sep else ""
-
-    @property
     def resource_id(self) -> str:
         """``name:1`` of ``function:name:1``, ``path/name`` of ``role/path/name``; the whole resource without a type."""
         kind, sep, rest = self.resource.partition(_separator(self.resource))
@@ -57,7 +51,7 @@ def account_of(text: str, default: str = "") -> str:
 
 
 def _separator(resource: str) -> str:
-    """A resource's type ends at its first ':' or '/' (``function:name``, ``role/name``, ``layer:x:1``)."""
+    """A resource's type (``function``, ``role``, ``layer``) ends at its first ':' or '/'."""
     colon, slash = resource.find(":"), resource.find("/")
     return "/" if slash >= 0 and (colon < 0 or slash < colon) else ":"
 
