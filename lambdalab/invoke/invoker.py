@@ -3,7 +3,9 @@
 Every invocation (or throttle) is counted in the ``AWS/Lambda`` metrics on its way out.
 Synchronous invocations run on the caller's thread.  Asynchronous ones (``Event``) go into an
 internal queue first and run on the same path from named worker threads; retries,
-destinations and dead-letter queues build on this queue in a later chapter.
+destinations and dead-letter queues build on this queue in a later chapter.  The queue is
+thread-safe on its own; ``_lock`` only guards starting the workers (lazily, up to
+``ASYNC_WORKERS``), and a worker survives whatever one event raises.
 """
 
 from __future__ import annotations
