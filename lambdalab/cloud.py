@@ -12,10 +12,14 @@ environment; a reaper process does the same if this process dies abruptly.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
+import shutil
+import socket
 import tempfile
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
@@ -47,6 +51,9 @@ from .service.quotas import Quotas
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}  # the root user of ``account``
 OTHER_ACCOUNT = "210987654321"
+# Environments first (they use everything else), then what serves them, then what records them.
+_STOP_ORDER = ("pool", "invoker", "governor", "reaper", "gateway", "listener", "logs", "metrics", "workdir", "clock")
+log = logging.getLogger(__name__)
 _running: weakref.WeakSet[LocalCloud] = weakref.WeakSet()
 
 
@@ -62,48 +69,73 @@ class LocalCloud:
         self.records = Records()
         self._port, self._cpu_throttle, self._freeze = port, cpu_throttle, freeze
         self._started = False
+        self._stops: dict[str, Callable[[], None]] = {}  # how to stop each part that started, by name
         self._lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> LocalCloud:
+        """Start every part, each one ready before the parts that use it; undo them all if one fails."""
         from moto import settings
         from moto.server import DomainDispatcherApplication, create_backend_app
 
-        settings.default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True  # as in AWS
+        with self._lock:
+            if self._started:
+                return self
+            self._stops = {}
+            try:
+                self._start(settings, DomainDispatcherApplication(create_backend_app))
+            except BaseException:
+                try:
+                    self._shutdown()
+                except Exception:  # logged by _shutdown; the failure to start is the one to report
+                    pass
+                raise
+            self._started = True
+        _running.add(self)
+        return self
+
+    def _start(self, moto_settings: Any, moto_app: Any) -> None:
+        moto_settings.default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True  # as in AWS
         create_course_role(self.account)
+        self._stops["clock"] = self.clock.stop
         self.workdir = Path(tempfile.mkdtemp(prefix="lambdalab-"))
+        self._stops["workdir"] = lambda: shutil.rmtree(self.workdir, ignore_errors=True)
         os.chmod(self.workdir, 0o711)  # environments can reach their own paths but not list others'
-        self._moto = DomainDispatcherApplication(create_backend_app)
+        listener = socket.create_server(("127.0.0.1", self._port), backlog=128)  # the endpoint's URL, first
+        self._stops["listener"] = listener.close
+        self.endpoint_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
         self.logs = LogShipper(self._deliver_logs)
+        self._stops["logs"] = self.logs.stop
         self.metrics = Metrics(self._deliver_metrics)
+        self._stops["metrics"] = self.metrics.stop
         self.service = LambdaService(account=self.account, region=self.region, quotas=self.quotas, clock=self.clock,
                                      workdir=self.workdir, fetch_s3=self._fetch_s3)
         self._reaper = Reaper(str(self.workdir))
+        self._stops["reaper"] = self._reaper.close  # also removes the working directory
         self._governor = Governor(enforce_processes=os.geteuid() == 0 if hasattr(os, "geteuid") else True)
-        self.authorizer = Authorizer(self.clock, self.region)
-        self._api_ctx = ApiContext(service=self.service, invoker=None, code_url=self._code_url,  # type: ignore[arg-type]
-                                   layer_url=self._layer_url,
-                                   authorization=LambdaAuthorization(self.service, self.authorizer,
-                                                                     check_execution_role))
-        roots = {CREDENTIALS["AWS_ACCESS_KEY_ID"]: self.account, self.account: self.account,
-                 self.other_account: self.other_account}
-        self.gateway = Gateway(LambdaAPI(self._api_ctx), self._moto, self._own_app,
-                               Guard(Directory(roots), self.authorizer), port=self._port)
-        self.endpoint_url = self.gateway.url
+        self._stops["governor"] = self._governor.stop
         self._sandbox = SandboxContext(
             quotas=self.quotas, clock=self.clock, governor=self._governor, reaper=self._reaper, logs=self.logs,
             records=self.records, workdir=self.workdir, endpoint_url=self.endpoint_url, region=self.region,
             credentials=lambda fn: session_credentials(fn.role, fn.name, self.region), freeze=self._freeze,
             cpu_throttle=self._cpu_throttle)
         self.pool = EnvironmentPool(self._sandbox)
+        self._stops["pool"] = self.pool.stop
+        self.service.subscribe(self.pool.retire)
         self.leases = Leases(self.quotas)
         self.invoker = Invoker(self.service, self.pool, self.leases, self.metrics)
-        self._api_ctx.invoker = self.invoker
-        self.service.subscribe(self.pool.retire)
+        self._stops["invoker"] = self.invoker.stop
+        self.authorizer = Authorizer(self.clock, self.region)
+        api = LambdaAPI(ApiContext(service=self.service, invoker=self.invoker, code_url=self._code_url,
+                                   layer_url=self._layer_url,
+                                   authorization=LambdaAuthorization(self.service, self.authorizer,
+                                                                     check_execution_role)))
+        roots = {CREDENTIALS["AWS_ACCESS_KEY_ID"]: self.account, self.account: self.account,
+                 self.other_account: self.other_account}
+        self.gateway = Gateway(api, moto_app, self._own_app, Guard(Directory(roots), self.authorizer),
+                               listener=listener)
+        self._stops["gateway"] = self.gateway.stop
         self.gateway.start()
-        self._started = True
-        _running.add(self)
-        return self
 
     def stop(self) -> None:
         """Stop everything: no environment, thread or process of this cloud survives it."""
@@ -111,15 +143,27 @@ class LocalCloud:
             if not self._started:
                 return
             self._started = False
-        self.pool.stop()  # first: it ends the invocations in flight that the invoker's workers wait on
-        self.invoker.stop()
-        self._governor.stop()
-        self._reaper.close()  # also removes the working directory
-        self.gateway.stop()
-        self.logs.stop()
-        self.metrics.stop()
-        self.clock.stop()
-        _running.discard(self)
+            _running.discard(self)
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        """Stop the parts that started, in ``_STOP_ORDER``; every step runs even if one before it failed.
+
+        The first failure is raised once all have run (the others are logged), so a part that
+        cannot stop never leaves the rest running.
+        """
+        errors: list[BaseException] = []
+        for name in _STOP_ORDER:
+            step = self._stops.pop(name, None)
+            if step is None:
+                continue
+            try:
+                step()
+            except Exception as e:
+                log.error("stopping the cloud's %s failed: %r", name, e)
+                errors.append(e)
+        if errors:
+            raise errors[0]
 
     def __enter__(self) -> LocalCloud:
         return self if self._started else self.start()

@@ -8,6 +8,7 @@ moto's calls).  Paths under ``/_lambdalab/`` are lambdalab's own (code downloads
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Callable, Iterable
 
 from .httpd import HTTPServer, WSGIApp
@@ -26,9 +27,10 @@ def signed_service(environ: dict) -> str | None:
 
 
 class Gateway:
-    def __init__(self, lambda_app: WSGIApp, moto_app: WSGIApp, own_app: WSGIApp, guard: Guard, port: int = 0) -> None:
+    def __init__(self, lambda_app: WSGIApp, moto_app: WSGIApp, own_app: WSGIApp, guard: Guard, port: int = 0,
+                 listener: socket.socket | None = None) -> None:
         self._lambda, self._moto, self._own, self._guard = lambda_app, moto_app, own_app, guard
-        self._server = HTTPServer(self._route, port=port, name="lambdalab-gateway")
+        self._server = HTTPServer(self._route, port=port, name="lambdalab-gateway", listener=listener)
         self.port = self._server.port
         self.url = f"http://127.0.0.1:{self.port}"
 

@@ -23,9 +23,10 @@ MAX_HEADER_BYTES = 65536
 
 
 class HTTPServer:
-    def __init__(self, app: WSGIApp, host: str = "127.0.0.1", port: int = 0, name: str = "lambdalab-http") -> None:
+    def __init__(self, app: WSGIApp, host: str = "127.0.0.1", port: int = 0, name: str = "lambdalab-http",
+                 listener: socket.socket | None = None) -> None:
         self.app, self.name = app, name
-        self.socket = socket.create_server((host, port), backlog=128)
+        self.socket = listener or socket.create_server((host, port), backlog=128)  # or one bound by the caller
         self.host, self.port = self.socket.getsockname()[:2]
         self._connections: set[socket.socket] = set()
         self._lock = threading.Lock()

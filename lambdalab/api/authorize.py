@@ -15,13 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..arns import FUNCTION_ARN, LAYER_ARN, account_of
 from ..iam.authorizer import Authorizer
 from ..iam.denials import denial_message
 from ..iam.policy import Policy
 from ..iam.principals import Caller
 from ..service.errors import AccessDeniedException, InvalidParameterValueException, function_not_found
-from ..service.functions import FUNCTION_ARN, LambdaService
-from ..service.layers import LAYER_ARN
+from ..service.functions import LambdaService
 
 _RENAMED = {"Invoke": "InvokeFunction", "GetLayerVersionByArn": "GetLayerVersion"}
 _UNSCOPED = {"ListFunctions", "ListLayers", "GetAccountSettings"}
@@ -58,7 +58,7 @@ class LambdaAuthorization:
         self._judge(caller, f"lambda:{_RENAMED.get(operation, operation)}", target)
         role = params.get("Role") if operation in _PASSES_ROLE else None
         if role:
-            self._judge(caller, "iam:PassRole", Target(role, role.split(":")[4] if role.count(":") >= 5 else ""),
+            self._judge(caller, "iam:PassRole", Target(role, account_of(role)),
                         {"iam:PassedToService": LAMBDA_SERVICE, "iam:AssociatedResourceArn": target.arn})
         if target.account != self.service.account:  # authorized, in an account where lambdalab runs nothing
             if operation in _UNSCOPED or operation.startswith(("Create", "Publish")):
@@ -88,8 +88,7 @@ class LambdaAuthorization:
                 if account == self.service.account else None
             return Target(arn, account, policy)
         if "Resource" in p:  # tags: the function ARN itself
-            parts = p["Resource"].split(":")
-            return Target(p["Resource"], parts[4] if len(parts) > 4 else home)
+            return Target(p["Resource"], account_of(p["Resource"], home))
         layer = p.get("Arn") or p.get("LayerName")
         if layer:
             match = LAYER_ARN.match(layer)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import os
 import time
 import uuid
@@ -13,6 +12,7 @@ from typing import Any
 from ..sandbox.invocation import Invocation
 from ..service.errors import InvalidRequestContentException, RequestEntityTooLargeException
 from .context import ApiContext
+from .wire import load_json
 
 
 def invoke(ctx: ApiContext, p: dict[str, Any]) -> dict:
@@ -27,7 +27,7 @@ def invoke(ctx: ApiContext, p: dict[str, Any]) -> dict:
         raise RequestEntityTooLargeException(
             f"Request must be smaller than {quotas.sync_payload_max_bytes} bytes for the InvokeFunction operation")
     try:
-        json.loads(payload or b"{}")
+        load_json(payload or b"{}")
     except ValueError as e:
         raise InvalidRequestContentException(
             f"Could not parse request body into json: Could not parse payload into json: {e}") from None
@@ -61,7 +61,7 @@ def _client_context(value: str | None, limit: int) -> str | None:
                                              "Base64-encoded.")
     try:
         text = base64.b64decode(value, validate=True).decode()
-        if not isinstance(json.loads(text), dict):
+        if not isinstance(load_json(text), dict):
             raise bad
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise bad from None

@@ -5,6 +5,19 @@ constraints, error shapes), so a request any AWS SDK builds parses back into the
 botocore started from, and our replies parse in botocore as AWS's do. Wire details the
 model leaves open were checked against real Lambda answers quoted in public issues; the
 notes next to each say which.
+
+Why not moto's own rest-json codec (``moto.core.parse.RestJSONParser``, ``moto.core.serialize``)?
+It serves moto's mocks, which trust their callers, and is lenient where AWS's front end is
+strict.  Fed the requests of ``tests/api/test_wire.py`` it answers: ``{not json`` parses as
+``{}`` (AWS: InvalidRequestContentException); ``"MemorySize": "128"`` becomes 128, ``"Timeout":
+1.9`` becomes 1 and ``"Publish": "yes"`` becomes False (AWS refuses each type); a string where
+a structure belongs raises AttributeError and ``"[" * 5000`` RecursionError (500s); a blob that
+is not base64 decodes to ``b""``.  It neither routes (its router is werkzeug's, elsewhere) nor
+checks the model's constraints (Coral's "N validation errors detected: ..." sentences), and its
+serializer renders errors as ``{"__type": ..., "Message": ...}`` with the modeled status only,
+where Lambda answers ``{"Message": ..., "Type": "User"}`` or, for front-end errors outside the
+model, ``{"message": ...}``.  So lambdalab keeps this module: the parts are small, and each
+is there for an answer AWS gives.
 """
 
 from __future__ import annotations
@@ -14,10 +27,12 @@ import binascii
 import json
 import re
 import uuid
+from array import array
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+from itertools import accumulate
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -120,11 +135,45 @@ def _from_json(shape: Shape, value: Any, where: str) -> Any:
     return _timestamp(value) if kind == "timestamp" else value
 
 
+# AWS's front end parses JSON with Jackson, whose StreamReadConstraints refuse a document nested
+# deeper than 1,000 levels (its default) with this sentence, naming the depth it stopped at.
+MAX_JSON_DEPTH = 1000
+TOO_DEEP = (f"Document nesting depth ({MAX_JSON_DEPTH + 1}) exceeds the maximum allowed ({MAX_JSON_DEPTH}, "
+            "from `StreamReadConstraints.getMaxNestingDepth()`)")
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # unrolled: linear on any input
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
+_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # +1 and -1 as signed bytes
+
+
+def load_json(data: bytes | str) -> Any:
+    """``json.loads`` that refuses, with ValueError, what Jackson refuses for depth, and never recurses past it.
+
+    Python's parser recurses once per level: 3.10 and 3.11 raise RecursionError a little before
+    1,000 levels (``"[" * 100000``), later versions go deeper.  A document with more brackets than
+    the limit (a count in C, so small payloads cost nothing) has its depth measured afterwards,
+    without recursion.
+    """
+    try:
+        value = json.loads(data)
+    except RecursionError:
+        raise ValueError(TOO_DEEP) from None
+    raw = data.encode(errors="surrogatepass") if isinstance(data, str) else data
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and _depth(raw) > MAX_JSON_DEPTH:
+        raise ValueError(TOO_DEEP)
+    return value
+
+
+def _depth(raw: bytes) -> int:
+    """How deeply ``raw`` nests arrays and objects, strings left out (all in C: a regex, a translation, a sum)."""
+    steps = _JSON_STRING.sub(b"", raw).translate(_STEPS, _NOT_BRACKETS)
+    return max(accumulate(array("b", steps)), default=0)
+
+
 def _json_body(shape: Shape, body: bytes) -> Any:
     # Code and prefix as real Lambda answers (aws-sdk-js#1876, ballerina-c2c#15); the detail
     # after the prefix is Jackson's wording on AWS and only approximated here.
     try:
-        return _from_json(shape, json.loads(body), "$")
+        return _from_json(shape, load_json(body), "$")
     except ValueError as exc:  # includes JSONDecodeError and UnicodeDecodeError
         raise WireError("InvalidRequestContentException", f"Could not parse request body into json: {exc}") from None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..arns import account_of
 from .policy import Policy, Principal
 
 ADMIN = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
@@ -78,7 +79,7 @@ class Directory:
 
     def for_arn(self, arn: str) -> Caller | None:
         """The caller an IAM user or role ARN stands for (a role as one of its sessions), for simulations."""
-        account = arn.split(":")[4] if arn.count(":") >= 5 else ""
+        account = account_of(arn)
         if arn == f"arn:aws:iam::{account}:root":
             return root(account)
         if ":user/" in arn and account in _iam_backends():
@@ -91,7 +92,7 @@ class Directory:
 
 def find_role(arn: str):
     """The moto Role of ``arn``, or None when it does not exist."""
-    account = arn.split(":")[4] if arn.count(":") >= 5 else ""
+    account = account_of(arn)
     if account not in _iam_backends():
         return None
     try:

@@ -9,6 +9,7 @@ Lambda's own functions and layers are the Lambda API's business (``api/authorize
 
 from __future__ import annotations
 
+from ..arns import account_of, parse_arn
 from .policy import Policy
 from .principals import find_role
 
@@ -34,8 +35,7 @@ def trust_policy(role) -> Policy:
 
 def _account(arn: str, home: str) -> str:
     """The account an ARN names; ``home`` for none, or for AWS's own (``arn:aws:iam::aws:policy/...``)."""
-    parts = arn.split(":")
-    return parts[4] if len(parts) > 5 and parts[4].isdigit() else home
+    return account_of(arn, home)
 
 
 def _bucket(name: str, home: str) -> tuple[str, Policy | None]:
@@ -50,7 +50,10 @@ def _bucket(name: str, home: str) -> tuple[str, Policy | None]:
 def _queue(arn: str, home: str) -> tuple[str, Policy | None]:
     from moto.sqs.models import sqs_backends
 
-    _, _, _, region, account, name = arn.split(":", 5)
+    parsed = parse_arn(arn)
+    if parsed is None:
+        return home, None
+    region, account, name = parsed.region, parsed.account, parsed.resource
     queue = sqs_backends[account][region].queues.get(name) if account in sqs_backends else None
     policy = queue.policy if queue is not None else None
     return account, Policy(f"queue policy of {name}", policy, kind="resource") if policy else None
@@ -59,9 +62,9 @@ def _queue(arn: str, home: str) -> tuple[str, Policy | None]:
 def _topic(arn: str, home: str) -> tuple[str, Policy | None]:
     from moto.sns.models import sns_backends
 
-    parts = arn.split(":")
-    if len(parts) < 6:  # a phone number or a target the request names otherwise
+    parsed = parse_arn(arn)
+    if parsed is None:  # a phone number or a target the request names otherwise
         return home, None
-    account, region = parts[4], parts[3]
+    account, region = parsed.account, parsed.region
     topic = sns_backends[account][region].topics.get(arn) if account in sns_backends else None
-    return account, Policy(f"topic policy of {parts[5]}", topic.policy, kind="resource") if topic else None
+    return account, Policy(f"topic policy of {parsed.resource}", topic.policy, kind="resource") if topic else None

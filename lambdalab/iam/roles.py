@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from ..arns import account_of
 from ..service.errors import InvalidParameterValueException
 from .policy import Principal, Request, evaluate
 from .principals import find_role
@@ -35,7 +36,7 @@ def session_credentials(role_arn: str, session_name: str, region: str) -> dict[s
     """A new session of ``role_arn`` (STS in moto), as the variables Lambda sets for the runtime."""
     from moto.sts.models import sts_backends
 
-    account = role_arn.split(":")[4]
+    account = account_of(role_arn)
     session = sts_backends[account]["aws"].assume_role(region_name=region, role_session_name=session_name,
                                                        role_arn=role_arn, policy="", duration=SESSION_SECONDS,
                                                        external_id="")

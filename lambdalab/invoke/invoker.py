@@ -3,7 +3,9 @@
 Every invocation (or throttle) is counted in the ``AWS/Lambda`` metrics on its way out.
 Synchronous invocations run on the caller's thread.  Asynchronous ones (``Event``) go into an
 internal queue first and run on the same path from named worker threads; retries,
-destinations and dead-letter queues build on this queue in a later chapter.
+destinations and dead-letter queues build on this queue in a later chapter.  The queue is
+thread-safe on its own; ``_lock`` only guards starting the workers (lazily, up to
+``ASYNC_WORKERS``), and a worker survives whatever one event raises.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from ..service.errors import LambdaError, TooManyRequestsException
 from ..service.functions import LambdaService
 from ..service.models import Function
 from .lease import Leases
-from .pool import EnvironmentPool
+from .pool import EnvironmentPool, PoolClosed
 
 log = logging.getLogger(__name__)
 ASYNC_WORKERS = 8
@@ -43,7 +45,8 @@ class Invoker:
         except TooManyRequestsException:
             self.metrics.throttled(function.name, resource, at)
             raise
-        through_alias = ":" in resource and resource.rsplit(":", 1)[1] not in (function.version, "$LATEST")
+        qualifier = resource.partition(":")[2]  # the Resource dimension is "name" or "name:qualifier"
+        through_alias = qualifier not in ("", function.version, "$LATEST")
         self.metrics.finished(function.name, resource, at, inv.duration_ms, inv.error_type is not None,
                               function.version if through_alias else None)
         return inv
@@ -69,6 +72,7 @@ class Invoker:
             worker.join(timeout=10)
 
     def _work(self) -> None:
+        """One async worker: it outlives any failure of one event, and ends only at ``stop()``'s sentinel."""
         while (item := self._queue.get()) is not None:
             name, inv = item
             try:
@@ -77,5 +81,7 @@ class Invoker:
                 self.service.clock.call_later(THROTTLE_BACKOFF_S, lambda item=item: self._queue.put(item))
             except LambdaError as e:  # the function was deleted while its event waited
                 log.info("dropped event %s for %s: %s", inv.request_id, name, e.message)
-            except RuntimeError:  # the cloud is stopping
-                return
+            except PoolClosed:  # the cloud is stopping: the sentinel follows
+                log.info("dropped event %s for %s: the cloud is stopping", inv.request_id, name)
+            except Exception:
+                log.exception("event %s for %s failed in lambdalab", inv.request_id, name)

@@ -7,11 +7,19 @@ cloud's clock, so fast-forwarding time reaps it too) and retired as soon as $LAT
 configuration changes (for $LATEST's environments) or its version is deleted.  Each environment
 has at most one timer: when it fires early because the environment was used meanwhile, it is
 simply re-armed.
+
+The pool's lock guards ``_idle``, ``_busy``, ``_reapers``, ``_stopping`` and ``_closed``, and
+nothing slow runs under it: an environment is created (a thread, a directory) and stopped (a
+kill, a join) outside it.  Stops never run on the caller's thread either (an API request, the
+clock's thread that reaps): each gets a short-lived named thread, and ``stop()`` stops every
+environment at once and waits for all of them together, with a deadline.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -19,7 +27,13 @@ from ..clock import Timer
 from ..sandbox.environment import ExecutionEnvironment, SandboxContext
 from ..service.models import Function
 
+log = logging.getLogger(__name__)
 Key = tuple[str, str]  # (function name, version)
+STOP_DEADLINE_S = 5.0  # how long stop() waits for all environments together
+
+
+class PoolClosed(RuntimeError):
+    """The cloud is stopping: no environment is handed out any more."""
 
 
 def _key(function: Function) -> Key:
@@ -33,6 +47,7 @@ class EnvironmentPool:
         self._idle: dict[Key, list[ExecutionEnvironment]] = {}
         self._busy: set[ExecutionEnvironment] = set()
         self._reapers: dict[ExecutionEnvironment, Timer] = {}
+        self._stopping: set[threading.Thread] = set()  # threads stopping an environment now
         self._closed = False
         ctx.quotas.subscribe(self._quota_changed)
 
@@ -47,22 +62,28 @@ class EnvironmentPool:
     def _acquire(self, function: Function) -> ExecutionEnvironment:
         with self._lock:
             if self._closed:
-                raise RuntimeError("the cloud is stopped")
+                raise PoolClosed("the cloud is stopped")
             idle = self._idle.get(_key(function), [])
             while idle:
                 env = idle.pop()
-                if env.generation == function.generation:
+                if env.generation == function.generation and not env.stopped:
                     self._busy.add(env)
                     return env
                 self._stop_later(env)
-            env = ExecutionEnvironment(function, self._ctx)
-            self._busy.add(env)
-            return env
+        env = ExecutionEnvironment(function, self._ctx)  # a cold start: made outside the lock
+        with self._lock:
+            if not self._closed:
+                self._busy.add(env)
+                return env
+        env.stop()  # stop() ran meanwhile: this caller's own thread undoes what it made
+        raise PoolClosed("the cloud is stopped")
 
     def _release(self, env: ExecutionEnvironment) -> None:
         with self._lock:
             self._busy.discard(env)
-            if self._closed or env.stale or env.stopped:
+            if self._closed:
+                return  # stop() has stopped it already
+            if env.stale or env.stopped:
                 self._stop_later(env)
                 return
             self._idle.setdefault(_key(env.function), []).append(env)
@@ -84,6 +105,7 @@ class EnvironmentPool:
                 self._arm(env, max(0.0, self._ctx.quotas.keep_alive_s - idle_for))
 
     def _reap(self, env: ExecutionEnvironment) -> None:
+        """The keep-alive timer fired (on the clock's thread, which must not wait for a stop)."""
         with self._lock:
             if self._reapers.pop(env, None) is None:
                 return
@@ -94,7 +116,7 @@ class EnvironmentPool:
                     self._arm(env, max(0.0, self._ctx.quotas.keep_alive_s - idle_for))
                 return
             idle.remove(env)
-        env.stop()
+            self._stop_later(env)
 
     def retire(self, name: str, qualifier: str | None, function: Function | None) -> None:
         """A function changed: the environments it concerns that no longer match it go away.
@@ -120,29 +142,43 @@ class EnvironmentPool:
                 if not self._idle[key]:
                     del self._idle[key]
             for env in old:
-                if timer := self._reapers.pop(env, None):
-                    timer.cancel()
-        for env in old:
-            env.stop()
+                self._stop_later(env)
 
     def environments(self, name: str | None = None) -> list[ExecutionEnvironment]:
         with self._lock:
             envs = [e for idle in self._idle.values() for e in idle] + list(self._busy)
         return sorted((e for e in envs if name is None or e.function.name == name), key=lambda e: e.created)
 
-    def stop(self) -> None:
+    def stop(self, deadline_s: float = STOP_DEADLINE_S) -> None:
+        """Stop every environment, all at once (busy ones too: their invocations fail), within a deadline."""
         with self._lock:
             self._closed = True
-            envs = [e for idle in self._idle.values() for e in idle] + list(self._busy)
+            for env in [e for idle in self._idle.values() for e in idle] + list(self._busy):
+                self._stop_later(env)
             self._idle.clear()
             for timer in self._reapers.values():
                 timer.cancel()
             self._reapers.clear()
-        for env in envs:
-            env.stop()
+            stopping = list(self._stopping)
+        end = time.monotonic() + deadline_s
+        for thread in stopping:
+            thread.join(max(0.0, end - time.monotonic()))
+        if late := [t.name for t in stopping if t.is_alive()]:
+            log.warning("environments still stopping after %.1f s: %s", deadline_s, ", ".join(late))
 
     def _stop_later(self, env: ExecutionEnvironment) -> None:
-        """Stop a retired environment off the caller's path (called with the lock held)."""
+        """Stop an environment on a thread of its own, off the caller's path (called with the lock held)."""
         if timer := self._reapers.pop(env, None):
             timer.cancel()
-        threading.Thread(target=env.stop, name=f"lambdalab-retire-{env.id[:8]}", daemon=True).start()
+        thread = threading.Thread(target=self._stop, args=(env,), name=f"lambdalab-stop-{env.id[:8]}", daemon=True)
+        self._stopping.add(thread)
+        thread.start()
+
+    def _stop(self, env: ExecutionEnvironment) -> None:
+        try:
+            env.stop()
+        except Exception:
+            log.exception("environment %s did not stop cleanly", env.id)
+        finally:
+            with self._lock:
+                self._stopping.discard(threading.current_thread())

@@ -18,33 +18,48 @@ log = logging.getLogger(__name__)
 Deliver = Callable[[Any, list], None]
 
 
+class _Flush:
+    """A marker in the queue: everything before it is delivered when its event is set."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
 class Batcher:
-    """Queues ``(key, item)`` pairs and hands them to ``deliver(key, items)`` in batches on its own thread."""
+    """Queues ``(key, item)`` pairs and hands them to ``deliver(key, items)`` in batches on its own thread.
+
+    The queue (a deque: ``append`` and ``popleft`` are atomic) is the only shared state, so
+    ``put`` takes no lock.  ``flush()`` puts a marker behind what was queued before it and waits
+    for the thread to reach it, so it returns once those items were handed to ``deliver``
+    (delivered, or logged as failed), whatever other threads put meanwhile.
+    """
 
     def __init__(self, deliver: Deliver, name: str, interval: float = 0.05) -> None:
         self._deliver = deliver
         self._interval = interval
-        self._queue: deque[tuple[Hashable, Any]] = deque()
+        self._queue: deque[tuple[Hashable, Any] | _Flush] = deque()
         self._wake = threading.Event()
         self._urgent = threading.Event()  # flush() or stop(): ship without waiting for the batch
-        self._idle = threading.Event()
-        self._idle.set()
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def put(self, key: Hashable, item: Any) -> None:
-        self._idle.clear()
         self._queue.append((key, item))
         self._wake.set()
 
-    def flush(self, timeout: float = 5.0) -> None:
-        """Wait until everything queued so far has been delivered."""
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything queued before this call has been delivered; False if ``timeout`` passed first."""
+        if not self._thread.is_alive():
+            return not self._queue
+        marker = _Flush()
+        self._queue.append(marker)
         self._urgent.set()
         self._wake.set()
-        self._idle.wait(timeout)
+        return marker.done.wait(timeout)
 
     def stop(self) -> None:
+        """Deliver what is queued, then end the thread."""
         self._stopped = True
         self._urgent.set()
         self._wake.set()
@@ -56,16 +71,24 @@ class Batcher:
             self._wake.clear()
             self._urgent.wait(self._interval)  # let a burst of items gather into one batch
             self._urgent.clear()
-            batches: dict[Hashable, list] = defaultdict(list)
-            while self._queue:
-                key, item = self._queue.popleft()
-                batches[key].append(item)
-            for key, items in batches.items():
-                try:
-                    self._deliver(key, items)
-                except Exception:  # a broken store must never break invocations
-                    log.exception("%s could not deliver %d items to %s", self._thread.name, len(items), key)
-            if not self._queue:
-                self._idle.set()
-            if self._stopped and not self._queue:
+            while self._queue:  # up to each flush marker: deliver, then release its waiter
+                batches: dict[Hashable, list] = defaultdict(list)
+                marker = None
+                while self._queue and marker is None:
+                    entry = self._queue.popleft()
+                    if isinstance(entry, _Flush):
+                        marker = entry
+                    else:
+                        batches[entry[0]].append(entry[1])
+                self._ship(batches)
+                if marker is not None:
+                    marker.done.set()
+            if self._stopped:
                 return
+
+    def _ship(self, batches: dict[Hashable, list]) -> None:
+        for key, items in batches.items():
+            try:
+                self._deliver(key, items)
+            except Exception:  # a broken store must never break invocations
+                log.exception("%s could not deliver %d items to %s", self._thread.name, len(items), key)

@@ -8,15 +8,9 @@ stream per execution environment, as AWS does.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 
 from .batcher import Batcher
-
-
-def iso_ms(epoch: float) -> str:
-    """``2026-11-22T21:00:03.012Z``: the timestamp format of Lambda's own log lines."""
-    t = datetime.fromtimestamp(epoch, tz=timezone.utc)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
 def start_line(request_id: str, version: str) -> str:

@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timezone
 
+from ..arns import parse_arn
 from .batcher import Batcher
 
 NAMESPACE = "AWS/Lambda"
@@ -78,7 +79,8 @@ class Metrics:
 
 def resource_dimension(invoked_arn: str) -> str:
     """The ``Resource`` dimension of an invocation: ``name`` or ``name:qualifier``, as it was invoked."""
-    return invoked_arn.split(":function:", 1)[1]
+    arn = parse_arn(invoked_arn)
+    return arn.resource_id if arn is not None else invoked_arn
 
 
 def _dimension_sets(function_name: str, resource: str) -> list[dict[str, str]]:

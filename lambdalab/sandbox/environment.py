@@ -40,7 +40,6 @@ Threads, and what each owns:
 from __future__ import annotations
 
 import collections
-import copy
 import enum
 import logging
 import math
@@ -174,7 +173,7 @@ def _peek_exit(pid: int) -> int | None:
 class ExecutionEnvironment:
     def __init__(self, function: Function, ctx: SandboxContext) -> None:
         self.id = secrets.token_hex(16)
-        self.function = copy.copy(function)  # the configuration this environment was made for
+        self.function = function  # the configuration this environment was made for (an immutable value)
         self.generation = function.generation
         self.ctx = ctx
         self.log_stream = logs.stream_name(ctx.clock.now(), self.id, function.version)  # [1] or [$LATEST]

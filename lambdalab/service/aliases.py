@@ -9,6 +9,7 @@ deleted.  Checks and messages are AWS's, in AWS's order.  No HTTP here: ``api.al
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -69,11 +70,11 @@ class AliasStore:
             version = params.get("FunctionVersion") or alias.function_version
             self._check_version(name, version)
             routing = params.get("RoutingConfig", {"AdditionalVersionWeights": alias.weights})
-            alias.weights = self._weights(name, version, routing)  # checked against the version it will point to
-            alias.function_version = version
-            if "Description" in params:
-                alias.description = params["Description"]
-            alias.revision_id = str(uuid.uuid4())  # even an update that changes nothing, as AWS
+            alias = dataclasses.replace(
+                alias, function_version=version, description=params.get("Description", alias.description),
+                weights=self._weights(name, version, routing),  # checked against the version it will point to
+                revision_id=str(uuid.uuid4()))  # even an update that changes nothing, as AWS
+            self._aliases[name][alias.name] = alias
             return alias.configuration()
 
     def delete(self, function_name: str, alias_name: str) -> None:
@@ -104,6 +105,13 @@ class AliasStore:
     def find(self, name: str, alias_name: str) -> Alias | None:
         with self._lock:
             return self._aliases.get(name, {}).get(alias_name)
+
+    def replace(self, alias: Alias, **changes: Any) -> None:
+        """Swap an alias for a copy with ``changes`` (its RevisionId, when its policy changes)."""
+        with self._lock:
+            aliases = self._aliases.get(alias.function_name, {})
+            if alias.name in aliases:
+                aliases[alias.name] = dataclasses.replace(aliases[alias.name], **changes)
 
     def referencing(self, name: str, version: str) -> list[str]:
         """The aliases that may run ``version`` (as their version or their additional version)."""

@@ -14,10 +14,9 @@ class LambdaError(Exception):
 
     code = "ServiceException"
     status = 500
-    kind = "Service"
 
-    def __init_subclass__(cls, status: int = 400, kind: str = "User") -> None:
-        cls.code, cls.status, cls.kind = cls.__name__, status, kind
+    def __init_subclass__(cls, status: int = 400) -> None:
+        cls.code, cls.status = cls.__name__, status
 
     def __init__(self, message: str, **extra: Any) -> None:
         super().__init__(message)
@@ -30,10 +29,6 @@ class LambdaError(Exception):
 
 class InvalidParameterValueException(LambdaError):
     """A parameter's value is not acceptable (beyond the model's own constraints)."""
-
-
-class ValidationException(LambdaError):
-    """A value breaks a constraint of the API model."""
 
 
 class InvalidRequestContentException(LambdaError):

@@ -6,24 +6,46 @@ a function changes so that stale execution environments can be retired.  A name 
 (``Qualifier=1`` or ``name:1``, ``name:alias``) designates a published version (``versions``) or an
 alias (``aliases``); :meth:`LambdaService.lookup` says which, :meth:`LambdaService.route` which
 version an invocation of it runs.
+
+Who owns what, and which lock guards it:
+
+* ``LambdaService._lock`` (an RLock, shared with :class:`VersionStore` and :class:`AliasStore`)
+  guards ``_functions`` ($LATEST by name), ``_busy`` (the names a create or an update is working
+  on), the versions and the aliases.  Every Invoke takes it for a dictionary look-up, so nothing
+  slow runs under it: packages are fetched and unzipped, layers mounted and listeners told
+  (environments stopped) outside it.
+* A :class:`Function` (and an :class:`Alias`) is an immutable value.  An update builds a new one
+  and swaps it in under the lock; an environment or an invocation that holds the old value keeps
+  a consistent configuration.  Environments notice the change by ``generation``.
+* Updates of one function are serialized as AWS serializes them: an update takes the function's
+  slot in ``_busy`` while its package unpacks, and a second update (UpdateFunctionCode,
+  UpdateFunctionConfiguration, PublishVersion) meanwhile gets AWS's ResourceConflictException
+  ("An update is in progress for resource: ...") rather than waiting in a queue.
+* Function policies (``FunctionPolicies``) and layers (``LayerStore``) have locks of their own,
+  which may be held while the service's lock is taken, never the other way round.  Unpacked
+  packages on disk belong to the values that name them and are removed, outside the lock,
+  once none does.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
 import secrets
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..arns import FUNCTION_ARN
 from ..clock import Clock
 from . import code as packages
 from .aliases import AliasStore
 from .errors import (
     InvalidParameterValueException,
+    LambdaError,
     PreconditionFailedException,
     ResourceConflictException,
     function_not_found,
@@ -34,10 +56,6 @@ from .permissions import FunctionPolicies
 from .quotas import Quotas
 from .validation import check_environment, check_runtime
 from .versions import REVISION_MISMATCH, VERSION_NUMBER, VersionStore
-
-FUNCTION_ARN = re.compile(
-    r"^(?:arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):)?(?:(?P<account>\d{12}):)?(?:function:)?"
-    r"(?P<name>[a-zA-Z0-9-_]+)(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9-_]+))?$")
 
 S3Fetch = Callable[[str, str, "str | None"], bytes]
 # listener(name, qualifier, function): (name, "$LATEST", $LATEST) after an update, (name, "3", None) when
@@ -52,7 +70,8 @@ class LambdaService:
         self._codedir = workdir / "code"
         self._codedir.mkdir(parents=True, exist_ok=True)
         self._fetch_s3 = fetch_s3
-        self._functions: dict[str, Function] = {}
+        self._functions: dict[str, Function] = {}  # $LATEST of each function, by name
+        self._busy: dict[str, object] = {}  # names being created or updated -> the token of that operation
         self._lock = threading.RLock()
         self._listeners: list[Listener] = []
         self.versions = VersionStore(self, self._lock, self._timestamp)  # published versions, per function
@@ -147,10 +166,13 @@ class LambdaService:
                                                  "created with deployment packages.")
         variables = (params.get("Environment") or {}).get("Variables") or {}
         check_environment(variables, self.quotas)
-        with self._lock:
-            if name in self._functions:
+        with self._lock:  # the name is taken from here on, while its package is unpacked outside the lock
+            if name in self._functions or name in self._busy:
                 raise ResourceConflictException(f"Function already exist: {name}")
+            token = self._busy[name] = object()
+        try:
             layers = self.layers.resolve(params.get("Layers") or [])
+            opt = self.layers.mount(layers)
             code = self._package(params.get("Code") or {}, layer_bytes=unzipped_size(layers))
             function = Function(
                 name=name, arn=self.arn(name), runtime=runtime, role=params["Role"], handler=params["Handler"],
@@ -158,24 +180,27 @@ class LambdaService:
                 timeout=params.get("Timeout", self.quotas.timeout_default_s),
                 memory_size=params.get("MemorySize", self.quotas.memory_default_mb),
                 ephemeral_storage=(params.get("EphemeralStorage") or {}).get("Size", self.quotas.ephemeral_default_mb),
-                environment=dict(variables), architectures=params.get("Architectures") or ["x86_64"],
+                environment=dict(variables), architectures=tuple(params.get("Architectures") or ["x86_64"]),
                 tracing_mode=(params.get("TracingConfig") or {}).get("Mode", "PassThrough"),
                 log_format=(params.get("LoggingConfig") or {}).get("LogFormat", "Text"),
-                tags=dict(params.get("Tags") or {}), layers=layers, opt=self.layers.mount(layers),
+                tags=dict(params.get("Tags") or {}), layers=layers, opt=opt,
+                state="Active",  # its code is unpacked before we answer, so it is ready at once
             )
-            self._functions[name] = function
-            response = function.configuration()  # AWS answers while the function is still Pending
-            function.state = "Active"  # its code is unpacked before we answer, so it is ready at once
-            if params.get("Publish"):  # AWS answers with version 1, still Pending, under the function's ARN
-                response = dataclasses.replace(self.versions.publish(function), state="Pending").configuration()
+            with self._lock:
+                self._functions[name] = function
+                response = dataclasses.replace(function, state="Pending").configuration()  # AWS answers Pending
+                if params.get("Publish"):  # AWS answers with version 1, still Pending, under the function's ARN
+                    response = dataclasses.replace(self.versions.publish(function), state="Pending").configuration()
+        finally:
+            self._release(name, token)
         return response
 
     def get_function(self, function_name: str, qualifier: str | None, code_url: Callable[[Function], str]) -> dict:
         located = self.lookup(function_name, qualifier)
         result = {"Configuration": located.configuration(),
                   "Code": {"RepositoryType": "S3", "Location": code_url(located.function)}}
-        tags = self._functions[located.function.name].tags  # tags belong to the function, not to a version
-        if tags:
+        latest = self.version(located.function.name, "$LATEST")  # tags belong to the function, not to a version
+        if tags := latest.tags if latest else {}:
             result["Tags"] = dict(tags)
         return result
 
@@ -191,49 +216,48 @@ class LambdaService:
         return page(entries, marker, max_items, self.quotas.list_max_items, "Functions")
 
     def update_function_code(self, params: dict[str, Any]) -> dict:
-        with self._lock:
-            function = self.resolve(self.function_name(params["FunctionName"]))  # updates change $LATEST only
+        name = self.function_name(params["FunctionName"])  # updates change $LATEST only
+        if params.get("DryRun"):  # checks the package without keeping it, nor taking the update slot
+            function = self.resolve(name)
             self._check_revision(function, params.get("RevisionId"))
-            layer_bytes = unzipped_size(function.layers)
-            if params.get("DryRun"):
-                code = self._package(params, keep=False, layer_bytes=layer_bytes)
-                return {**function.configuration(), "CodeSha256": code.sha256, "CodeSize": code.size}
-            old = function.code
-            function.code = self._package(params, layer_bytes=layer_bytes)
-            response = self._updated(function)
+            code = self._package(params, keep=False, layer_bytes=unzipped_size(function.layers))
+            return {**function.configuration(), "CodeSha256": code.sha256, "CodeSize": code.size}
+        with self._update(name, params.get("RevisionId")) as update:
+            code = self._package(params, layer_bytes=unzipped_size(update.current.layers))
+            try:
+                function = update.commit(code=code)
+            except LambdaError:
+                packages.remove(code)
+                raise
+            response = _in_progress(function)
             if params.get("Publish"):  # AWS answers with the new version, still Pending
                 version = self.versions.publish(function)
                 response = dataclasses.replace(version, state="Pending").configuration(version.qualified_arn)
-            unused = self._unused([old])
-        for code in unused:
-            packages.remove(code)
+        self._discard([update.current.code])
         return response
 
     def update_function_configuration(self, params: dict[str, Any]) -> dict:
-        with self._lock:
-            function = self.resolve(self.function_name(params["FunctionName"]))  # updates change $LATEST only
-            self._check_revision(function, params.get("RevisionId"))
+        name = self.function_name(params["FunctionName"])  # updates change $LATEST only
+        with self._update(name, params.get("RevisionId")) as update:
+            changes: dict[str, Any] = {}
             if "Runtime" in params:
                 check_runtime(params["Runtime"])
-            mounted = self.layers.attach(params["Layers"], function.code) if "Layers" in params else None
+            if "Layers" in params:
+                changes["layers"], changes["opt"] = self.layers.attach(params["Layers"], update.current.code)
             if "Environment" in params:
                 variables = (params["Environment"] or {}).get("Variables") or {}
                 check_environment(variables, self.quotas)
-                function.environment = dict(variables)
+                changes["environment"] = dict(variables)
             simple = {"Role": "role", "Handler": "handler", "Description": "description", "Timeout": "timeout",
                       "MemorySize": "memory_size", "Runtime": "runtime"}
-            for key, attr in simple.items():
-                if key in params:
-                    setattr(function, attr, params[key])
+            changes.update((attr, params[key]) for key, attr in simple.items() if key in params)
             if "EphemeralStorage" in params:
-                function.ephemeral_storage = params["EphemeralStorage"]["Size"]
-            if mounted:
-                function.layers, function.opt = mounted
+                changes["ephemeral_storage"] = params["EphemeralStorage"]["Size"]
             if "TracingConfig" in params:
-                function.tracing_mode = params["TracingConfig"].get("Mode", function.tracing_mode)
+                changes["tracing_mode"] = params["TracingConfig"].get("Mode", update.current.tracing_mode)
             if "LoggingConfig" in params:
-                function.log_format = params["LoggingConfig"].get("LogFormat", function.log_format)
-            return self._updated(function)
+                changes["log_format"] = params["LoggingConfig"].get("LogFormat", update.current.log_format)
+            return _in_progress(update.commit(**changes))
 
     def delete_function(self, function_name: str, qualifier: str | None = None) -> None:
         """Delete the function with its versions and aliases or, with a qualifier, one version."""
@@ -246,14 +270,32 @@ class LambdaService:
             if qualifier is None:
                 gone = [self._functions.pop(name), *self.versions.drop(name)]
                 self.aliases.drop(name)
+                self._busy.pop(name, None)  # an update under way finds the function gone when it commits
             else:
                 gone = [v for v in [self.versions.remove(name, qualifier)] if v is not None]
                 if not gone:
                     return  # deleting a version that does not exist succeeds, as on AWS
-            self.changed(name, qualifier, None)
-            unused = self._unused([f.code for f in gone])
-        for code in unused:
-            packages.remove(code)
+        self.changed(name, qualifier, None)
+        self._discard([f.code for f in gone])
+
+    def revise(self, name: str, change: Callable[[Function], dict[str, Any]]) -> None:
+        """Replace $LATEST with ``change(current)`` applied and a new RevisionId (tags, for one)."""
+        with self._lock:
+            current = self._functions.get(name)
+            if current is None:
+                raise function_not_found(self.arn(name))
+            self._functions[name] = dataclasses.replace(current, revision_id=str(uuid.uuid4()), **change(current))
+
+    def new_revision(self, located: Located) -> None:
+        """What ``located`` names (an alias, a version or $LATEST) gets a new RevisionId (a policy changed)."""
+        revision = {"revision_id": str(uuid.uuid4())}
+        with self._lock:
+            if located.alias is not None:
+                self.aliases.replace(located.alias, **revision)
+            elif located.function.version != "$LATEST":
+                self.versions.replace(located.function, **revision)
+            elif (current := self._functions.get(located.function.name)) is not None:
+                self._functions[current.name] = dataclasses.replace(current, **revision)
 
     def account_settings(self) -> dict:
         functions = self.functions()
@@ -296,28 +338,83 @@ class LambdaService:
                                                  "the specified qualifier.")
         return match["name"], qualifier or arn_qualifier, match["account"] in (None, self.account)
 
-    def _unused(self, codes: list[Code]) -> list[Code]:
-        """The packages among ``codes`` that neither $LATEST nor any version runs any more."""
+    def _discard(self, codes: list[Code]) -> None:
+        """Delete the packages among ``codes`` that neither $LATEST nor any version runs any more."""
         with self._lock:
             in_use = {f.code.root for f in self._functions.values()} | {
                 v.code.root for versions in self.versions.snapshot().values() for v in versions}
-        return list({c.root: c for c in codes if c.root not in in_use}.values())
+        for code in {c.root: c for c in codes if c.root not in in_use}.values():
+            packages.remove(code)
 
     def _check_revision(self, function: Function, revision_id: str | None) -> None:
         if revision_id and revision_id != function.revision_id:
             raise PreconditionFailedException(REVISION_MISMATCH)
 
-    def _updated(self, function: Function) -> dict:
-        function.last_modified = self._timestamp()
-        function.revision_id = str(uuid.uuid4())
-        function.generation += 1
-        function.last_update_status = "InProgress"
-        response = function.configuration()  # AWS answers while the update is in progress
-        function.last_update_status = "Successful"  # it is applied before we answer
-        self.changed(function.name, "$LATEST", function)
-        return response
+    def check_not_busy(self, name: str) -> None:
+        """AWS takes one update of a function at a time and refuses others meanwhile (no queue)."""
+        with self._lock:
+            if name in self._busy:
+                raise ResourceConflictException("The operation cannot be performed at this time. An update is in "
+                                                f"progress for resource: {self.arn(name)}")
+
+    @contextmanager
+    def _update(self, name: str, revision_id: str | None) -> Iterator[_Update]:
+        """Hold the function's update slot while a new $LATEST is built outside the lock.
+
+        Listeners hear of the commit before the slot is given back, so they hear of a function's
+        updates in the order they were made.
+        """
+        with self._lock:
+            current = self.resolve(name)
+            self._check_revision(current, revision_id)
+            self.check_not_busy(name)
+            update = _Update(self, current, token=object())
+            self._busy[name] = update.token
+        try:
+            yield update
+            if update.committed is not None:
+                self.changed(name, "$LATEST", update.committed)
+        finally:
+            self._release(name, update.token)
+
+    def _commit(self, update: _Update, changes: dict[str, Any]) -> Function:
+        """Replace $LATEST by a new value: the latest one (tags may have changed) with ``changes``."""
+        name = update.current.name
+        with self._lock:
+            current = self._functions.get(name)
+            if current is None or self._busy.get(name) is not update.token:
+                raise function_not_found(self.arn(name))  # deleted while the update was being built
+            function = dataclasses.replace(current, **changes, last_modified=self._timestamp(),
+                                           revision_id=str(uuid.uuid4()), generation=current.generation + 1,
+                                           last_update_status="Successful")  # applied before we answer
+            self._functions[name] = function
+        return function
+
+    def _release(self, name: str, token: object) -> None:
+        with self._lock:
+            if self._busy.get(name) is token:
+                del self._busy[name]
 
     def _timestamp(self) -> str:
         now = self.clock.now()
         return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}+0000"
 
+
+
+@dataclass
+class _Update:
+    """One update of a function's $LATEST under way: what it started from, and what it committed."""
+
+    service: LambdaService
+    current: Function
+    token: object
+    committed: Function | None = None
+
+    def commit(self, **changes: Any) -> Function:
+        self.committed = self.service._commit(self, changes)
+        return self.committed
+
+
+def _in_progress(function: Function) -> dict:
+    """An update's answer: AWS answers while the update is in progress."""
+    return dataclasses.replace(function, last_update_status="InProgress").configuration()

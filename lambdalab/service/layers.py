@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..arns import LAYER_ARN
 from . import code as packages
 from .errors import (
     InvalidParameterValueException,
@@ -36,8 +37,6 @@ from .permissions import _document, _text, build_statement
 if TYPE_CHECKING:
     from .functions import LambdaService
 
-LAYER_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):layer:"
-                       r"(?P<name>[a-zA-Z0-9-_]+)(?::(?P<version>[0-9]+))?$")
 NOT_FOUND = "The resource you requested does not exist."
 
 Package = Callable[..., Code]  # LambdaService._package(source): fetch (ZipFile or S3), check and unpack
@@ -190,17 +189,25 @@ class LayerStore:
         return layers, self.mount(layers)
 
     def mount(self, layers: tuple[LayerVersion, ...]) -> Path:
-        """The read-only directory of these layers extracted in order (an empty one for no layers)."""
+        """The read-only directory of these layers extracted in order (an empty one for no layers).
+
+        Built outside the lock (it links every file); two requests that build the same list at
+        once keep the first and discard the second.
+        """
         key = tuple(layer.arn for layer in layers)
         with self._lock:
-            if key not in self._opt:
-                root = self._mounts / secrets.token_hex(16)
-                root.mkdir(parents=True)
-                for layer in layers:
-                    _overlay(layer.code.root, root)
-                packages.make_read_only(root)
-                self._opt[key] = root
-            return self._opt[key]
+            if key in self._opt:
+                return self._opt[key]
+        root = self._mounts / secrets.token_hex(16)
+        root.mkdir(parents=True)
+        for layer in layers:
+            _overlay(layer.code.root, root)
+        packages.make_read_only(root)
+        with self._lock:
+            mounted = self._opt.setdefault(key, root)
+        if mounted != root:
+            packages.remove_tree(root)
+        return mounted
 
     # -- helpers ---------------------------------------------------------------------------------
     def _name(self, name_or_arn: str) -> str:
@@ -269,21 +276,28 @@ def _describe(layer: LayerVersion, location: Location) -> dict[str, Any]:
 
 
 def _overlay(source: Path, dest: Path) -> None:
-    """Add a layer's files to ``dest``; a file of a later layer replaces what an earlier one put there."""
+    """Add a layer's files to ``dest``; a later layer's file (or link) replaces what an earlier one put there.
+
+    Links are copied as links and never followed: a link in a layer may point anywhere (as on AWS),
+    and following it would link or chmod what it points to.
+    """
     for dirpath, dirnames, filenames in os.walk(source):
         target = dest / Path(dirpath).relative_to(source)
-        for name in dirnames:
-            path = target / name
-            if path.exists() and not path.is_dir():
+        for name in [*dirnames, *filenames]:
+            origin, path = os.path.join(dirpath, name), target / name
+            real_dir = name in dirnames and not os.path.islink(origin)
+            if real_dir and path.is_dir() and not path.is_symlink():
+                continue  # both layers have this directory: their files merge
+            if path.is_symlink() or path.is_file():
                 path.unlink()
-            path.mkdir(exist_ok=True)
-        for name in filenames:
-            path = target / name
-            if path.is_dir():
+            elif path.is_dir():
                 shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
-            try:
-                os.link(os.path.join(dirpath, name), path)  # read-only already: share it rather than copy
-            except OSError:
-                shutil.copy2(os.path.join(dirpath, name), path)
+            if real_dir:
+                path.mkdir()
+            elif os.path.islink(origin):
+                os.symlink(os.readlink(origin), path)
+            else:
+                try:
+                    os.link(origin, path, follow_symlinks=False)  # read-only already: share it rather than copy
+                except OSError:
+                    shutil.copy2(origin, path, follow_symlinks=False)

@@ -2,7 +2,8 @@
 
 ``Function.configuration()`` renders botocore's ``FunctionConfiguration`` shape; the
 ``generation`` counter changes with every code or configuration update, which is how the
-invoke layer knows an execution environment is stale and must be retired.  A published version
+invoke layer knows an execution environment is stale and must be retired.  Both are immutable
+values: the service replaces them whole, so a reader never sees half an update.  A published version
 is a :class:`Function` of its own (``version`` "1", "2", ...), a snapshot that never changes; an
 :class:`Alias` names one version, or two with a share of the traffic for the second.
 """
@@ -45,8 +46,10 @@ class LayerVersion:
         return f"{self.layer_arn}:{self.version}"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Function:
+    """A function's $LATEST or one of its versions: an immutable value, replaced whole by an update."""
+
     name: str
     arn: str
     runtime: str
@@ -59,7 +62,7 @@ class Function:
     memory_size: int = 128
     ephemeral_storage: int = 512
     environment: dict[str, str] = field(default_factory=dict)
-    architectures: list[str] = field(default_factory=lambda: ["x86_64"])
+    architectures: tuple[str, ...] = ("x86_64",)
     tracing_mode: str = "PassThrough"
     log_format: str = "Text"
     tags: dict[str, str] = field(default_factory=dict)
@@ -158,9 +161,9 @@ class Located:
         return self.function.configuration(self.arn)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Alias:
-    """A name for a version of a function, optionally sharing its traffic with a second version."""
+    """A name for a version of a function, optionally sharing its traffic with a second version (immutable)."""
 
     function_name: str
     name: str

@@ -14,9 +14,9 @@ import copy
 import json
 import re
 import threading
-import uuid
 from typing import TYPE_CHECKING, Any
 
+from ..arns import FUNCTION_ARN
 from .errors import (
     InvalidParameterValueException,
     PolicyLengthExceededException,
@@ -24,7 +24,7 @@ from .errors import (
     ResourceConflictException,
     ResourceNotFoundException,
 )
-from .models import Alias, Function
+from .models import Function
 
 if TYPE_CHECKING:
     from .functions import LambdaService
@@ -71,7 +71,7 @@ class FunctionPolicies:
                 raise PolicyLengthExceededException(f"The final policy size ({size}) is bigger than the limit "
                                                     f"({limit}).")
             self._policies[key] = [*statements, statement]
-            _new_revision(target)
+            self._service.new_revision(located)
         return {"Statement": _text(statement)}
 
     def remove_permission(self, function_name: str, statement_id: str, qualifier: str | None = None,
@@ -93,7 +93,7 @@ class FunctionPolicies:
                 self._policies[key] = kept
             else:
                 del self._policies[key]
-            _new_revision(target)
+            self._service.new_revision(located)
 
     def get_policy(self, function_name: str, qualifier: str | None = None) -> dict[str, str]:
         with self._lock:
@@ -111,7 +111,7 @@ class FunctionPolicies:
         ``function_name`` may be a name or an ARN, as Invoke accepts it; an unqualified call is a
         call to ``$LATEST``, governed by the function's own policy.  A copy: the caller may keep it.
         """
-        match = _function_arn().match(function_name)
+        match = FUNCTION_ARN.match(function_name)
         if not match:
             return None
         with self._lock:
@@ -170,15 +170,9 @@ def _text(value: dict[str, Any]) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def _function_arn() -> re.Pattern:
-    from .functions import FUNCTION_ARN  # functions.py builds this store, so it cannot be imported at the top
-
-    return FUNCTION_ARN
-
-
 def _qualifier(function_name: str, qualifier: str | None) -> str | None:
     """The qualifier a call names, by parameter or at the end of its function ARN."""
-    match = _function_arn().match(function_name)
+    match = FUNCTION_ARN.match(function_name)
     return qualifier or (match["qualifier"] if match else None)
 
 
@@ -186,7 +180,3 @@ def _normal(qualifier: str | None) -> str | None:
     """``$LATEST`` has no policy of its own: it is governed by the function's."""
     return None if qualifier == "$LATEST" else qualifier
 
-
-def _new_revision(target: Function | Alias) -> None:
-    """A policy change is a change of the function (version, alias): AWS gives it a new RevisionId."""
-    target.revision_id = str(uuid.uuid4())

@@ -78,6 +78,9 @@ DEFAULTS: tuple[Quota, ...] = (
     # Limits of this machine, not of AWS
     Quota("keep_alive_s", "Idle environment kept warm for", 600, "s", "lambdalab",
           "AWS states no duration; about 10 minutes is commonly observed"),
+    Quota("zip_entries_max", "Members of a .zip package unpacked at most", 100_000, "count", "lambdalab",
+          "AWS states no such limit (its 250 MB unzipped quota bounds a package); more members are refused "
+          "as an archive that cannot be unzipped"),
     Quota("log_bytes_per_invocation", "Log output kept per invocation", 5 * MB, "bytes", "lambdalab",
           "AWS has no such cap; a flood of output beyond it is dropped with a note"),
 )

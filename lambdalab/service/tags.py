@@ -7,9 +7,9 @@ given to CreateFunction are stored by the service itself; GetFunction shows them
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING
 
+from ..arns import FUNCTION_ARN
 from .errors import InvalidParameterValueException
 from .models import Function
 
@@ -20,16 +20,18 @@ if TYPE_CHECKING:
 def tag_resource(service: LambdaService, resource: str, tags: dict[str, str]) -> None:
     if not tags:
         raise InvalidParameterValueException("An error occurred and the request cannot be processed.")
-    function = _function(service, resource)
-    merged = {**function.tags, **tags}
-    if len(merged) > service.quotas.tags_max:
-        raise InvalidParameterValueException("Number of tags exceeds resource tag limit.")
-    _replace(function, merged)
+
+    def merged(function: Function) -> dict:
+        if len(merged := {**function.tags, **tags}) > service.quotas.tags_max:
+            raise InvalidParameterValueException("Number of tags exceeds resource tag limit.")
+        return {"tags": merged}
+
+    service.revise(_function(service, resource).name, merged)
 
 
 def untag_resource(service: LambdaService, resource: str, keys: list[str]) -> None:
-    function = _function(service, resource)
-    _replace(function, {k: v for k, v in function.tags.items() if k not in keys})
+    service.revise(_function(service, resource).name,
+                   lambda function: {"tags": {k: v for k, v in function.tags.items() if k not in keys}})
 
 
 def list_tags(service: LambdaService, resource: str) -> dict[str, str]:
@@ -37,16 +39,9 @@ def list_tags(service: LambdaService, resource: str) -> dict[str, str]:
 
 
 def _function(service: LambdaService, resource: str) -> Function:
-    from .functions import FUNCTION_ARN  # functions.py imports the service's parts, so not at the top
-
     match = FUNCTION_ARN.match(resource)
     if match and match["qualifier"]:
         raise InvalidParameterValueException("Tags on function aliases and versions are not supported. "
                                              "Please specify a function ARN.")
     return service.resolve(resource)
 
-
-def _replace(function: Function, tags: dict[str, str]) -> None:
-    """Swap the whole mapping (readers never see half an update) and mark the change, as AWS does."""
-    function.tags = tags
-    function.revision_id = str(uuid.uuid4())

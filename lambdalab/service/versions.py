@@ -41,6 +41,7 @@ class VersionStore:
     def publish_version(self, params: dict[str, Any]) -> dict:
         with self._lock:
             latest = self._service.resolve(self._service.function_name(params["FunctionName"]))
+            self._service.check_not_busy(latest.name)
             version = self.publish(latest, params.get("Description"), params.get("CodeSha256"),
                                    params.get("RevisionId"))
         return version.configuration(version.qualified_arn)
@@ -71,8 +72,7 @@ class VersionStore:
             version = dataclasses.replace(
                 latest, version=number, revision_id=str(uuid.uuid4()), last_modified=self._timestamp(),
                 description=latest.description if description is None else description, state="Active",
-                last_update_status="Successful", environment=dict(latest.environment),
-                architectures=list(latest.architectures), tags={})
+                last_update_status="Successful", tags={})
             versions[number] = version
             self._published[latest.name] = (latest.generation, number)
             return version
@@ -85,6 +85,13 @@ class VersionStore:
         """The function's versions, in the order they were published."""
         with self._lock:
             return list(self._versions.get(name, {}).values())
+
+    def replace(self, version: Function, **changes: Any) -> None:
+        """Swap a published version for a copy with ``changes`` (its RevisionId, when its policy changes)."""
+        with self._lock:
+            versions = self._versions.get(version.name, {})
+            if version.version in versions:
+                versions[version.version] = dataclasses.replace(versions[version.version], **changes)
 
     def remove(self, name: str, version: str) -> Function | None:
         """DeleteFunction with a Qualifier: remove a version no alias runs (None if there is none)."""

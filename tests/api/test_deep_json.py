@@ -1,0 +1,71 @@
+"""Deeply nested JSON, as a request body and as an Invoke payload: AWS's 400, never a RecursionError."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+from urllib.parse import urlsplit
+
+import pytest
+from botocore.exceptions import ClientError
+from deploy import error_of
+
+from lambdalab.api.wire import TOO_DEEP, load_json
+
+AUTHORIZATION = ("AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/lambda/aws4_request, "
+                 "SignedHeaders=host, Signature=0")
+
+
+def raw(cloud, method: str, path: str, body: bytes, headers: dict[str, str] | None = None):
+    """One request to the Lambda API as raw HTTP (the gateway routes it by its credential scope)."""
+    url = urlsplit(cloud.endpoint_url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers={"Authorization": AUTHORIZATION,
+                                                       "Content-Type": "application/json", **(headers or {})})
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("depth", [1001, 100_000])
+def test_a_deep_request_body_is_invalid_request_content(cloud, depth):
+    status, headers, body = raw(cloud, "POST", "/2015-03-31/functions", b"[" * depth)
+    assert status == 400 and headers["x-amzn-ErrorType"] == "InvalidRequestContentException"
+    assert json.loads(body)["message"] == f"Could not parse request body into json: {TOO_DEEP}"
+
+
+@pytest.mark.parametrize("payload", [b"[" * 100_000, b"{\"a\":" * 5000, b"[" * 1001 + b"]" * 1001])
+def test_a_deep_invoke_payload_is_invalid_request_content(fn, lam, payload):
+    name = fn.create("def handler(event, context):\n    return 1\n")
+    for kind in ("RequestResponse", "Event", "DryRun"):
+        with pytest.raises(ClientError) as e:
+            lam.invoke(FunctionName=name, Payload=payload, InvocationType=kind)
+        assert error_of(e) == ("InvalidRequestContentException", "Could not parse request body into json: "
+                               f"Could not parse payload into json: {TOO_DEEP}", 400)
+
+
+def test_a_payload_as_deep_as_jackson_allows_is_delivered(fn, lam):
+    name = fn.create("def handler(event, context):\n    return str(event)[:3]\n")
+    deep = b"[" * 900 + b"]" * 900  # deep, within the limit and within what Python parses on every version
+    assert fn.invoke(name, json.loads(deep))["Payload"] == "[[["
+    brackets_in_strings = json.dumps(["[" * 5000, {"k": "{" * 5000}]).encode()
+    response = lam.invoke(FunctionName=name, Payload=brackets_in_strings)
+    assert json.loads(response["Payload"].read()) == "['["
+
+
+def test_a_deep_client_context_is_refused_as_not_json(fn, lam):
+    name = fn.create("def handler(event, context):\n    return 1\n")
+    context = base64.b64encode(b"{\"a\":" + b"[" * 2000).decode()
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName=name, ClientContext=context)
+    assert error_of(e) == ("InvalidRequestContentException",
+                           "Client context must be a valid Base64-encoded JSON object.", 400)
+
+
+def test_depth_is_measured_outside_strings():
+    assert load_json(b'["[[[", "\\"[[", {"a": "]]]"}]') == ["[[[", "\"[[", {"a": "]]]"}]
+    with pytest.raises(ValueError, match="nesting depth"):
+        load_json('["' + "]" * 2000 + '", ' + "[" * 1001 + "]" * 1001 + "]")
