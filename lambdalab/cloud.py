@@ -7,14 +7,24 @@ the log of IAM's decisions.  It has two accounts: ``account``, where functions r
 lessons; IAM users act through their own access keys (``cloud.client(..., credentials=key)``).
 ``stop()`` (or leaving the ``with`` block, or the interpreter exiting) kills every execution
 environment; a reaper process does the same if this process dies abruptly.
+
+Each cloud makes its own random root keys (``cloud.credentials``), so nothing that runs in it
+knows them unless it is given them: a handler holds only its execution role's session.
 """
 
 from __future__ import annotations
 
 import atexit
+import base64
+import calendar
+import hashlib
+import hmac
 import os
+import secrets
+import string
 import tempfile
 import threading
+import time
 import weakref
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -26,6 +36,8 @@ from .api.authorize import LambdaAuthorization
 from .api.context import ApiContext
 from .clock import Clock
 from .gateway import Gateway
+from .httpd import reason
+from .iam import denials
 from .iam.authorizer import Authorizer
 from .iam.guard import Guard
 from .iam.principals import Directory
@@ -40,13 +52,13 @@ from .sandbox.environment import SandboxContext
 from .sandbox.governor import Governor
 from .sandbox.process import Reaper
 from .service.code import archive_path
-from .service.errors import InvalidParameterValueException
+from .service.errors import InvalidParameterValueException, LambdaError
 from .service.functions import LambdaService
 from .service.models import Function, LayerVersion
 from .service.quotas import Quotas
 
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}  # the root user of ``account``
 OTHER_ACCOUNT = "210987654321"
+DOWNLOAD_EXPIRES_S = 600  # GetFunction's Code.Location and GetLayerVersion's Content.Location, as in AWS
 _running: weakref.WeakSet[LocalCloud] = weakref.WeakSet()
 
 
@@ -55,25 +67,30 @@ class LocalCloud:
 
     def __init__(self, *, port: int = 0, region: str = "us-east-1", account: str = "123456789012",
                  other_account: str = OTHER_ACCOUNT, quotas: dict[str, Any] | None = None, cpu_throttle: bool = True,
-                 freeze: bool = True) -> None:
+                 freeze: bool = True, verify_signatures: bool = True) -> None:
+        """``verify_signatures=False`` is for tools that cannot sign requests with SigV4: the access key
+        in a request still names its caller and IAM still judges every call, but the signature, its
+        clock skew and expiry, and an STS session's token are not checked, so anyone who knows (or
+        guesses) an access key id acts as its owner, root users included.  Never the default."""
         self.region, self.account, self.other_account = region, account, other_account
         self.quotas = Quotas(quotas)
         self.clock = Clock()
         self.records = Records()
         self._port, self._cpu_throttle, self._freeze = port, cpu_throttle, freeze
+        self.verify_signatures = verify_signatures
+        self._roots = {account: _root_key(), other_account: _root_key()}  # account -> its root user's AccessKey
+        self._download_key = secrets.token_bytes(32)  # signs the /_lambdalab/ download URLs
         self._started = False
         self._lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> LocalCloud:
         from moto import settings
-        from moto.server import DomainDispatcherApplication, create_backend_app
 
         settings.default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True  # as in AWS
         create_course_role(self.account)
         self.workdir = Path(tempfile.mkdtemp(prefix="lambdalab-"))
         os.chmod(self.workdir, 0o711)  # environments can reach their own paths but not list others'
-        self._moto = DomainDispatcherApplication(create_backend_app)
         self.logs = LogShipper(self._deliver_logs)
         self.metrics = Metrics(self._deliver_metrics)
         self.service = LambdaService(account=self.account, region=self.region, quotas=self.quotas, clock=self.clock,
@@ -85,10 +102,9 @@ class LocalCloud:
                                    layer_url=self._layer_url,
                                    authorization=LambdaAuthorization(self.service, self.authorizer,
                                                                      check_execution_role))
-        roots = {CREDENTIALS["AWS_ACCESS_KEY_ID"]: self.account, self.account: self.account,
-                 self.other_account: self.other_account}
-        self.gateway = Gateway(LambdaAPI(self._api_ctx), self._moto, self._own_app,
-                               Guard(Directory(roots), self.authorizer), port=self._port)
+        roots = {key["AccessKeyId"]: (account, key["SecretAccessKey"]) for account, key in self._roots.items()}
+        guard = Guard(Directory(roots), self.authorizer, self.clock, verify=self.verify_signatures)
+        self.gateway = Gateway(LambdaAPI(self._api_ctx), self._own_app, guard, port=self._port)
         self.endpoint_url = self.gateway.url
         self._sandbox = SandboxContext(
             quotas=self.quotas, clock=self.clock, governor=self._governor, reaper=self._reaper, logs=self.logs,
@@ -133,6 +149,11 @@ class LocalCloud:
         return self._started
 
     @property
+    def credentials(self) -> dict[str, str]:
+        """The root user's access key of ``account`` (``AccessKeyId``, ``SecretAccessKey``), random per cloud."""
+        return dict(self._roots[self.account])
+
+    @property
     def session(self):
         """A boto3 Session whose clients talk to this cloud as the root user of ``account``."""
         return self._session()
@@ -161,8 +182,7 @@ class LocalCloud:
         import boto3
 
         if credentials is None:
-            key = CREDENTIALS["AWS_ACCESS_KEY_ID"] if account in (None, self.account) else account
-            credentials = {"AccessKeyId": key, "SecretAccessKey": CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
+            credentials = self._roots[account or self.account]
         return boto3.Session(aws_access_key_id=credentials["AccessKeyId"],
                              aws_secret_access_key=credentials["SecretAccessKey"],
                              aws_session_token=credentials.get("SessionToken"), region_name=self.region)
@@ -176,9 +196,10 @@ class LocalCloud:
         return self.pool.environments(function_name)
 
     def environ(self) -> dict[str, str]:
-        """The variables that point the AWS CLI and SDKs at this cloud."""
-        return {"AWS_ENDPOINT_URL": self.endpoint_url, "AWS_ACCESS_KEY_ID": CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                "AWS_SECRET_ACCESS_KEY": CREDENTIALS["AWS_SECRET_ACCESS_KEY"], "AWS_DEFAULT_REGION": self.region}
+        """The variables that point the AWS CLI and SDKs at this cloud, as the root user of ``account``."""
+        root = self._roots[self.account]
+        return {"AWS_ENDPOINT_URL": self.endpoint_url, "AWS_ACCESS_KEY_ID": root["AccessKeyId"],
+                "AWS_SECRET_ACCESS_KEY": root["SecretAccessKey"], "AWS_DEFAULT_REGION": self.region}
 
     def __repr__(self) -> str:
         if not self._started:
@@ -221,14 +242,34 @@ class LocalCloud:
 
     def _code_url(self, function: Function) -> str:
         qualified = function.name if function.version == "$LATEST" else f"{function.name}:{function.version}"
-        return f"{self.endpoint_url}/_lambdalab/code/{quote(qualified)}.zip"
+        return self._presign(f"/_lambdalab/code/{quote(qualified)}.zip")
 
     def _layer_url(self, layer: LayerVersion) -> str:
-        return f"{self.endpoint_url}/_lambdalab/layers/{quote(layer.name)}/{layer.version}.zip"
+        return self._presign(f"/_lambdalab/layers/{quote(layer.name)}/{layer.version}.zip")
+
+    def _presign(self, path: str) -> str:
+        """A download URL valid for 10 minutes of the cloud's time, like the presigned S3 URLs AWS hands out."""
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self.clock.time()))
+        query = f"X-Amz-Date={stamp}&X-Amz-Expires={DOWNLOAD_EXPIRES_S}"
+        return f"{self.endpoint_url}{path}?{query}&X-Amz-Signature={self._download_signature(path, query)}"
+
+    def _download_signature(self, path: str, query: str) -> str:
+        return hmac.new(self._download_key, f"{path}?{query}".encode(), hashlib.sha256).hexdigest()
 
     def _own_app(self, environ: dict, start_response):
-        """Serves GetFunction's ``Code.Location`` and GetLayerVersion's ``Content.Location``: the uploaded .zip."""
-        kind, _, rest = unquote(environ["PATH_INFO"]).removeprefix("/_lambdalab/").removesuffix(".zip").partition("/")
+        """Serves GetFunction's ``Code.Location`` and GetLayerVersion's ``Content.Location``: the uploaded .zip,
+        to whoever holds an unexpired URL, answering as S3 answers for a presigned URL."""
+        path, _, query = environ["RAW_URI"].partition("?")
+        signed, _, signature = query.partition("&X-Amz-Signature=")
+        fields = dict(pair.partition("=")[::2] for pair in signed.split("&"))
+        if not hmac.compare_digest(self._download_signature(path, signed).encode(), signature.encode()):
+            return self._s3_error(start_response, denials.Refused("denied", "Access Denied"))
+        signed_at = calendar.timegm(time.strptime(fields["X-Amz-Date"], "%Y%m%dT%H%M%SZ"))
+        if self.clock.time() > signed_at + DOWNLOAD_EXPIRES_S:
+            return self._s3_error(start_response, denials.Refused("presign-expired", fields=(
+                ("X-Amz-Expires", str(DOWNLOAD_EXPIRES_S)), ("Expires", _iso(signed_at + DOWNLOAD_EXPIRES_S)),
+                ("ServerTime", _iso(self.clock.time())))))
+        kind, _, rest = unquote(path).removeprefix("/_lambdalab/").removesuffix(".zip").partition("/")
         try:
             if kind == "layers":
                 name, _, version = rest.partition("/")
@@ -236,11 +277,26 @@ class LocalCloud:
             else:
                 root = self.service.resolve(rest).code.root
             body = archive_path(root).read_bytes()
-        except Exception:
-            start_response("404 Not Found", [("Content-Type", "text/plain")])
-            return [b"NoSuchKey"]
+        except (LambdaError, FileNotFoundError):  # deleted since the URL was handed out
+            return self._s3_error(start_response, denials.Refused("no-such-key", fields=(("Key", path),)))
         start_response("200 OK", [("Content-Type", "application/zip"), ("Content-Length", str(len(body)))])
         return [body]
+
+    @staticmethod
+    def _s3_error(start_response, refused: denials.Refused) -> list[bytes]:
+        status, headers, body = denials.respond("s3", {}, refused)
+        start_response(f"{status} {reason(status)}", [*headers, ("Content-Length", str(len(body)))])
+        return [body]
+
+
+def _root_key() -> dict[str, str]:
+    """A root user's access key shaped like AWS's: AKIA + 16 base-32 characters, a 40-character secret."""
+    key_id = "AKIA" + "".join(secrets.choice(string.ascii_uppercase + "234567") for _ in range(16))
+    return {"AccessKeyId": key_id, "SecretAccessKey": base64.b64encode(secrets.token_bytes(30)).decode()}
+
+
+def _iso(moment: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment))
 
 
 def start(**kwargs: Any) -> LocalCloud:

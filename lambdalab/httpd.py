@@ -95,7 +95,7 @@ class Chunked:
         self._left: int | None = None  # data bytes left in the current chunk; None: a size line comes next
         self._ext = b""
         self._start = 0
-        self._last = False  # the zero-size chunk was read: trailers follow
+        self.last_chunk = False  # the zero-size chunk was read: trailers follow
 
     def feed(self, buf: bytearray) -> bool:
         """Consume what ``buf`` holds of the body; True once it is complete (what follows stays in ``buf``).
@@ -112,7 +112,7 @@ class Chunked:
                         break
                     line = bytes(buf[pos:eol]).removesuffix(b"\r")
                     pos = eol + 1
-                    if self._last:  # a trailer line, or the empty line that ends the body
+                    if self.last_chunk:  # a trailer line, or the empty line that ends the body
                         if line:
                             self.trailers.append(line)
                         else:
@@ -124,7 +124,7 @@ class Chunked:
                     self._left, self._start = int(size, 16), self.size
                     if self._left == 0:
                         self.chunks.append((self._ext, self.size, self.size))
-                        self._last, self._left = True, None
+                        self.last_chunk, self._left = True, None
                 elif self._left:
                     take = min(self._left, len(buf) - pos)
                     if not take:
@@ -149,6 +149,17 @@ class Chunked:
     @property
     def too_large(self) -> bool:
         return self.size > self.keep
+
+
+def request_body(environ: dict) -> bytes:
+    """The request's body, left in place for the next reader (this server buffers every body)."""
+    stream = environ["wsgi.input"]
+    if isinstance(stream, io.BytesIO):
+        return stream.getvalue()
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = stream.read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
 
 
 class _Timeout(Exception):
