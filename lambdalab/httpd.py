@@ -368,21 +368,8 @@ class HTTPServer:
                 raise BadRequest(400, "conflicting Content-Length headers")
             lowered[key] = f"{lowered[key]},{value}" if key in lowered and key != "content-length" else value
         body = self._body(conn, lowered)
-        path, _, query = target.partition("?")
-        environ = {
-            "REQUEST_METHOD": method, "SCRIPT_NAME": "", "PATH_INFO": unquote(path, "latin-1"),
-            "QUERY_STRING": query, "RAW_URI": target, "REQUEST_URI": target, "SERVER_PROTOCOL": version,
-            "SERVER_NAME": self.host, "SERVER_PORT": str(self.port), "REMOTE_ADDR": conn.peer[0],
-            "REMOTE_PORT": str(conn.peer[1]), "CONTENT_LENGTH": str(len(body)), HEADERS: headers,
-            "wsgi.version": (1, 0), "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body),
-            "wsgi.errors": sys.stderr, "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False,
-        }
-        for name, value in sorted(lowered.items(), key=lambda item: "_" in item[0]):
-            key = name.upper().replace("-", "_")
-            if key == "CONTENT_TYPE":
-                environ.setdefault("CONTENT_TYPE", value)
-            elif key not in ("CONTENT_LENGTH", "TRANSFER_ENCODING"):  # X_Foo never stands in for X-Foo
-                environ.setdefault("HTTP_" + key, value)
+        environ = environ_for(method, target, headers, body, version=version, server=(self.host, self.port),
+                              peer=conn.peer)
         keep = version == "HTTP/1.1" and lowered.get("connection", "").lower() != "close"
         return environ, keep
 
@@ -431,6 +418,33 @@ class HTTPServer:
             log.exception("unhandled error serving %s %s", environ["REQUEST_METHOD"], environ["RAW_URI"])
             return "500 Internal Server Error", [("Content-Type", "text/plain")], [b"Internal Server Error"]
         return started[0], started[1], chunks
+
+
+def environ_for(method: str, target: str, headers: list[tuple[str, str]], body: bytes, *,
+                version: str = "HTTP/1.1", server: tuple[str, int] = ("127.0.0.1", 0),
+                peer: tuple[str, int] = ("127.0.0.1", 0)) -> dict:
+    """The WSGI environ of a parsed request.  A header spelled with underscores (``X_Foo``) never
+    stands in for its dashed twin (``X-Foo``), which WSGI cannot tell apart: the dashed one wins."""
+    path, _, query = target.partition("?")
+    environ = {
+        "REQUEST_METHOD": method, "SCRIPT_NAME": "", "PATH_INFO": unquote(path, "latin-1"),
+        "QUERY_STRING": query, "RAW_URI": target, "REQUEST_URI": target, "SERVER_PROTOCOL": version,
+        "SERVER_NAME": server[0], "SERVER_PORT": str(server[1]), "REMOTE_ADDR": peer[0],
+        "REMOTE_PORT": str(peer[1]), "CONTENT_LENGTH": str(len(body)), HEADERS: headers,
+        "wsgi.version": (1, 0), "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr, "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False,
+    }
+    joined: dict[str, str] = {}
+    for name, value in headers:
+        key = name.lower()
+        joined[key] = f"{joined[key]},{value}" if key in joined else value
+    for name, value in sorted(joined.items(), key=lambda item: "_" in item[0]):
+        key = name.upper().replace("-", "_")
+        if key == "CONTENT_TYPE":
+            environ.setdefault("CONTENT_TYPE", value)
+        elif key not in ("CONTENT_LENGTH", "TRANSFER_ENCODING"):
+            environ.setdefault("HTTP_" + key, value)
+    return environ
 
 
 def _refuse(conn: _Connection, status: int, detail: str, linger: float = 1.0) -> None:
