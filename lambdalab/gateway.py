@@ -30,13 +30,12 @@ from xml.parsers.expat import ExpatError
 from .httpd import HEADERS, HTTPServer, WSGIApp, request_body
 from .iam import denials, sigv4
 from .iam.denials import Refused
-from .iam.guard import Guard, headers_of, send
+from .iam.guard import MALFORMED, Guard, headers_of, send
 
 log = logging.getLogger(__name__)
 _LAMBDA_PATH = re.compile(r"/20\d\d-\d\d-\d\d/")  # the Lambda API's paths are versioned by a date
 _BAD_INPUT = (ValueError, LookupError, TypeError, AttributeError, ExpatError, ParseError)
 _NOT_AWS = ("moto_api", "instance_metadata")  # moto's own API and EC2's metadata service are no AWS API
-_MALFORMED = "The request could not be processed: a parameter is missing, malformed or of the wrong type."
 
 
 class Gateway:
@@ -153,7 +152,7 @@ class MotoApps:
         except _BAD_INPUT as e:
             log.info("moto could not process %s %s: %r", environ["REQUEST_METHOD"], environ["RAW_URI"], e)
             kind = "malformed-input" if service != "s3" or request_body(environ) else "invalid-argument"
-            return send(start_response, denials.respond(service, headers_of(environ), Refused(kind, _MALFORMED)))
+            return send(start_response, denials.respond(service, headers_of(environ), Refused(kind, MALFORMED)))
         status, headers = started
         content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
         if status[:3] in ("404", "405") and content_type.startswith("text/html"):

@@ -32,6 +32,7 @@ from .resources import resource_side
 
 # A bucket policy can lock out everyone but the account's root user, who may always mend it.
 _ROOT_ALWAYS = {"s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"}
+MALFORMED = "The request could not be processed: a parameter is missing, malformed or of the wrong type."
 CALLER = "lambdalab.caller"  # the WSGI environ key under which a request's Caller travels on
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
@@ -78,9 +79,13 @@ class Guard:
         if caller.is_root and service == "sts" and \
                 actions.operation({k.lower(): v for k, v in headers.items()}, query, body)[0] == "GetCallerIdentity":
             return send(start_response, _root_identity(caller))  # moto knows no root user to say who it is
+        try:
+            calls = actions.describe(service, environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/"), query,
+                                     headers, body, region, caller.account)
+        except (ValueError, LookupError, TypeError, AttributeError):  # AWS reads the input before it authorizes
+            return send(start_response, denials.respond(service, headers, Refused("malformed-input", MALFORMED)))
         owners = set()
-        for call in actions.describe(service, environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/"), query,
-                                     headers, body, region, caller.account):
+        for call in calls:
             account, policy = resource_side(call.action, call.resource, caller.account)
             if caller.is_anonymous and call.action != "s3:CreateBucket" and _no_such_bucket(call.resource):
                 continue  # S3 answers NoSuchBucket to anyone
