@@ -110,11 +110,6 @@ class Directory:
                 return (caller, Secret(key.secret_access_key)) if caller else None
         return None
 
-    def caller(self, access_key_id: str) -> Caller | None:
-        """The principal behind ``access_key_id`` (see :meth:`lookup`)."""
-        found = self.lookup(access_key_id)
-        return found[0] if found else None
-
     def _session_of(self, account: str, access_key_id: str):
         with self._lock:
             session = self._sessions.get(access_key_id)
