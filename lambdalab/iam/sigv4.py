@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import calendar
+import functools
 import hashlib
 import hmac
 import re
@@ -342,17 +343,40 @@ def _raw_pairs(query: str) -> list[tuple[str, str]]:
 
 
 class _Exact:
-    """The server's side of SigV4: canonicalize exactly the headers the client listed as signed."""
+    """The server's side of SigV4: canonicalize exactly the headers the client listed as signed, and
+    sign with a derived key kept per (secret, day, region, service), as botocore derives it."""
 
     signed: tuple[str, ...] = ()
 
-    def headers_to_sign(self, request: AWSRequest) -> HTTPHeaders:
-        chosen = HTTPHeaders()
+    def headers_to_sign(self, request: AWSRequest) -> _Headers:
+        chosen = _Headers()
         for name in self.signed:
             value = request.headers.get(name)
             if value is not None:
                 chosen[name] = value
         return chosen
+
+    def signature(self, string_to_sign: str, request: AWSRequest) -> str:
+        key = _signing_key(self.credentials.secret_key, request.context["timestamp"][:8], self._region_name,
+                           self._service_name)
+        return self._sign(key, string_to_sign, hex=True)
+
+
+class _Headers(dict):
+    """What botocore's canonicalization reads of the signed headers (each already joined, one value)."""
+
+    def get_all(self, name: str) -> list[str]:
+        return [self[name]]
+
+
+@functools.lru_cache(maxsize=256)
+def _signing_key(secret: str, day: str, region: str, service: str) -> bytes:
+    """SigV4's signing key (botocore's derivation: HMAC of day, region, service and "aws4_request");
+    it changes once a day per key, so the four HMACs run once, not per request."""
+    key = SigV4Auth._sign(None, f"AWS4{secret}".encode(), day)
+    for part in (region, service, "aws4_request"):
+        key = SigV4Auth._sign(None, key, part)
+    return key
 
 
 class _HeaderAuth(_Exact, SigV4Auth):
