@@ -56,7 +56,7 @@ class Gateway:
         environ.pop("HTTP_X_MOTO_ACCOUNT_ID", None)  # only the guard says which account moto serves
         if environ.get("PATH_INFO", "").startswith("/_lambdalab/"):
             return self._own(environ, start_response)
-        service = ""
+        service: str | None = None  # unknown until the signature is read
         try:
             sig = environ[sigv4.SIGNATURE] = sigv4.parse(environ)
             service = sig.service if sig else _unsigned_service(environ)
@@ -68,11 +68,12 @@ class Gateway:
                                                  "of the request's credential scope).")
             return self._guard(service, environ, lambda env, respond: self._moto.call(app, service, env, respond),
                                start_response)
-        except Refused as refused:
+        except Refused as refused:  # a malformed signature names no service: answer as the request looks
+            service = _unsigned_service(environ) if service is None else service
             return send(start_response, denials.respond(service, headers_of(environ), refused))
         except Exception:
             log.exception("internal error routing %s %s", environ["REQUEST_METHOD"], environ["RAW_URI"])
-            return send(start_response, denials.respond(service, headers_of(environ), Refused("internal")))
+            return send(start_response, denials.respond(service or "", headers_of(environ), Refused("internal")))
 
 
 def _unsigned_service(environ: dict) -> str:

@@ -74,6 +74,8 @@ class Guard:
         headers = headers_of(environ)
         body = request_body(environ)
         query = environ.get("QUERY_STRING", "")
+        if sig and sig.presigned:
+            query = sigv4.without_auth(query)
         region = sig.region if sig else self.authorizer.region
         home = caller.account or None
         if caller.is_root and service == "sts" and \

@@ -116,8 +116,6 @@ def parse(environ: dict) -> Signature | None:
 
 def _header(header: str, environ: dict) -> Signature:
     algorithm, _, rest = header.strip().partition(" ")
-    if algorithm != ALGORITHM:
-        raise Refused("unsupported-auth", _incomplete(header, [], True))
     fields = {}
     for part in rest.split(","):
         name, equals, value = part.strip().partition("=")
@@ -125,6 +123,8 @@ def _header(header: str, environ: dict) -> Signature:
             fields[name] = value
     stamp = environ.get("HTTP_X_AMZ_DATE") or _from_http_date(environ.get("HTTP_DATE"))
     missing = [name for name in ("Credential", "Signature", "SignedHeaders") if not fields.get(name)]
+    if algorithm != ALGORITHM:
+        raise Refused("unsupported-auth", _incomplete(header, missing, stamp is not None))
     if missing or stamp is None:
         raise Refused("header-malformed", _incomplete(header, missing, stamp is not None))
     if not _STAMP.fullmatch(stamp):
@@ -215,6 +215,16 @@ def _from_http_date(value: str | None) -> str | None:
     parsed = parsedate_tz(value)
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(calendar.timegm(parsed[:9]) - (parsed[9] or 0))) \
         if parsed else value
+
+
+_AUTH_PARAMS = {"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders",
+                "X-Amz-Signature", "X-Amz-Security-Token", "AWSAccessKeyId", "Signature", "Expires",
+                "x-amz-security-token"}
+
+
+def without_auth(query: str) -> str:
+    """A presigned URL's query string without its authentication parameters: what the request asks for."""
+    return "&".join(pair for pair in query.split("&") if unquote(pair.partition("=")[0]) not in _AUTH_PARAMS)
 
 
 def query_pairs(query: str) -> list[tuple[str, str]]:

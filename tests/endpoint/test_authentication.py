@@ -164,6 +164,28 @@ def test_a_tampered_body_or_header_is_refused(cloud, fn):
     healthy(cloud)
 
 
+@pytest.mark.parametrize(("method", "path", "headers", "body", "expected"), [
+    ("POST", "/", {"X-Amz-Target": "DynamoDB_20120810.ListTables", "Content-Type": "application/x-amz-json-1.0"},
+     b"{}", (400, b'"__type": "com.amazon.coral.service#IncompleteSignatureException"')),
+    ("POST", "/", {"Content-Type": "application/x-www-form-urlencoded"}, b"Action=ListUsers",
+     (400, b"<Code>IncompleteSignature</Code>")),
+    ("GET", "/2015-03-31/functions/", {}, b"", (403, b'{"message": "Authorization header requires')),
+    ("GET", "/some-bucket/key", {}, b"", (400, b"<Code>InvalidRequest</Code><Message>The authorization mechanism")),
+])
+def test_a_garbage_authorization_header_gets_the_services_4xx(cloud, method, path, headers, body, expected):
+    status, _, answer = send(cloud, method, path, body, {**headers, "Authorization": "garbage"})
+    assert status == expected[0] and expected[1] in answer, answer
+    healthy(cloud)
+
+
+def test_a_scope_naming_a_service_nobody_serves_gets_a_clean_4xx(cloud):
+    for service in ("nosuchservice", "motoapi"):
+        headers = sign(cloud, "POST", "/", b"{}", {"X-Amz-Target": "X.Y"}, service=service)
+        status, _, body = send(cloud, "POST", "/", b"{}", headers)
+        assert status == 400 and b"UnknownOperationException" in body and b"Traceback" not in body
+    healthy(cloud)
+
+
 def test_unsigned_requests_are_anonymous(cloud):
     assert code_of(lambda: unsigned(cloud, "iam").list_users())[:2] == ("MissingAuthenticationToken", 403)
     assert code_of(lambda: unsigned(cloud, "sts").get_caller_identity())[:2] == ("MissingAuthenticationToken", 403)
@@ -204,8 +226,17 @@ def test_an_sts_sessions_key_needs_its_own_unexpired_token(cloud):
     role = cloud.client("iam").create_role(RoleName="endpoint-session", AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": cloud.account},
                                                 "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    cloud.client("iam").put_role_policy(RoleName="endpoint-session", PolicyName="read", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+                                                "Resource": "arn:aws:s3:::endpoint-session/*"}]}))
+    cloud.client("s3").create_bucket(Bucket="endpoint-session")
+    cloud.client("s3").put_object(Bucket="endpoint-session", Key="k", Body=b"for the session")
     session = cloud.client("sts").assume_role(RoleArn=role, RoleSessionName="s1")["Credentials"]
     assert cloud.client("sts", credentials=session).get_caller_identity()["Arn"].endswith("endpoint-session/s1")
+    for version in ("s3", "s3v4"):  # presigned URLs carry the session token in their query
+        signer = cloud.client("s3", credentials=session, config=Config(signature_version=version))
+        url = signer.generate_presigned_url("get_object", Params={"Bucket": "endpoint-session", "Key": "k"})
+        assert "ecurity-" in url and urllib.request.urlopen(url).read() == b"for the session"
     without = {k: v for k, v in session.items() if k != "SessionToken"}
     assert code_of(lambda: cloud.client("sts", credentials=without).get_caller_identity())[:2] == \
         ("InvalidClientTokenId", 403)
