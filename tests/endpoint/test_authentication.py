@@ -3,6 +3,7 @@ and each attack a handler could try refused with the service's own error (the cl
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -16,7 +17,10 @@ import boto3
 import botocore.auth
 import pytest
 from botocore import UNSIGNED
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from signing import healthy, send, sign
 
@@ -289,6 +293,53 @@ def test_multipart_uploads_and_the_streaming_trailer_botocore_sends_over_tls(clo
     s3.put_object(Bucket="endpoint-multipart", Key="trailing", Body=b"t" * 100_000, ChecksumAlgorithm="CRC32")
     assert sent["X-Amz-Content-SHA256"] == b"STREAMING-UNSIGNED-PAYLOAD-TRAILER"
     assert s3.get_object(Bucket="endpoint-multipart", Key="trailing")["Body"].read() == b"t" * 100_000
+
+
+def chunk_signed(cloud, path: str, data: bytes, chunk: int) -> tuple[dict[str, str], bytes]:
+    """A PUT with a STREAMING-AWS4-HMAC-SHA256-PAYLOAD body as the AWS CLI v2 and the Java SDK send one:
+    the seed signed by botocore's S3SigV4Auth, each chunk signed in a chain from it (S3 API Reference,
+    "Transferring Payload in Multiple Chunks")."""
+    pieces = [data[i:i + chunk] for i in range(0, len(data), chunk)] + [b""]
+    length = sum(len(f"{len(p):x};chunk-signature=".encode()) + 64 + 2 + len(p) + 2 for p in pieces)
+    stamp = datetime.utcnow().strftime("%Y%m%dT%H%M%SZ")
+    request = AWSRequest(method="PUT", url=f"{cloud.endpoint_url}{path}", headers={
+        "Content-Encoding": "aws-chunked", "X-Amz-Decoded-Content-Length": str(len(data)),
+        "Content-Length": str(length), "X-Amz-Content-SHA256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        "X-Amz-Date": stamp})
+    request.context["timestamp"] = stamp
+    key = cloud.credentials
+    auth = S3SigV4Auth(Credentials(key["AccessKeyId"], key["SecretAccessKey"]), "s3", cloud.region)
+    previous = auth.signature(auth.string_to_sign(request, auth.canonical_request(request)), request)
+    request.headers["Authorization"] = (f"AWS4-HMAC-SHA256 Credential={auth.scope(request)}, SignedHeaders="
+                                        f"{auth.signed_headers(auth.headers_to_sign(request))}, Signature={previous}")
+    body = b""
+    for piece in pieces:
+        previous = auth.signature("\n".join(["AWS4-HMAC-SHA256-PAYLOAD", stamp, auth.credential_scope(request),
+                                             previous, hashlib.sha256(b"").hexdigest(),
+                                             hashlib.sha256(piece).hexdigest()]), request)
+        body += f"{len(piece):x};chunk-signature={previous}\r\n".encode() + piece + b"\r\n"
+    assert len(body) == length
+    return dict(request.headers.items()), body
+
+
+def test_chunk_signed_and_unsigned_payload_uploads(cloud):
+    s3 = cloud.client("s3")
+    s3.create_bucket(Bucket="endpoint-chunks")
+    data = bytes(range(256)) * 500
+    headers, body = chunk_signed(cloud, "/endpoint-chunks/chunked", data, 8192)
+    status, _, answer = send(cloud, "PUT", "/endpoint-chunks/chunked", body, headers)
+    assert status == 200, answer
+    assert s3.get_object(Bucket="endpoint-chunks", Key="chunked")["Body"].read() == data
+    tampered = bytearray(body)
+    tampered[-100] ^= 1  # one byte of the last data chunk
+    status, _, answer = send(cloud, "PUT", "/endpoint-chunks/chunked", bytes(tampered), headers)
+    assert status == 403 and b"<Code>SignatureDoesNotMatch</Code>" in answer
+    unsigned_payload = cloud.client("s3", config=Config(s3={"payload_signing_enabled": False}))
+    sent = {}
+    unsigned_payload.meta.events.register("before-send.s3.PutObject", lambda request, **_: sent.update(request.headers))
+    unsigned_payload.put_object(Bucket="endpoint-chunks", Key="unsigned", Body=b"not hashed")
+    assert sent["X-Amz-Content-SHA256"] == b"UNSIGNED-PAYLOAD"
+    assert s3.get_object(Bucket="endpoint-chunks", Key="unsigned")["Body"].read() == b"not hashed"
 
 
 def test_botocore_clients_of_several_services_are_verified(cloud):
