@@ -2,8 +2,8 @@
 
 :func:`parse` reads the Authorization header (``AWS4-HMAC-SHA256 Credential=..., SignedHeaders=...,
 Signature=...``) or a presigned URL's ``X-Amz-*`` query parameters into a :class:`Signature`, which
-travels in the WSGI environ under :data:`SIGNATURE`: the gateway routes by its service, the guard
-looks up its access key, the Lambda API reads nothing else.  :func:`verify` recomputes the
+travels in the WSGI environ under :data:`SIGNATURE`: the gateway routes by its service and the
+guard looks up its access key (the Lambda API gets the caller the guard found).  :func:`verify` recomputes the
 signature with botocore's own signers (``SigV4Auth``, ``S3SigV4Auth`` and their presigned-URL
 variants) over the request as it arrived, so canonicalization is botocore's, not a second
 implementation: the headers the client listed as signed, the path as sent (normalized and encoded
