@@ -66,7 +66,7 @@ class Guard:
                 raise Refused("invalid-token", fields=(("AWSAccessKeyId", sig.access_key),))
             if secret.expires is not None and secret.expires < datetime.now(timezone.utc).replace(tzinfo=None):
                 raise Refused("expired-token")
-            sigv4.verify(sig, environ, secret.key, self.clock.time(), time.time())
+            sigv4.verify(sig, environ, secret.key, sigv4.Now(self.clock.time(), time.time(), self.clock.offset_at))
         return caller
 
     def _authorize(self, caller: Caller, service: str, sig: sigv4.Signature | None, environ: dict, app: WSGIApp,

@@ -20,10 +20,12 @@ S3 also takes Signature Version 2 (``Authorization: AWS key:signature`` and pres
 ``AWSAccessKeyId``/``Signature``/``Expires``), which botocore still uses by default to presign S3
 URLs in the regions that accept it (us-east-1 among them); botocore's ``HmacV1Auth`` checks those.
 
-Time: ``now`` is the cloud's clock, which ``cloud.clock.advance()`` moves ahead of the machine's;
-SDKs sign on the machine's clock (botocore corrects no skew), so a header-signed request is on
-time when it was signed between 15 minutes before the machine's time and 15 minutes after the
-cloud's.  A presigned URL expires on the cloud's clock.
+Time (:class:`Now`): SDKs sign on the machine's clock (botocore corrects no skew), while
+``cloud.clock.advance()`` moves the cloud's clock ahead of it.  A header-signed request is on time
+when it was signed between 15 minutes before the machine's time and 15 minutes after the cloud's.
+A SigV4 presigned URL expires on the cloud's clock: its X-Amz-Date is read as the cloud time it
+was then (so advancing the clock expires URLs made before, never the ones made after).  A SigV2
+URL carries only its end (``Expires``), not when it was made, so it expires on the machine's clock.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import hmac
 import re
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
@@ -90,6 +93,16 @@ class Signature:
     def signed_at(self) -> float:
         t = self.timestamp
         return calendar.timegm((int(t[:4]), int(t[4:6]), int(t[6:8]), int(t[9:11]), int(t[11:13]), int(t[13:15])))
+
+
+@dataclass(frozen=True)
+class Now:
+    """The moment a request is checked: the cloud's time, the machine's, and how far the cloud's clock
+    was ahead of the machine's at a past machine time (``Clock.offset_at``)."""
+
+    cloud: float
+    machine: float
+    offset_at: Callable[[float], float] = lambda moment: 0.0
 
 
 def parse(environ: dict) -> Signature | None:
@@ -234,11 +247,9 @@ def query_pairs(query: str) -> list[tuple[str, str]]:
 
 
 # -- verification ------------------------------------------------------------------------------------------
-def verify(sig: Signature, environ: dict, secret: str, now: float, earliest: float) -> None:
-    """Raise :class:`Refused` unless ``sig`` is a valid, timely signature of this request by ``secret``.
-
-    ``now`` is the cloud's time and ``earliest`` the machine's (see the module docstring)."""
-    _on_time(sig, now, earliest)
+def verify(sig: Signature, environ: dict, secret: str, now: Now) -> None:
+    """Raise :class:`Refused` unless ``sig`` is a valid, timely signature of this request by ``secret``."""
+    _on_time(sig, now)
     if sig.version == 2:
         return _verify_v2(sig, environ, secret)
     s3 = sig.service == "s3"
@@ -263,28 +274,30 @@ def verify(sig: Signature, environ: dict, secret: str, now: float, earliest: flo
         _check_chunks(sig, environ, body, content, auth, request)
 
 
-def _on_time(sig: Signature, now: float, earliest: float) -> None:
-    if sig.version == 2 and sig.presigned:
-        if now > sig.expires:
-            raise Refused("presign-expired", fields=(("Expires", _iso(sig.expires)), ("ServerTime", _iso(now))))
-        return
-    signed_at = sig.signed_at
+def _on_time(sig: Signature, now: Now) -> None:
     if sig.presigned:
-        if now > signed_at + sig.expires:
-            raise Refused("presign-expired", fields=(("X-Amz-Expires", str(sig.expires)),
-                                                     ("Expires", _iso(signed_at + sig.expires)),
-                                                     ("ServerTime", _iso(now))))
-        if signed_at > now + MAX_SKEW_S:
+        if sig.version == 2:  # Expires, machine time: shown in cloud time
+            ends, signed_at = sig.expires + now.cloud - now.machine, None
+        else:
+            signed_at = sig.signed_at + now.offset_at(sig.signed_at + 1)  # X-Amz-Date drops the fraction
+            ends = signed_at + sig.expires
+        if now.cloud > ends:
+            given = (("X-Amz-Expires", str(sig.expires)),) if sig.version == 4 else ()
+            raise Refused("presign-expired", fields=(*given, ("Expires", _iso(ends)), ("ServerTime", _iso(now.cloud))))
+        if signed_at is not None and signed_at > now.cloud + MAX_SKEW_S:
             raise Refused("presign-early")
         return
-    if earliest - MAX_SKEW_S <= signed_at <= now + MAX_SKEW_S:
+    signed_at = sig.signed_at
+    if now.machine - MAX_SKEW_S <= signed_at <= now.cloud + MAX_SKEW_S:
         return
-    fields = (("RequestTime", sig.timestamp), ("ServerTime", _iso(now)), ("MaxAllowedSkewMilliseconds", "900000"))
-    if signed_at < earliest - MAX_SKEW_S:
+    fields = (("RequestTime", sig.timestamp), ("ServerTime", _iso(now.cloud)),
+              ("MaxAllowedSkewMilliseconds", "900000"))
+    if signed_at < now.machine - MAX_SKEW_S:
         raise Refused("skewed", f"Signature expired: {sig.timestamp} is now earlier than "
-                                f"{_stamp(earliest - MAX_SKEW_S)} ({_stamp(earliest)} - 15 min.)", fields=fields)
+                                f"{_stamp(now.machine - MAX_SKEW_S)} ({_stamp(now.machine)} - 15 min.)",
+                      fields=fields)
     raise Refused("skewed", f"Signature not yet current: {sig.timestamp} is still later than "
-                            f"{_stamp(now + MAX_SKEW_S)} ({_stamp(now)} + 15 min.)", fields=fields)
+                            f"{_stamp(now.cloud + MAX_SKEW_S)} ({_stamp(now.cloud)} + 15 min.)", fields=fields)
 
 
 def _verify_v2(sig: Signature, environ: dict, secret: str) -> None:

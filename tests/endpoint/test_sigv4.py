@@ -51,7 +51,7 @@ def doc_request(payload: str, signed: str, seed: str, extra: list[tuple[str, str
 
 def check(environ: dict, now: float = DOC_TIME) -> None:
     sig = sigv4.parse(environ)
-    sigv4.verify(sig, environ, SECRET, now, now)
+    sigv4.verify(sig, environ, SECRET, sigv4.Now(now, now))
 
 
 def chunked_doc(body: bytes) -> dict:
@@ -149,7 +149,7 @@ def test_botocore_signed_requests_verify_and_any_change_is_refused(service, meth
     sig = sigv4.parse(environ)
     assert (sig.access_key, sig.service, sig.region, sig.presigned) == (KEY, service, "us-east-1", False)
     with pytest.raises(Refused):
-        sigv4.verify(sig, environ, "not the secret", signed_at, signed_at)
+        sigv4.verify(sig, environ, "not the secret", sigv4.Now(signed_at, signed_at))
     if body:
         tampered = environ_for(method, environ["RAW_URI"], environ["lambdalab.headers"], body + b" ")
         with pytest.raises(Refused) as refused:
@@ -183,10 +183,16 @@ def test_presigned_urls_verify_until_they_expire():
     environ, signed_at = botocore_request(signer, "GET", "/?Action=GetCallerIdentity&Version=2011-06-15")
     sig = sigv4.parse(environ)
     assert sig.presigned and sig.expires == 60
-    sigv4.verify(sig, environ, SECRET, signed_at + 59, signed_at + 59)
+    sigv4.verify(sig, environ, SECRET, sigv4.Now(signed_at + 59, signed_at + 59))
     with pytest.raises(Refused) as refused:
-        sigv4.verify(sig, environ, SECRET, signed_at + 61, signed_at + 61)
+        sigv4.verify(sig, environ, SECRET, sigv4.Now(signed_at + 61, signed_at + 61))
     assert refused.value.kind == "presign-expired"
+    advanced_before = sigv4.Now(signed_at + 3600 + 10, signed_at + 10, lambda moment: 3600.0)
+    sigv4.verify(sig, environ, SECRET, advanced_before)  # made after the clock moved: valid for its minute
+    advanced_after = sigv4.Now(signed_at + 3600 + 10, signed_at + 10, lambda moment: 0.0 if moment <= signed_at + 5
+                               else 3600.0)
+    with pytest.raises(Refused):  # made before the clock moved an hour: expired
+        sigv4.verify(sig, environ, SECRET, advanced_after)
 
 
 @pytest.mark.parametrize(("offset", "words"), [(-16 * 60, "Signature expired"), (16 * 60, "Signature not yet current")])
@@ -204,9 +210,9 @@ def test_the_window_spans_the_machines_clock_and_the_clouds_advanced_one():
     """SDKs sign on the machine's clock; ``cloud.clock.advance()`` moves only the cloud's."""
     environ, signed_at = botocore_request(SigV4Auth(CREDENTIALS, "sts", "us-east-1"), "POST", "/", b"Action=X")
     sig = sigv4.parse(environ)
-    sigv4.verify(sig, environ, SECRET, now=signed_at + 2 * 86400, earliest=signed_at)
+    sigv4.verify(sig, environ, SECRET, sigv4.Now(cloud=signed_at + 2 * 86400, machine=signed_at))
     with pytest.raises(Refused):
-        sigv4.verify(sig, environ, SECRET, now=signed_at + 2 * 86400, earliest=signed_at + 16 * 60)
+        sigv4.verify(sig, environ, SECRET, sigv4.Now(cloud=signed_at + 2 * 86400, machine=signed_at + 16 * 60))
 
 
 # -- parsing -------------------------------------------------------------------------------------------
