@@ -278,3 +278,21 @@ def test_payload_hashes_are_checked_against_the_body():
     with pytest.raises(Refused) as refused:
         check(environ, signed_at)
     assert refused.value.kind == "content-sha256"
+
+
+def test_the_clock_says_how_far_ahead_it_was_at_any_past_moment():
+    import time
+
+    from lambdalab.clock import Clock
+
+    clock = Clock()
+    before = time.time()
+    clock.advance(60)
+    between = time.time()
+    clock.advance(3600)
+    try:
+        assert clock.offset_at(before - 1) == 0.0
+        assert clock.offset_at(between) == 60.0
+        assert clock.offset_at(time.time() + 1) == 3660.0 == clock.offset
+    finally:
+        clock.stop()
