@@ -54,10 +54,11 @@ class Gateway:
 
     def _route(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         environ.pop("HTTP_X_MOTO_ACCOUNT_ID", None)  # only the guard says which account moto serves
-        if environ.get("PATH_INFO", "").startswith("/_lambdalab/"):
-            return self._own(environ, start_response)
         service: str | None = None  # unknown until the signature is read
         try:
+            if environ.get("PATH_INFO", "").startswith("/_lambdalab/"):
+                service = "s3"  # presigned downloads, answered as S3 answers presigned URLs
+                return self._own(environ, start_response)
             sig = environ[sigv4.SIGNATURE] = sigv4.parse(environ)
             service = sig.service if sig else _unsigned_service(environ)
             if service == "lambda":

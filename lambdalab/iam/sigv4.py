@@ -24,7 +24,8 @@ Time (:class:`Now`): SDKs sign on the machine's clock (botocore corrects no skew
 ``cloud.clock.advance()`` moves the cloud's clock ahead of it.  A header-signed request is on time
 when it was signed between 15 minutes before the machine's time and 15 minutes after the cloud's.
 A SigV4 presigned URL expires on the cloud's clock: its X-Amz-Date is read as the cloud time it
-was then (so advancing the clock expires URLs made before, never the ones made after).  A SigV2
+was then, so advancing the clock expires the URLs made before (X-Amz-Date counts whole seconds: one
+made in the same second as an advance counts as made before it).  A SigV2
 URL carries only its end (``Expires``), not when it was made, so it expires on the machine's clock.
 """
 
@@ -279,7 +280,7 @@ def _on_time(sig: Signature, now: Now) -> None:
         if sig.version == 2:  # Expires, machine time: shown in cloud time
             ends, signed_at = sig.expires + now.cloud - now.machine, None
         else:
-            signed_at = sig.signed_at + now.offset_at(sig.signed_at + 1)  # X-Amz-Date drops the fraction
+            signed_at = sig.signed_at + now.offset_at(sig.signed_at)
             ends = signed_at + sig.expires
         if now.cloud > ends:
             given = (("X-Amz-Expires", str(sig.expires)),) if sig.version == 4 else ()
