@@ -22,7 +22,9 @@ gives each service family's status, code and message for it, as AWS sends them:
   CanonicalRequest, "Request has expired" with X-Amz-Expires/Expires/ServerTime,
   AuthorizationQueryParametersError, HeadersNotSigned);
 * "Missing Authentication Token" with MissingAuthenticationTokenException (REST APIs, as
-  recorded in LocalStack's tests/aws/services/apigateway/test_apigateway_common.snapshot.json).
+  recorded in LocalStack's tests/aws/services/apigateway/test_apigateway_common.snapshot.json);
+  "Request is missing Authentication Token", MissingAuthenticationTokenException, 400 from DynamoDB
+  (amazon-archives/aws-dynamodb-session-tomcat#42), MissingAuthenticationToken (403) for query services.
 """
 
 from __future__ import annotations
