@@ -182,6 +182,9 @@ class LocalCloud:
         import boto3
 
         if credentials is None:
+            if (account or self.account) not in self._roots:
+                raise ValueError(f"no root user for account {account}: this cloud's accounts are {self.account} "
+                                 f"and {self.other_account}")
             credentials = self._roots[account or self.account]
         return boto3.Session(aws_access_key_id=credentials["AccessKeyId"],
                              aws_secret_access_key=credentials["SecretAccessKey"],
