@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
+from ..httpd import reason
 from ..iam.guard import CALLER
 from ..service.errors import LambdaError, RequestEntityTooLargeException
 from . import functions, invoke, layers, permissions, tags, versions
@@ -37,7 +38,7 @@ class LambdaAPI:
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         status, headers, body = self.handle(environ)
-        start_response(f"{status} {_REASONS.get(status, 'Status')}", [*headers, ("Content-Length", str(len(body)))])
+        start_response(f"{status} {reason(status)}", [*headers, ("Content-Length", str(len(body)))])
         return [body]
 
     def handle(self, environ: dict) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -72,7 +73,3 @@ class LambdaAPI:
             log.exception("internal error in the Lambda API")
             return self.wire.error("ServiceException", "An internal error occurred in lambdalab.", 500)
 
-
-_REASONS = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 400: "Bad Request", 403: "Forbidden",
-            404: "Not Found", 409: "Conflict", 413: "Request Entity Too Large", 429: "Too Many Requests",
-            500: "Internal Server Error"}
