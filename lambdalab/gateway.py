@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterable
 from xml.etree.ElementTree import ParseError
 from xml.parsers.expat import ExpatError
 
+from botocore.model import OperationNotFoundError
+
 from .httpd import HEADERS, HTTPServer, WSGIApp, request_body
 from .iam import denials, sigv4
 from .iam.denials import Refused
@@ -153,6 +155,9 @@ class MotoApps:
             finally:
                 if hasattr(result, "close"):
                     result.close()
+        except OperationNotFoundError as e:  # a query or JSON call naming an action the service does not have
+            return send(start_response, denials.respond(service, headers_of(environ), Refused(
+                "unknown-service", f"Could not find operation {e}.")))
         except _BAD_INPUT as e:
             log.info("moto could not process %s %s: %r", environ["REQUEST_METHOD"], environ["RAW_URI"], e)
             kind = "malformed-input" if service != "s3" or request_body(environ) else "invalid-argument"

@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from signing import healthy, raw, status_of
+from signing import healthy, raw, send, sign, status_of
 
 from lambdalab.httpd import BadRequest, Chunked, HTTPServer, reason
 
@@ -235,3 +235,15 @@ def test_garbage_sent_to_the_runtime_api_is_refused_and_the_invocation_completes
     name = fn.create(RUNTIME_ATTACK, Timeout=10)
     assert fn.invoke(name)["Payload"] == ["HTTP/1.1 400 Bad Request"] * 3
     assert fn.invoke(name)["StatusCode"] == 200  # the environment still works
+
+
+@pytest.mark.parametrize("service, body, headers, code", [
+    ("iam", b"Action=C&Version=2010-05-08", {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+     b"<Code>InvalidAction</Code>"),
+    ("sqs", b"{}", {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "AmazonSQS.NoSuchThing"},
+     b"UnknownOperation"),
+])
+def test_an_action_the_service_does_not_have_is_its_own_400(cloud, service, body, headers, code):
+    status, _, answer = send(cloud, "POST", "/", body, sign(cloud, "POST", "/", body, headers, service=service))
+    assert status == 400 and code in answer and b"Traceback" not in answer
+    healthy(cloud)
