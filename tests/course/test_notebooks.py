@@ -93,7 +93,7 @@ def test_prices_are_not_typeset_as_mathematics(path):
             assert unescaped_dollars(text) < 2, f"{path.name}: write prices as \\$ in this cell:\n{text[:300]}"
 
 
-BARE_INIT = re.compile(r"Init Duration is (?:about |typically )?(\d+) ?(?:to|-|–) ?(\d+) ms")
+BARE_INIT = re.compile(r"Init Duration is (?:about |typically )?(\d+) ?(?:to|-|\u2013) ?(\d+) ms")
 
 
 def test_the_init_duration_of_a_bare_python_function_is_the_same_figure_everywhere():
