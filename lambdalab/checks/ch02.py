@@ -22,6 +22,7 @@ ids = [fn.call("q1-shop").request_id for _ in range(3)]
 fn.configure("q1-shop", Environment={"Variables": {"DISCOUNT": "10"}})
 ids += [fn.call("q1-shop").request_id for _ in range(2)]
 q1_records = cloud.invocations().set_index("request_id").loc[ids].reset_index()
+fn.delete("q1-shop")  # the records stay
 '''
 
 
@@ -76,6 +77,7 @@ fn.deploy("q2-burst", "import time\\n\\ndef handler(event, context):\\n    time.
 with ThreadPoolExecutor(max_workers=4) as pool:  # 8 requests, at most 4 at a time
     ids = list(pool.map(lambda _: fn.call("q2-burst", tail=False).request_id, range(8)))
 burst_records = cloud.invocations().set_index("request_id").loc[ids].reset_index()
+fn.delete("q2-burst")  # the records stay
 '''
 
 q2 = Exercise(
