@@ -18,7 +18,20 @@ expected value (:class:`~lambdalab.checks.judges.Expect`), calls of the learner'
 (:class:`~lambdalab.checks.judges.Calls`), and test cases that deploy the learner's handler and
 compare what it answers (:class:`~lambdalab.checks.judges.Deploys`). Anything else is a plain
 function ``judge(ctx, answer, *facts) -> reason or None``, with a :class:`Context` that deploys
-in the learner's cloud and deletes what it made afterwards.
+in the learner's cloud and deletes what it made afterwards. A chapter's module is then mostly
+words::
+
+    q1 = Exercise(
+        name="ch04.q1", answer="status",
+        judge=Expect(202, kind=int, mistakes={200: "200 is a synchronous invoke's status."}),
+        hints=("What does Invoke answer when it only queues the event?", "Look at StatusCode."),
+        solution="status = 202", mistake="status = 200")
+    q2 = Exercise(
+        name="ch04.q2", answer="source",
+        judge=Deploys(cases=(Case({"n": 2}, expect={"double": 4}),)),
+        hints=("...", "..."), solution="source = SOLUTION", mistake="source = USUAL_MISTAKE",
+        given={"SOLUTION": "def handler(e, c): ...", "USUAL_MISTAKE": "def handler(e, c): ..."})
+    exercises = Chapter(q1, q2)
 """
 
 from __future__ import annotations
