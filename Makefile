@@ -22,7 +22,7 @@ lab: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	@$(BIN)/python -c 'import sys; print("Python", sys.version.split()[0], "at", sys.executable)'
 	$(BIN)/pytest tests notebooks --nbval-lax --nbval-current-env
-	$(BIN)/ruff check lambdalab tests bench
+	$(BIN)/ruff check lambdalab tests bench notebooks  # notebooks too: ruff reads .ipynb code cells
 
 bench: $(VENV)/.installed-test  # the benchmark compares with python-lambda-local (a test extra)
 	$(BIN)/python bench/run.py
