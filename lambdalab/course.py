@@ -27,10 +27,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from .iam.roles import COURSE_ROLE_NAME  # made by every cloud: trusted by Lambda, may write logs only
 from .packaging import zip_files
 
 T = TypeVar("T")
-COURSE_ROLE_NAME = "lambda-role"  # made by every cloud: trusted by Lambda, may write logs and nothing else
+
 _REPORT_FIELD = re.compile(r"(Duration|Billed Duration|Memory Size|Max Memory Used|Init Duration): ([\d.]+) (ms|MB)")
 
 
