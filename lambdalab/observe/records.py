@@ -23,6 +23,7 @@ class InvocationRecord:
     environment: str
     error_type: str | None  # None on success; e.g. Sandbox.Timedout, Runtime.OutOfMemory, ValueError
     status: str  # success, error, timeout
+    provisioned: bool = False  # it ran on provisioned concurrency (an environment initialised ahead)
 
 
 class Records:

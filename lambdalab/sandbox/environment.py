@@ -75,6 +75,7 @@ STOP_TIMEOUT = 1.0  # seconds stop() waits for the environment's thread; it only
 # What an invocation gets when SHUTDOWN ends it: the platform's own error type, in the form of the
 # platform-made errors ("RequestId: <id> Error: <what>", aws-lambda-runtime-interface-emulator rapid/exit.go).
 SHUT_DOWN = "The execution environment was shut down"
+PROVISIONED_CONCURRENCY = "provisioned-concurrency"  # AWS_LAMBDA_INITIALIZATION_TYPE of an environment made ahead
 
 
 class State(enum.Enum):
@@ -171,8 +172,11 @@ def _peek_exit(pid: int) -> int | None:
 
 
 class ExecutionEnvironment:
-    def __init__(self, function: Function, ctx: SandboxContext) -> None:
+    def __init__(self, function: Function, ctx: SandboxContext, initialization_type: str = "on-demand") -> None:
+        """``initialization_type`` "provisioned-concurrency" makes an environment initialised ahead of any
+        invocation: the runtime sees it, and its first invocation is no cold start (no Init Duration)."""
         self.id = secrets.token_hex(16)
+        self.initialization_type = initialization_type
         self.function = function  # the configuration this environment was made for (an immutable value)
         self.generation = function.generation
         self.ctx = ctx
@@ -199,6 +203,8 @@ class ExecutionEnvironment:
         self._sel.register(self._wake_r, selectors.EVENT_READ, self._on_wake)
         self._runtime: _Runtime | None = None
         self._init_error: tuple[str, bytes] | None = None  # from /runtime/init/error, or a failed spawn
+        self._initialized = threading.Event()  # the first INIT is over (or the environment ended before it)
+        self._init_ok = False  # ... and the runtime was ready (written by the thread before the event)
         self._current: Invocation | None = None
         self._answer: tuple[str, str | None, bytes] | None = None  # (status, error type, body) of _current
         self._tail: list[str] = []  # _current's log lines
@@ -251,6 +257,11 @@ class ExecutionEnvironment:
                 inv.done.wait(STOP_TIMEOUT)  # it settled the invocation just now: let it finish
         return inv
 
+    def wait_initialized(self, timeout: float | None = None) -> bool:
+        """Wait for the INIT that runs when the environment is made; whether its runtime came up ready
+        (False: INIT failed or timed out, the environment stopped, or ``timeout`` passed first)."""
+        return self._initialized.wait(timeout) and self._init_ok
+
     def begin_stop(self) -> None:
         """SHUTDOWN, without waiting: the thread kills the runtime (no extensions, so no grace
         period), fails the invocation in flight and any waiting one, and frees everything."""
@@ -284,16 +295,21 @@ class ExecutionEnvironment:
     def _run(self) -> None:
         try:
             self._init()
+            self._initialized.set()
             while (inv := self._next_invocation()) is not None:
                 self._invoke(inv)
         except Exception:
             log.exception("environment %s failed", self.id)
         finally:
             self._teardown()
+            self._initialized.set()
 
     def _init(self) -> None:
         """INIT, when the environment is created: 10 s, then it is retried inside the first invoke."""
         if self._start_runtime("init", time.monotonic() + self.ctx.quotas.init_timeout_s):
+            self._init_ok = True
+            if self.initialization_type == PROVISIONED_CONCURRENCY:  # made ahead: no cold start to report
+                self._runtime.fresh, self._runtime.init_ms = False, None
             self._lifecycle.to(State.READY)
         elif self._runtime is not None:
             self._reset()
@@ -500,7 +516,8 @@ class ExecutionEnvironment:
                 start=self.ctx.clock.now().fromtimestamp(started_at, tz=self.ctx.clock.now().tzinfo),
                 duration_ms=duration_ms, billed_ms=inv.billed_ms, init_ms=inv.init_ms, memory_mb=fn.memory_size,
                 max_memory_used_mb=inv.max_memory_used_mb, cold=inv.cold, environment=self.id,
-                error_type=inv.error_type, status=inv.status))
+                error_type=inv.error_type, status=inv.status,
+                provisioned=self.initialization_type == PROVISIONED_CONCURRENCY))
             self.last_used = self.ctx.clock.time()
         finally:
             self._current, self._tail = None, []
@@ -692,7 +709,7 @@ class ExecutionEnvironment:
             "AWS_LAMBDA_FUNCTION_NAME": fn.name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
             "AWS_LAMBDA_FUNCTION_VERSION": fn.version,
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": self.initialization_type,
             "AWS_LAMBDA_LOG_GROUP_NAME": fn.log_group,
             "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
             "AWS_LAMBDA_RUNTIME_API": self._api.address,
