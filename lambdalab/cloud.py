@@ -49,6 +49,7 @@ from .iam.roles import check_execution_role, create_course_role, session_credent
 from .invoke.invoker import Invoker
 from .invoke.lease import Leases
 from .invoke.pool import EnvironmentPool
+from .invoke.provisioner import Provisioner
 from .observe.logs import LogShipper
 from .observe.metrics import Metrics
 from .observe.records import Records
@@ -64,7 +65,8 @@ from .service.quotas import Quotas
 OTHER_ACCOUNT = "210987654321"
 DOWNLOAD_EXPIRES_S = 600  # GetFunction's Code.Location and GetLayerVersion's Content.Location, as in AWS
 # Environments first (they use everything else), then what serves them, then what records them.
-_STOP_ORDER = ("pool", "invoker", "governor", "reaper", "gateway", "listener", "logs", "metrics", "workdir", "clock")
+_STOP_ORDER = ("pool", "provisioner", "invoker", "governor", "reaper", "gateway", "listener", "logs", "metrics",
+               "workdir", "clock")
 log = logging.getLogger(__name__)
 _running: weakref.WeakSet[LocalCloud] = weakref.WeakSet()
 
@@ -140,7 +142,9 @@ class LocalCloud:
         self.pool = EnvironmentPool(self._sandbox)
         self._stops["pool"] = self.pool.stop
         self.service.subscribe(self.pool.retire)
-        self.leases = Leases(self.quotas)
+        self._provisioner = Provisioner(self.service, self.pool)
+        self._stops["provisioner"] = self._provisioner.stop
+        self.leases = Leases(self.service.concurrency)
         self.invoker = Invoker(self.service, self.pool, self.leases, self.metrics)
         self._stops["invoker"] = self.invoker.stop
         self.authorizer = Authorizer(self.clock, self.region)

@@ -15,13 +15,13 @@ from collections.abc import Callable, Iterable
 from ..httpd import reason
 from ..iam.guard import CALLER
 from ..service.errors import LambdaError, RequestEntityTooLargeException
-from . import functions, invoke, layers, permissions, tags, versions
+from . import concurrency, functions, invoke, layers, permissions, tags, versions
 from .context import ApiContext
 from .wire import LambdaWire, WireError
 
 log = logging.getLogger(__name__)
-OPERATIONS = {**functions.OPERATIONS, **invoke.OPERATIONS, **permissions.OPERATIONS, **tags.OPERATIONS,
-              **layers.OPERATIONS, **versions.OPERATIONS}
+OPERATIONS = {**functions.OPERATIONS, **concurrency.OPERATIONS, **invoke.OPERATIONS, **permissions.OPERATIONS,
+              **tags.OPERATIONS, **layers.OPERATIONS, **versions.OPERATIONS}
 _UPLOADS = ("CreateFunction", "UpdateFunctionCode")
 
 

@@ -459,5 +459,6 @@ class LambdaWire:
             out += [(m.serialization.get("name", name), str(fields.pop(name))) for name, m in shape.members.items()
                     if m.serialization.get("location") == "header" and name in fields]
         body.update(fields)
+        body = {k: v for k, v in body.items() if v is not None}  # extra={"Type": None}: an answer without Type
         out += [(k, str(v)) for k, v in (headers or {}).items()]
         return status, out, _dumps(body, sort=True)

@@ -1,5 +1,8 @@
 """The invoke path: ``with lease: with environment: env.invoke(...)``, synchronous or queued.
 
+The lease admits the invocation (or throttles it: account, reserved), the pool places it on a
+provisioned, warm or new environment (or throttles it: the scaling rate, this machine's room).
+
 Every invocation (or throttle) is counted in the ``AWS/Lambda`` metrics on its way out.
 Synchronous invocations run on the caller's thread.  Asynchronous ones (``Event``) go into an
 internal queue first and run on the same path from named worker threads; retries,
@@ -38,10 +41,10 @@ class Invoker:
         """Run ``inv`` now and return it completed; raises TooManyRequestsException when throttled."""
         at, resource = self.service.clock.now(), resource_dimension(inv.invoked_arn)
         try:
-            with self.leases.lease(function) as (function_running, account_running):
-                self.metrics.started(function.name, at, function_running, account_running)
-                with self.pool.environment(function) as env:
-                    env.invoke(inv)
+            with self.leases.lease(function) as lease, self.pool.environment(function, lease) as env:
+                self.metrics.started(function.name, resource, at, lease.running, lease.provisioned,
+                                     lease.slot.spillover)
+                env.invoke(inv)
         except TooManyRequestsException:
             self.metrics.throttled(function.name, resource, at)
             raise

@@ -13,6 +13,13 @@ and the account-wide aggregate (no dimension):
 * ``Throttles`` (Count): an invocation refused for concurrency; it never reached an environment.
 * ``ConcurrentExecutions`` (Count): invocations in flight when this one started (read its Maximum),
   for the function and for the account (not per Resource: lambdalab counts per function).
+* ``UnreservedConcurrentExecutions`` (Count, account only): ... of functions without reserved concurrency.
+* ``ProvisionedConcurrentExecutions`` (Count): for an invocation on provisioned concurrency, the
+  provisioned environments of its version busy (it included), per function and Resource;
+  ``ProvisionedConcurrencyUtilization`` (None): that over the environments provisioned (read its
+  Maximum); ``ProvisionedConcurrencyInvocations`` (Count): 1 per such invocation.
+* ``ProvisionedConcurrencySpilloverInvocations`` (Count): an invocation of a version with provisioned
+  concurrency ready that ran on-demand because every provisioned environment was busy.
 
 Datapoints carry the cloud clock's time of the invocation's start and leave the invoke path through
 a :class:`~lambdalab.observe.batcher.Batcher`; ``flush()`` waits until CloudWatch has them.
@@ -29,9 +36,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from ..arns import parse_arn
 from .batcher import Batcher
+
+if TYPE_CHECKING:
+    from ..service.concurrency import Running
 
 NAMESPACE = "AWS/Lambda"
 Deliver = Callable[[str, list[dict]], None]
@@ -43,10 +54,20 @@ class Metrics:
     def __init__(self, deliver: Deliver, interval: float = 0.05) -> None:
         self._batcher = Batcher(deliver, name="lambdalab-metrics", interval=interval)
 
-    def started(self, function_name: str, at: datetime, function_running: int, account_running: int) -> None:
-        """An invocation took a concurrency lease: ``*_running`` include it."""
-        self._put("ConcurrentExecutions", function_running, "Count", at, [{"FunctionName": function_name}])
-        self._put("ConcurrentExecutions", account_running, "Count", at, [{}])
+    def started(self, function_name: str, resource: str, at: datetime, running: Running, provisioned: bool,
+                spillover: bool) -> None:
+        """An invocation got its environment: ``running`` counts what runs with it (it included)."""
+        self._put("ConcurrentExecutions", running.function, "Count", at, [{"FunctionName": function_name}])
+        self._put("ConcurrentExecutions", running.account, "Count", at, [{}])
+        self._put("UnreservedConcurrentExecutions", running.unreserved, "Count", at, [{}])
+        sets = _dimension_sets(function_name, resource)[:2]
+        if provisioned:
+            self._put("ProvisionedConcurrentExecutions", running.provisioned, "Count", at, sets)
+            self._put("ProvisionedConcurrencyUtilization", running.provisioned / running.provisioned_ready, "None",
+                      at, sets)
+            self._put("ProvisionedConcurrencyInvocations", 1, "Count", at, sets)
+        elif spillover:
+            self._put("ProvisionedConcurrencySpilloverInvocations", 1, "Count", at, sets)
 
     def finished(self, function_name: str, resource: str, at: datetime, duration_ms: float, failed: bool,
                  executed_version: str | None = None) -> None:

@@ -53,8 +53,9 @@ class MachineCapacity:
         return None
 
     def refusal(self, held_mb: int, memory_mb: int) -> str:
-        """What a throttle for want of room tells the caller."""
-        return (f"Rate Exceeded. lambdalab: this machine holds execution environments of at most {self.memory_mb} MB "
-                f"of MemorySize in all, {held_mb} MB are busy, and a new one of {memory_mb} MB does not fit; "
-                "AWS would have run this invocation. Raise quotas machine_memory_mb if the machine has the memory, "
-                "or lower concurrent_executions to see AWS's own throttles.")
+        """Why a new environment does not fit: what a throttle (after "Rate Exceeded.") or a failed
+        provisioned allocation tells the caller."""
+        return (f"lambdalab: this machine holds execution environments of at most {self.memory_mb} MB of MemorySize "
+                f"in all, {held_mb} MB are taken by environments in use, and a new one of {memory_mb} MB does not "
+                "fit; AWS would have run it. Raise quotas machine_memory_mb if the machine has the memory, or lower "
+                "concurrent_executions to see AWS's own throttles.")

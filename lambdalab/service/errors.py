@@ -55,6 +55,10 @@ class TooManyRequestsException(LambdaError, status=429):
     """A throttle; ``Reason`` says which limit."""
 
 
+class ProvisionedConcurrencyConfigNotFoundException(LambdaError, status=404):
+    """The version or alias has no provisioned concurrency configured."""
+
+
 class AccessDeniedException(LambdaError, status=403):
     """The caller's policies (or the function's) do not allow the call."""
 

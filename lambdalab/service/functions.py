@@ -21,10 +21,10 @@ Who owns what, and which lock guards it:
   slot in ``_busy`` while its package unpacks, and a second update (UpdateFunctionCode,
   UpdateFunctionConfiguration, PublishVersion) meanwhile gets AWS's ResourceConflictException
   ("An update is in progress for resource: ...") rather than waiting in a queue.
-* Function policies (``FunctionPolicies``) and layers (``LayerStore``) have locks of their own,
-  which may be held while the service's lock is taken, never the other way round.  Unpacked
-  packages on disk belong to the values that name them and are removed, outside the lock,
-  once none does.
+* Function policies (``FunctionPolicies``), concurrency (``Concurrency``) and layers (``LayerStore``)
+  have locks of their own, which may be held while the service's lock is taken, never the other
+  way round.  Unpacked packages on disk belong to the values that name them and are removed,
+  outside the lock, once none does.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from ..arns import FUNCTION_ARN
 from ..clock import Clock
 from . import code as packages
 from .aliases import AliasStore
+from .concurrency import Concurrency
 from .errors import (
     InvalidParameterValueException,
     LambdaError,
@@ -77,6 +78,7 @@ class LambdaService:
         self.versions = VersionStore(self, self._lock, self._timestamp)  # published versions, per function
         self.aliases = AliasStore(self, self._lock)
         self.policies = FunctionPolicies(self)  # resource-based policies, per function, version and alias
+        self.concurrency = Concurrency(self, self._timestamp)  # reserved and provisioned concurrency, and what runs
         self.layers = LayerStore(self, package=self._package, timestamp=self._timestamp, mounts=workdir / "opt")
 
     # -- lookups ---------------------------------------------------------------------------------
@@ -202,6 +204,8 @@ class LambdaService:
         latest = self.version(located.function.name, "$LATEST")  # tags belong to the function, not to a version
         if tags := latest.tags if latest else {}:
             result["Tags"] = dict(tags)
+        if (reserved := self.concurrency.reserved(located.function.name)) is not None:
+            result["Concurrency"] = {"ReservedConcurrentExecutions": reserved}
         return result
 
     def get_function_configuration(self, function_name: str, qualifier: str | None = None) -> dict:
@@ -306,7 +310,7 @@ class LambdaService:
                 "CodeSizeUnzipped": q.unzipped_max_bytes,
                 "CodeSizeZipped": q.zip_direct_max_bytes,
                 "ConcurrentExecutions": q.concurrent_executions,
-                "UnreservedConcurrentExecutions": q.concurrent_executions,
+                "UnreservedConcurrentExecutions": self.concurrency.unreserved(),
             },
             "AccountUsage": {"TotalCodeSize": sum(f.code.size for f in functions), "FunctionCount": len(functions)},
         }

@@ -66,7 +66,14 @@ DEFAULTS: tuple[Quota, ...] = (
     Quota("vcpus_max", "vCPUs at most (at 10,240 MB)", 6, "vCPU", "Q26"),
     # Account
     Quota("concurrent_executions", "Concurrent executions (account, per Region)", 1000, "count", "Q26"),
-    Quota("unreserved_min", "Minimum unreserved concurrency", 100, "count", "DG23"),
+    Quota("unreserved_min", "Minimum unreserved concurrency", 100, "count", "DG23",
+          "or the account's concurrency limit if that is lower (an account limited to 10 keeps 10)"),
+    Quota("scaling_environments", "New execution environments per function per scaling period", 1000, "count", "SC",
+          "refilled continuously; beyond it invocations that need a new environment are throttled"),
+    Quota("scaling_period_s", "Scaling period", 10, "s", "SC"),
+    Quota("provisioned_allocation_s", "Time to allocate provisioned concurrency", 120, "s", "obs",
+          "AWS states none; LocalStack's AWS-validated provisioned tests wait about two minutes for READY. "
+          "On the cloud's clock: advance it to be READY sooner"),
     Quota("list_max_items", "ListFunctions MaxItems", 50, "count", "BC"),
     Quota("list_versions_max_items", "ListVersionsByFunction MaxItems", 50, "count", "BC"),
     Quota("alias_additional_versions_max", "Additional versions an alias routes to", 1, "count", "DG23",
@@ -81,6 +88,11 @@ DEFAULTS: tuple[Quota, ...] = (
     Quota("zip_entries_max", "Members of a .zip package unpacked at most", 100_000, "count", "lambdalab",
           "AWS states no such limit (its 250 MB unzipped quota bounds a package); more members are refused "
           "as an archive that cannot be unzipped"),
+    Quota("machine_memory_mb", "MemorySize of the execution environments alive at once, in all", None, "MB",
+          "lambdalab", "None: 3/4 of the memory available to lambdalab when the cloud starts. Beyond it idle "
+          "environments are stopped, then invocations wait, then are throttled (LambdalabMachineCapacityExceeded)"),
+    Quota("machine_wait_s", "Wait for room on this machine before a throttle", 5, "s", "lambdalab",
+          "real seconds an invocation waits for an environment to end when the machine is full"),
     Quota("log_bytes_per_invocation", "Log output kept per invocation", 5 * MB, "bytes", "lambdalab",
           "AWS has no such cap; a flood of output beyond it is dropped with a note"),
 )
