@@ -146,6 +146,7 @@ def run(cfg: dict, quick: bool) -> tuple[Report, dict]:
         cpu = rep.section("cpu_share", measure.cpu_share, cloud, client, cfg["cpu_iter"], cfg["cpu_runs"])
         iam = rep.section("iam_invoke", measure.iam_invoke, cloud, "bench-trivial-1769", cfg["warmups"], cfg["warm_n"])
         decision = rep.section("policy_decision", measure.policy_decision, cloud, cfg["warm_n"]) if iam else None
+        throttle = rep.section("throttle_decision", throttle_decision, cloud, "bench-trivial-128", cfg["warm_n"])
     finally:
         t0 = time.perf_counter()
         cloud.stop()
@@ -203,7 +204,38 @@ def run(cfg: dict, quick: bool) -> tuple[Report, dict]:
     if decision:
         rep.row("policy_decision_p50", "  one IAM decision alone (2 policies, a condition), p50",
                 decision["decision_us"]["p50"], "us", fmt="{:.0f}")
+    if throttle:
+        rep.row("admit_p50", "  one concurrency decision (admit + release, under its lock), p50",
+                throttle["admit_us"]["p50"], "us", fmt="{:.1f}")
+        rep.row("throttle_p50", "  one throttle decision (the 429's exception included), p50",
+                throttle["throttle_us"]["p50"], "us", fmt="{:.1f}")
     return rep, {"warm": warm, "cold": cold, "peers": peers}
+
+
+def throttle_decision(cloud, name: str, n: int) -> dict:
+    """What deciding an invocation's concurrency costs on the invoke path (lambdalab.rules under the store's lock)."""
+    from lambdalab.service.errors import TooManyRequestsException
+
+    concurrency, function = cloud.service.concurrency, cloud.service.resolve(name)
+    admit_us, throttle_us = [], []
+    cloud.quotas.set(concurrent_executions=1)
+    try:
+        for _ in range(n):
+            t0 = time.perf_counter_ns()
+            slot, _ = concurrency.admit(function)
+            concurrency.release(slot)
+            t1 = time.perf_counter_ns()
+            held, _ = concurrency.admit(function)  # the account's one slot: the next is throttled
+            t2 = time.perf_counter_ns()
+            try:
+                concurrency.admit(function)
+            except TooManyRequestsException:
+                throttle_us.append((time.perf_counter_ns() - t2) / 1000)
+            concurrency.release(held)
+            admit_us.append((t1 - t0) / 1000)
+    finally:
+        cloud.quotas.set(concurrent_executions=1000)
+    return {"admit_us": measure.summary(admit_us), "throttle_us": measure.summary(throttle_us)}
 
 
 def run_peers(calls: int, cli_runs: int) -> dict:
