@@ -10,28 +10,10 @@ from botocore.exceptions import ClientError
 from deploy import Deployer, arn, error_of
 from gate import GATED
 
-import lambdalab
-
 ALLOCATION_S = 120  # quotas.provisioned_allocation_s: AWS takes about two minutes
 NOT_PUBLISHED = "The function resource provided must be an alias or a published version."
 QUALIFIED = ("This operation is permitted on Lambda functions only. Aliases and versions do not support this "
              "operation. Please specify either a function name or an unqualified function ARN.")
-
-
-@pytest.fixture(scope="module")
-def cloud():
-    with lambdalab.start() as c:
-        yield c
-
-
-@pytest.fixture
-def fn(cloud) -> Deployer:
-    return Deployer(cloud)
-
-
-@pytest.fixture
-def lam(cloud):
-    return cloud.client("lambda", config=Config(retries={"total_max_attempts": 1}))
 
 
 def _published(fn: Deployer, source: str = GATED) -> tuple[str, str]:

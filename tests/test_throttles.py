@@ -75,7 +75,12 @@ class Background:
         self.lam, self.results, self._threads = lam, [], []
         self._ended = threading.Condition()
 
-    def invoke(self, name: str, event: dict, **params) -> None:
+    def invoke(self, name: str, event: dict, times: int = 1, **params) -> None:
+        """Start ``times`` invocations."""
+        for _ in range(times):
+            self._start(name, event, params)
+
+    def _start(self, name: str, event: dict, params: dict) -> None:
         def run() -> None:
             try:
                 result = json.loads(self.lam.invoke(FunctionName=name, Payload=json.dumps(event),
@@ -161,8 +166,7 @@ def test_new_environments_beyond_the_scaling_rate_are_throttled_and_the_rate_ref
     name = fn.create(GATED)
     background = Background(lam)
     with Gate() as gate:
-        for _ in range(2):
-            background.invoke(name, gate.event)
+        background.invoke(name, gate.event, times=2)
         gate.arrive(2)  # two new environments: the rate's whole allowance
         error = _throttle(lam, name)
         assert (error["Reason"], error["Error"]["Message"]) == ("FunctionInvocationRateLimitExceeded",
@@ -246,8 +250,7 @@ def test_beyond_the_machines_room_an_invocation_waits_then_is_throttled_with_lam
     name = fn.create(GATED)
     background = Background(lam)
     with Gate() as gate:
-        for _ in range(2):
-            background.invoke(name, gate.event)
+        background.invoke(name, gate.event, times=2)
         gate.arrive(2)
         error = _throttle(lam, name)
         assert error["Reason"] == "LambdalabMachineCapacityExceeded"
@@ -262,8 +265,7 @@ def test_a_waiting_invocation_runs_as_soon_as_an_environment_ends(fn, lam, cloud
     name = fn.create(GATED)
     background = Background(lam)
     with Gate() as gate:
-        for _ in range(3):
-            background.invoke(name, gate.event)
+        background.invoke(name, gate.event, times=3)
         gate.arrive(2)  # the third waits for room
         gate.release(1)  # an environment comes back idle: the third runs in it, warm
         gate.arrive()

@@ -170,10 +170,7 @@ class Concurrency:
         return config.shape()
 
     def get_provisioned(self, function_name: str, qualifier: str) -> dict:
-        if qualifier == "$LATEST":
-            raise InvalidParameterValueException(_NOT_PUBLISHED)
-        name = self._service.function_name(function_name)
-        self._target(name, qualifier)
+        name = self._published(function_name, qualifier)
         with self._lock:
             config = self._configs.get((name, qualifier))
         if config is None:
@@ -184,10 +181,7 @@ class Concurrency:
 
     def delete_provisioned(self, function_name: str, qualifier: str) -> None:
         """Delete a version's or alias's provisioned concurrency; deleting none succeeds, as on AWS."""
-        if qualifier == "$LATEST":
-            raise InvalidParameterValueException(_NOT_PUBLISHED)
-        name = self._service.function_name(function_name)
-        self._target(name, qualifier)
+        name = self._published(function_name, qualifier)
         with self._lock:
             gone = self._drop(name, qualifier)
         if gone:
@@ -269,6 +263,14 @@ class Concurrency:
         name = self._service.function_name(function_name)
         if self._service.version(name, "$LATEST") is None:
             raise function_not_found(self._service.arn(name, not_found_qualifier))
+        return name
+
+    def _published(self, function_name: str, qualifier: str) -> str:
+        """The function whose published version or alias ``qualifier`` is (Get and Delete refuse $LATEST so)."""
+        if qualifier == "$LATEST":
+            raise InvalidParameterValueException(_NOT_PUBLISHED)
+        name = self._service.function_name(function_name)
+        self._target(name, qualifier)
         return name
 
     def _target(self, name: str, qualifier: str, amount: int = 0) -> dict[str, int]:
