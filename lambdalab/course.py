@@ -151,6 +151,16 @@ class Functions:
         with ThreadPoolExecutor(max_workers=n, thread_name_prefix="lambdalab-burst") as pool:
             return list(pool.map(lambda _: self.call(name, event, tail=False), range(n)))
 
+    def provision(self, name: str, qualifier: str, amount: int) -> dict:
+        """Provisioned concurrency for a version or alias, then the cloud's clock fast-forwarded through the
+        time AWS takes to allocate it (``quotas.provisioned_allocation_s``): its configuration, READY or FAILED."""
+        self.lam.put_provisioned_concurrency_config(FunctionName=name, Qualifier=qualifier,
+                                                    ProvisionedConcurrentExecutions=amount)
+        self.cloud.clock.advance(self.cloud.quotas.provisioned_allocation_s)
+        config = self.lam.get_provisioned_concurrency_config(FunctionName=name, Qualifier=qualifier)
+        config.pop("ResponseMetadata", None)
+        return config
+
     def records(self, name: str, last: int | None = None):
         """The rows of ``cloud.invocations()`` for function ``name`` (the ``last`` ones, if given), oldest first."""
         frame = self.cloud.invocations()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from deploy import Deployer, arn, error_of
 from gate import GATED
+
+from lambdalab.course import Functions
 
 ALLOCATION_S = 120  # quotas.provisioned_allocation_s: AWS takes about two minutes
 NOT_PUBLISHED = "The function resource provided must be an alias or a published version."
@@ -301,3 +304,13 @@ def test_provisioned_concurrency_the_machine_cannot_hold_fails_saying_so(fn, lam
     assert failed["Status"] == "FAILED"
     assert failed["StatusReason"].startswith("lambdalab: this machine holds execution environments of at most 256 MB")
     lam.delete_function(FunctionName=name)
+
+
+def test_the_course_provisions_a_version_and_fast_forwards_through_the_allocation(cloud):
+    course = Functions(cloud)
+    name = course.deploy(f"provisioned-{uuid.uuid4().hex[:8]}", GATED)
+    version = course.lam.publish_version(FunctionName=name)["Version"]
+    config = course.provision(name, version, 1)
+    assert (config["Status"], config["AllocatedProvisionedConcurrentExecutions"]) == ("READY", 1)
+    assert course.invoke(name, Qualifier=version) == "provisioned-concurrency"
+    course.delete(name)
