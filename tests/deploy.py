@@ -61,6 +61,26 @@ class Deployer:
 
 
 
+class Deploying(Deployer):
+    """A deployer that deletes what it created when ``clean()`` is called (a fixture's teardown), so that the
+    concurrency a test configured (provisioned environments, reservations) ends with the test."""
+
+    def __init__(self, cloud: lambdalab.LocalCloud) -> None:
+        super().__init__(cloud)
+        self.names: list[str] = []
+
+    def create(self, source: dict[str, str] | str, handler: str = "app.handler", **config) -> str:
+        self.names.append(super().create(source, handler, **config))
+        return self.names[-1]
+
+    def clean(self) -> None:
+        for name in self.names:
+            try:
+                self.lam.delete_function(FunctionName=name)
+            except self.lam.exceptions.ResourceNotFoundException:
+                pass
+
+
 def concurrently(call: Callable[[], object], times: int) -> list:
     """Run ``call`` on ``times`` threads at once and return what each returned."""
     results: list = []

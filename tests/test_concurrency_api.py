@@ -8,7 +8,7 @@ import uuid
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from deploy import Deployer, arn, error_of
+from deploy import Deployer, Deploying, arn, error_of
 from gate import GATED
 
 from lambdalab.course import Functions
@@ -17,6 +17,14 @@ ALLOCATION_S = 120  # quotas.provisioned_allocation_s: AWS takes about two minut
 NOT_PUBLISHED = "The function resource provided must be an alias or a published version."
 QUALIFIED = ("This operation is permitted on Lambda functions only. Aliases and versions do not support this "
              "operation. Please specify either a function name or an unqualified function ARN.")
+
+
+@pytest.fixture
+def fn(cloud):
+    """Functions deleted when the test ends: the session's account keeps no reservation or provisioned environment."""
+    deployer = Deploying(cloud)
+    yield deployer
+    deployer.clean()
 
 
 def _published(fn: Deployer, source: str = GATED) -> tuple[str, str]:
@@ -300,7 +308,7 @@ def test_provisioned_concurrency_the_machine_cannot_hold_fails_saying_so(fn, lam
         cloud.clock.advance(ALLOCATION_S)
         failed = lam.get_provisioned_concurrency_config(FunctionName=name, Qualifier=version)
     finally:
-        cloud.quotas.set(machine_memory_mb=None)
+        cloud.quotas.set(machine_memory_mb=0)
     assert failed["Status"] == "FAILED"
     assert failed["StatusReason"].startswith("lambdalab: this machine holds execution environments of at most 256 MB")
     lam.delete_function(FunctionName=name)

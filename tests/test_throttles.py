@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from deploy import Deployer
+from deploy import Deployer, Deploying
 from gate import GATED, Gate
 
 import lambdalab
@@ -29,24 +29,11 @@ def cloud():
         yield c
 
 
-class Deploying(Deployer):
-    """A deployer that deletes what it created when the test ends (provisioned environments hold room)."""
-
-    def __init__(self, cloud) -> None:
-        super().__init__(cloud)
-        self.names: list[str] = []
-
-    def create(self, source, handler: str = "app.handler", **config) -> str:
-        self.names.append(super().create(source, handler, **config))
-        return self.names[-1]
-
-
 @pytest.fixture
 def fn(cloud):
     deployer = Deploying(cloud)
     yield deployer
-    for name in deployer.names:
-        deployer.lam.delete_function(FunctionName=name)
+    deployer.clean()
 
 
 @pytest.fixture

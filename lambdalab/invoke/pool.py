@@ -67,13 +67,15 @@ class EnvironmentPool:
         self._reapers: dict[ExecutionEnvironment, Timer] = {}
         self._stopping: set[threading.Thread] = set()  # threads stopping an environment now
         self._closed = False
-        self._available_mb = machine.available_mb()  # when the cloud started: the default budget's base
+        self._budget_mb = budget_mb(machine.available_mb())  # 3/4 of what the machine had when the cloud started
+        if not ctx.quotas.machine_memory_mb:  # shown in force in the quotas table
+            ctx.quotas.set(machine_memory_mb=self._budget_mb)
         ctx.quotas.subscribe(self._quota_changed)
 
     @property
     def capacity(self) -> MachineCapacity:
-        """What this machine holds: ``quotas.machine_memory_mb``, or 3/4 of the memory available at start."""
-        return MachineCapacity(self._ctx.quotas.machine_memory_mb or budget_mb(self._available_mb))
+        """What this machine holds: ``quotas.machine_memory_mb`` (0: the budget measured when the cloud started)."""
+        return MachineCapacity(self._ctx.quotas.machine_memory_mb or self._budget_mb)
 
     @contextmanager
     def environment(self, function: Function, lease: Lease) -> Iterator[ExecutionEnvironment]:

@@ -68,9 +68,9 @@ DEFAULTS: tuple[Quota, ...] = (
     Quota("concurrent_executions", "Concurrent executions (account, per Region)", 1000, "count", "Q26"),
     Quota("unreserved_min", "Minimum unreserved concurrency", 100, "count", "DG23",
           "or the account's concurrency limit if that is lower (an account limited to 10 keeps 10)"),
-    Quota("scaling_environments", "New execution environments per function per scaling period", 1000, "count", "SC",
+    Quota("scaling_environments", "New execution environments per function per scaling period", 1000, "count", "Q26",
           "refilled continuously; beyond it invocations that need a new environment are throttled"),
-    Quota("scaling_period_s", "Scaling period", 10, "s", "SC"),
+    Quota("scaling_period_s", "Scaling period", 10, "s", "Q26"),
     Quota("provisioned_allocation_s", "Time to allocate provisioned concurrency", 120, "s", "obs",
           "AWS states none; LocalStack's AWS-validated provisioned tests wait about two minutes for READY. "
           "On the cloud's clock: advance it to be READY sooner"),
@@ -88,8 +88,8 @@ DEFAULTS: tuple[Quota, ...] = (
     Quota("zip_entries_max", "Members of a .zip package unpacked at most", 100_000, "count", "lambdalab",
           "AWS states no such limit (its 250 MB unzipped quota bounds a package); more members are refused "
           "as an archive that cannot be unzipped"),
-    Quota("machine_memory_mb", "MemorySize of the execution environments alive at once, in all", None, "MB",
-          "lambdalab", "None: 3/4 of the memory available to lambdalab when the cloud starts. Beyond it idle "
+    Quota("machine_memory_mb", "MemorySize of the execution environments alive at once, in all", 0, "MB",
+          "lambdalab", "0: 3/4 of the memory available when the cloud starts, set then. Beyond it idle "
           "environments are stopped, then invocations wait, then are throttled (LambdalabMachineCapacityExceeded)"),
     Quota("machine_wait_s", "Wait for room on this machine before a throttle", 5, "s", "lambdalab",
           "real seconds an invocation waits for an environment to end when the machine is full"),
