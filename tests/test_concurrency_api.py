@@ -161,6 +161,10 @@ def test_provisioned_concurrency_is_in_progress_then_ready_on_the_clock(fn, lam,
                            "No Provisioned Concurrency Config found for this function", 404)
     assert _unreserved(lam) == before
     assert lam.list_provisioned_concurrency_configs(FunctionName=name)["ProvisionedConcurrencyConfigs"] == []
+    (billed,) = [row for row in cloud.service.concurrency.allocations() if row["function"] == name]
+    assert (billed["version"], billed["environments"], billed["memory_mb"], billed["status"]) == (version, 2, 128,
+                                                                                                 "READY")
+    assert (billed["end"] - billed["start"]).total_seconds() >= ALLOCATION_S  # configured from the Put to the Delete
 
 
 def test_an_init_that_fails_makes_provisioned_concurrency_failed_and_invocations_stay_on_demand(fn, lam, cloud):

@@ -11,15 +11,18 @@ keyed by their unqualified ARN) next to the configuration it follows from.
 Provisioned concurrency goes IN_PROGRESS -> READY (or FAILED with a reason) on the cloud's clock:
 a Put answers IN_PROGRESS at once; the environments are made and initialised then (by
 ``invoke.provisioner``, which reports here), and the configuration turns READY once
-``quotas.provisioned_allocation_s`` of cloud time have passed (AWS takes a minute or more) *and*
+``quotas.provisioned_allocation_s`` of cloud time have passed (AWS takes about two minutes) *and*
 every environment's INIT succeeded; only then do invocations run on them.  An INIT that fails
-makes it FAILED (``FUNCTION_ERROR_INIT_FAILURE``, as AWS answers; AWS tries INIT a few times
-first, lambdalab once).  Fast-forwarding the clock past the allocation time makes a Get wait for
+makes it FAILED at that time (``FUNCTION_ERROR_INIT_FAILURE``, as AWS answers; AWS tries INIT about
+six times over some minutes, lambdalab once).  Fast-forwarding the clock past the allocation time makes a Get wait for
 INITs still running in real time (at most the INIT timeout), so what it answers then is final.
 An alias's provisioned concurrency goes to the version(s) it points to when it is put (shared by
 weight between the two versions of a weighted alias); moving the alias later does not move it.
 
-``_lock`` guards the configuration and the account's state; it is held for dictionary work only.
+:meth:`Concurrency.allocations` lists every configuration from its Put to its end (Delete, a new
+Put, FAILED), as the bill counts provisioned concurrency.
+
+``_lock`` guards the configuration, its history and the account's state; it is held for dictionary work only.
 Listeners (the provisioner) are told outside it which function's provisioned concurrency changed.
 """
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .. import rules
@@ -63,6 +67,9 @@ class ProvisionedConfig:
     versions: dict[str, int]  # version -> environments: where the provisioned environments are
     last_modified: str
     ready_at: float  # cloud time from which it may be READY
+    enabled_at: float  # cloud time of the Put: AWS bills provisioned concurrency from then...
+    memory_mb: dict[str, int]  # ... for each version's environments, of its MemorySize
+    ended_at: float | None = None  # ... until it is deleted, replaced or FAILED
     status: str = IN_PROGRESS
     reason: str | None = None
     due: bool = False  # the allocation time has passed
@@ -102,6 +109,7 @@ class Concurrency:
         self._rate = rules.ScalingRate(q.scaling_environments, q.scaling_period_s)
         self._reserved: dict[str, int] = {}  # by function name
         self._configs: dict[tuple[str, str], ProvisionedConfig] = {}  # by (function name, qualifier)
+        self._history: list[ProvisionedConfig] = []  # every configuration put, for the bill
         self._listeners: list[Callable[[str], None]] = []
         self._lock = threading.Lock()
         service.subscribe(self._function_changed)
@@ -152,7 +160,8 @@ class Concurrency:
             raise InvalidParameterValueException("Provisioned Concurrency Configs cannot be applied to unpublished "
                                                  "function versions.")
         versions = self._target(name, qualifier, amount)
-        key = self._service.arn(name)
+        memory = {v: f.memory_size for v in versions if (f := self._service.version(name, v)) is not None}
+        key, now = self._service.arn(name), self._service.clock.time()
         with self._lock:
             refusal = self.account.check_provisioned(key, qualifier, amount)
             if refusal:
@@ -162,8 +171,9 @@ class Concurrency:
             if old is not None:
                 self._unready(old)
             config = ProvisionedConfig(name, qualifier, amount, versions, self._timestamp(),
-                                       self._service.clock.time() + self._service.quotas.provisioned_allocation_s)
+                                       now + self._service.quotas.provisioned_allocation_s, now, memory)
             self._configs[(name, qualifier)] = config
+            self._history.append(config)
             self.account.set_provisioned(key, qualifier, amount)
         self._service.clock.call_later(self._service.quotas.provisioned_allocation_s, lambda: self._due(config))
         self._changed(name)
@@ -201,6 +211,18 @@ class Concurrency:
         if end < len(items):
             result["NextMarker"] = configs[end].qualifier
         return result
+
+    def allocations(self) -> list[dict[str, Any]]:
+        """Every provisioned concurrency configured so far, one row per version it provisioned: what the bill's
+        provisioned-concurrency line counts (environments x MemorySize x the time from ``start`` to ``end``,
+        None while it is still configured), with its status."""
+        def at(moment: float | None) -> datetime | None:
+            return None if moment is None else datetime.fromtimestamp(moment, tz=timezone.utc)
+
+        with self._lock:
+            return [{"function": c.name, "qualifier": c.qualifier, "version": version, "environments": n,
+                     "memory_mb": c.memory_mb.get(version), "start": at(c.enabled_at), "end": at(c.ended_at),
+                     "status": c.status} for c in self._history for version, n in c.versions.items() if n]
 
     def wanted(self, name: str) -> dict[str, int]:
         """The provisioned environments the function's configurations want now, by version."""
@@ -312,6 +334,7 @@ class Concurrency:
             return None
         if config.failure:
             config.status, config.reason = FAILED, config.failure
+            config.ended_at = self._service.clock.time()
         else:
             config.status = READY
             for version, n in config.versions.items():
@@ -325,7 +348,9 @@ class Concurrency:
             config.decided.wait(self._service.quotas.init_timeout_s + WAIT_MARGIN_S)
 
     def _unready(self, config: ProvisionedConfig) -> None:
-        """Its environments serve no more (lock held)."""
+        """Its environments serve no more, and it is billed no more (lock held)."""
+        if config.ended_at is None:
+            config.ended_at = self._service.clock.time()
         for version in config.versions:
             self.account.set_ready(self._service.arn(config.name), version, 0)
         config.decided.set()
