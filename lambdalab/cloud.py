@@ -38,7 +38,7 @@ from .observe.metrics import Metrics
 from .observe.records import Records
 from .sandbox.environment import SandboxContext
 from .sandbox.governor import Governor
-from .sandbox.process import Reaper
+from .sandbox.isolation import Isolation, Settings
 from .service.code import archive_path
 from .service.errors import InvalidParameterValueException
 from .service.functions import LambdaService
@@ -55,12 +55,13 @@ class LocalCloud:
 
     def __init__(self, *, port: int = 0, region: str = "us-east-1", account: str = "123456789012",
                  other_account: str = OTHER_ACCOUNT, quotas: dict[str, Any] | None = None, cpu_throttle: bool = True,
-                 freeze: bool = True) -> None:
+                 freeze: bool = True, isolation: dict[str, Any] | None = None) -> None:
         self.region, self.account, self.other_account = region, account, other_account
         self.quotas = Quotas(quotas)
         self.clock = Clock()
         self.records = Records()
         self._port, self._cpu_throttle, self._freeze = port, cpu_throttle, freeze
+        self._isolation_settings = Settings.of(isolation)  # see lambdalab.sandbox.isolation.Settings
         self._started = False
         self._lock = threading.Lock()
 
@@ -72,13 +73,14 @@ class LocalCloud:
         settings.default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True  # as in AWS
         create_course_role(self.account)
         self.workdir = Path(tempfile.mkdtemp(prefix="lambdalab-"))
-        os.chmod(self.workdir, 0o711)  # environments can reach their own paths but not list others'
+        for path in (self.workdir, *(self.workdir / sub for sub in ("code", "opt", "envs"))):
+            path.mkdir(exist_ok=True)
+            os.chmod(path, 0o711)  # environments can reach their own paths but not list others'
         self._moto = DomainDispatcherApplication(create_backend_app)
         self.logs = LogShipper(self._deliver_logs)
         self.metrics = Metrics(self._deliver_metrics)
         self.service = LambdaService(account=self.account, region=self.region, quotas=self.quotas, clock=self.clock,
                                      workdir=self.workdir, fetch_s3=self._fetch_s3)
-        self._reaper = Reaper(str(self.workdir))
         self._governor = Governor(enforce_processes=os.geteuid() == 0 if hasattr(os, "geteuid") else True)
         self.authorizer = Authorizer(self.clock, self.region)
         self._api_ctx = ApiContext(service=self.service, invoker=None, code_url=self._code_url,  # type: ignore[arg-type]
@@ -90,8 +92,9 @@ class LocalCloud:
         self.gateway = Gateway(LambdaAPI(self._api_ctx), self._moto, self._own_app,
                                Guard(Directory(roots), self.authorizer), port=self._port)
         self.endpoint_url = self.gateway.url
+        self._isolation = Isolation(self.workdir, self.gateway.port, self._isolation_settings)
         self._sandbox = SandboxContext(
-            quotas=self.quotas, clock=self.clock, governor=self._governor, reaper=self._reaper, logs=self.logs,
+            quotas=self.quotas, clock=self.clock, governor=self._governor, isolation=self._isolation, logs=self.logs,
             records=self.records, workdir=self.workdir, endpoint_url=self.endpoint_url, region=self.region,
             credentials=lambda fn: session_credentials(fn.role, fn.name, self.region), freeze=self._freeze,
             cpu_throttle=self._cpu_throttle)
@@ -114,7 +117,7 @@ class LocalCloud:
         self.invoker.stop()
         self.pool.stop()
         self._governor.stop()
-        self._reaper.close()  # also removes the working directory
+        self._isolation.close()  # its reaper kills what is left and removes the working directory
         self.gateway.stop()
         self.logs.stop()
         self.metrics.stop()
@@ -170,6 +173,17 @@ class LocalCloud:
     def invocations(self):
         """Every invocation so far as a pandas DataFrame (one row per invocation)."""
         return self.records.frame()
+
+    def isolation(self):
+        """What keeps environments apart on this machine, as a pandas DataFrame (protection, active, detail).
+
+        Which protections are active depends on the kernel and on whether lambdalab runs as root;
+        those that are not say why (``lambdalab.sandbox.isolation`` explains each).
+        """
+        import pandas as pd
+
+        return pd.DataFrame([asdict(p) for p in self._isolation.protections()], columns=["name", "active", "detail"]) \
+            .rename(columns={"name": "protection"})
 
     def environments(self, function_name: str | None = None) -> list:
         """The execution environments alive now, oldest first."""

@@ -40,7 +40,8 @@ from ..service.models import Function
 from ..service.quotas import MB, Quotas
 from .governor import Governor, Watch, cpu_share, measure, peak_rss
 from .invocation import Invocation
-from .process import Reaper, describe_exit, kill_tree, signal_group, spawn
+from .isolation import Isolation
+from .process import describe_exit, kill_tree, signal_group
 from .runtime_api import PREFIX, Request, RuntimeAPIServer
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ class SandboxContext:
     quotas: Quotas
     clock: Clock
     governor: Governor
-    reaper: Reaper
+    isolation: Isolation
     logs: logs.LogShipper
     records: Records
     workdir: Path
@@ -87,7 +88,7 @@ class ExecutionEnvironment:
         self.state = State.STARTING
         self._dir = ctx.workdir / "envs" / secrets.token_hex(16)
         self.tmp = self._dir / "tmp"
-        self.tmp.mkdir(parents=True, mode=0o700)
+        self._uid = ctx.isolation.make_tmp(self.tmp)  # as root, the environment's own user owns it
         self._cond = threading.Condition()
         self._pending: Invocation | None = None
         self._stopping = False
@@ -180,13 +181,13 @@ class ExecutionEnvironment:
         self._init_error, self._next_conn, self._kill_reason = None, None, None
         t0 = time.perf_counter()
         try:
-            self._proc = spawn(runtimes.command(fn.runtime, fn.code.root, fn.opt), env=self._environ(),
-                               cwd=str(fn.code.root), max_files=q.file_descriptors_max, max_procs=q.processes_max,
-                               max_file_bytes=fn.ephemeral_storage * MB)
+            self._proc = self.ctx.isolation.spawn(
+                runtimes.command(fn.runtime, fn.code.root, fn.opt), env=self._environ(), cwd=str(fn.code.root),
+                uid=self._uid, tmp=self.tmp, opt=fn.opt, runtime_api=self._api.address,
+                max_files=q.file_descriptors_max, max_procs=q.processes_max, max_file_bytes=fn.ephemeral_storage * MB)
         except OSError as e:  # no bootstrap, or not executable: the platform's error, as in AWS
             return self._entrypoint_failed(phase, e, (time.perf_counter() - t0) * 1000)
         self._exited = False
-        self.ctx.reaper.register(self._proc.pid)
         out = self._proc.stdout.fileno()
         os.set_blocking(out, False)
         self._sel.register(out, selectors.EVENT_READ, self._read_output)
@@ -470,7 +471,6 @@ class ExecutionEnvironment:
         if not self._exited:
             self._on_exit()
         self._last_returncode = proc.returncode
-        self.ctx.reaper.unregister(proc.pid)
         if self._pidfd is not None:
             os.close(self._pidfd)
             self._pidfd = None
@@ -493,6 +493,7 @@ class ExecutionEnvironment:
         os.close(self._wake_r)
         os.close(self._wake_w)
         shutil.rmtree(self._dir, ignore_errors=True)
+        self.ctx.isolation.release(self._uid)
 
     def _environ(self) -> dict[str, str]:
         fn, ctx = self.function, self.ctx
