@@ -26,7 +26,7 @@ def handler(event, context):
 
 def _list(path):
     try:
-        return os.listdir(path)
+        return os.listdir("/proc/self/root" + path)  # not through the runtime's /tmp mapping: the real directory
     except OSError as e:
         return e.strerror
 """
@@ -202,12 +202,13 @@ def test_a_handler_cannot_signal_its_parent(fn, cloud):
 def test_a_handler_cannot_read_another_function_or_the_cloud(fn, cloud):
     require(cloud, "file system (Landlock)", "other processes' /proc (environ, mem, cwd)")
     name, env = victim(fn, cloud)
-    pid, me, reaper = env._proc.pid, os.getpid(), cloud._isolation.reaper.pid
+    pid, me, reaper, secret = env._proc.pid, os.getpid(), cloud._isolation.reaper.pid, str(env.tmp / "secret.txt")
     out = fn.invoke(fn.create(ATTEMPT), {
         "read": {"its environ": f"/proc/{pid}/environ", "its memory": f"/proc/{pid}/mem",
-                 "its /tmp file": str(env.tmp / "secret.txt"), "its code": os.path.join(fn.code_root(name), "app.py"),
-                 "its code through /proc": f"/proc/{pid}/cwd/app.py", "its /tmp through /proc": f"/proc/{pid}/root"
-                 + str(env.tmp / "secret.txt"), "cloud environ": f"/proc/{me}/environ", "cloud memory": f"/proc/{me}/mem",
+                 "its /tmp file": secret, "its code": os.path.join(fn.code_root(name), "app.py"),
+                 "its code through /proc": f"/proc/{pid}/cwd/app.py",
+                 "its /tmp through /proc": f"/proc/{pid}/root{secret}",
+                 "cloud environ": f"/proc/{me}/environ", "cloud memory": f"/proc/{me}/mem",
                  "reaper environ": f"/proc/{reaper}/environ"},
         "list": {"its /tmp": str(env.tmp), "its cwd": f"/proc/{pid}/cwd", "work directory": str(cloud.workdir),
                  "code directories": str(cloud.workdir / "code"), "environments": str(cloud.workdir / "envs")}})

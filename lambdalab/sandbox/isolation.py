@@ -244,19 +244,26 @@ class Isolation:
 
     def _plan_exposure(self) -> bool:
         """Which directories other users cannot traverse stand between them and what sandboxes need."""
-        plan: dict[str, list[str]] = {}
-        needs = {os.path.realpath(p): 0o005 for p in _python_paths()} | {os.path.realpath(self.workdir): 0o001}
-        for path, bits in sorted(needs.items()):
-            if not os.path.exists(path):
-                continue
-            if not _others_can(path, bits):
-                self._reasons["users"] = f"{path} is not readable by other users"
-                return False
-            blocked = next((a for a in _ancestors(path) if not _others_can(a, 0o001)), None)
-            if blocked is not None and not any(path.startswith(p + "/") for p in plan.get(blocked, [])):
-                plan.setdefault(blocked, []).append(path)
-        self._expose = sorted([b, needed] for b, needed in plan.items()) or None
-        return True
+        needs = dict.fromkeys(_python_paths(), 0o005) | {str(self.workdir): 0o001}
+        self._expose, reason = exposure_plan(needs)
+        if reason:
+            self._reasons["users"] = reason
+        return not reason
+
+
+def exposure_plan(needs: dict[str, int]) -> tuple[list | None, str]:
+    """The ``linux.expose`` plan that lets another user reach each path of ``needs`` with its permission bits
+    (0o005: read and traverse, 0o001: traverse), or why that cannot be done."""
+    plan: dict[str, list[str]] = {}
+    for path, bits in sorted((os.path.realpath(p), b) for p, b in needs.items()):
+        if not os.path.exists(path):
+            continue
+        if not _others_can(path, bits):
+            return None, f"{path} is not readable by other users"
+        blocked = next((a for a in _ancestors(path) if not _others_can(a, 0o001)), None)
+        if blocked is not None and not any(path.startswith(p + "/") for p in plan.get(blocked, [])):
+            plan.setdefault(blocked, []).append(path)
+    return sorted([b, needed] for b, needed in plan.items()) or None, ""
 
 
 def _python_paths() -> list[str]:

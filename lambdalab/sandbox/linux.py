@@ -1,4 +1,4 @@
-"""The Linux calls the standard library lacks: prctl, unshare, mount, and Landlock's three (ctypes).
+"""The Linux calls the standard library lacks (prctl, unshare, mount, Landlock's three), with ctypes.
 
 Landlock is the security module an unprivileged process can sandbox itself with. A *ruleset*
 names the access rights it handles; whatever it handles is denied unless a rule allows it beneath
@@ -50,6 +50,30 @@ def unshare(flags: int) -> None:
 def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
     _check(_libc.mount(*(None if s is None else os.fsencode(s) for s in (source, target, fstype)), _ULONG(flags),
                        None if data is None else os.fsencode(data)))
+
+
+def expose(plan: list) -> None:
+    """As root, in a mount namespace of its own: make directories the sandbox user cannot traverse
+    (``/root`` holding the Python installation) traversable, showing only what the runtime needs.
+
+    ``plan`` is ``[[blocked_dir, [needed paths under it]], ...]``: a tmpfs (mode 0711) covers the
+    blocked directory and each needed path is bind-mounted back onto it, read-only for that user
+    by its own permissions.
+    """
+    unshare(CLONE_NEWNS)
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    for blocked, needed in plan:
+        keep = [(path, os.open(path, os.O_PATH | os.O_CLOEXEC)) for path in needed if os.path.exists(path)]
+        mount("tmpfs", blocked, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0711,size=64k")
+        for path, fd in keep:
+            parent = os.path.dirname(path)
+            os.makedirs(parent, mode=0o711, exist_ok=True)
+            if os.path.isdir(f"/proc/self/fd/{fd}"):
+                os.mkdir(path, 0o711)
+            else:
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o400))
+            mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+            os.close(fd)
 
 
 # -- Landlock ------------------------------------------------------------------------------------

@@ -262,6 +262,7 @@ def _child(config: dict, msg: dict, stdout: int, errpipe: int, reaper: int) -> N
         for sig in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_DFL)
         os.setsid()
+        linux.prctl(linux.PR_SET_DUMPABLE, 1)  # ours is 0, which would make /proc/self root's (uid_map, ...)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(stdout, 1)
@@ -277,7 +278,7 @@ def _child(config: dict, msg: dict, stdout: int, errpipe: int, reaper: int) -> N
             resource.setrlimit(getattr(resource, name), (value, value))
         if config.get("expose"):
             step = "mount namespace"
-            _expose(config["expose"])
+            linux.expose(config["expose"])
         uid = msg.get("uid")
         if uid is not None:
             step = "user"
@@ -308,30 +309,6 @@ def _child(config: dict, msg: dict, stdout: int, errpipe: int, reaper: int) -> N
                                       "filename": err.filename if step == "exec" else None}).encode())
     finally:
         os._exit(127)
-
-
-def _expose(plan: list) -> None:
-    """As root, in a mount namespace of its own: make directories the sandbox user cannot traverse
-    (``/root`` holding the Python installation) traversable, showing only what the runtime needs.
-
-    ``plan`` is ``[[blocked_dir, [needed paths under it]], ...]``: a tmpfs (mode 0711) covers the
-    blocked directory and each needed path is bind-mounted back onto it, read-only for that user
-    by its own permissions.
-    """
-    linux.unshare(linux.CLONE_NEWNS)
-    linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
-    for blocked, needed in plan:
-        keep = [(path, os.open(path, os.O_PATH | os.O_CLOEXEC)) for path in needed if os.path.exists(path)]
-        linux.mount("tmpfs", blocked, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "mode=0711,size=64k")
-        for path, fd in keep:
-            parent = os.path.dirname(path)
-            os.makedirs(parent, mode=0o711, exist_ok=True)
-            if os.path.isdir(f"/proc/self/fd/{fd}"):
-                os.mkdir(path, 0o711)
-            else:
-                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o400))
-            linux.mount(f"/proc/self/fd/{fd}", path, None, linux.MS_BIND | linux.MS_REC)
-            os.close(fd)
 
 
 def _own_user_namespace() -> None:
