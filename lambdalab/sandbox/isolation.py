@@ -35,7 +35,7 @@ from pathlib import Path
 
 from .. import runtimes
 from . import linux
-from .process import Reaper, Sandbox
+from .process import PlainReaper, PlainSandbox, Reaper, Sandbox
 
 # Where handlers may open TCP connections, besides the cloud's endpoint and their own Runtime API:
 # the well-known ports (HTTP, HTTPS, DNS over TCP, ...) and those of common databases and local
@@ -89,16 +89,22 @@ class Isolation:
 
     def __post_init__(self) -> None:
         self.root = os.geteuid() == 0
-        self.abi, self._no_landlock = linux.landlock_abi()
+        self.pidfds = _pidfds()  # the reaper's way of holding processes (Linux >= 5.4)
+        self.abi, self._no_landlock = linux.landlock_abi() if sys.platform == "linux" else \
+            (0, f"Landlock is part of Linux, this is {sys.platform}")
         self._reasons: dict[str, str] = {}
         self._expose: list | None = None
         self._uids = self._uid_range() if self.root else None
+        if not self.pidfds:
+            self._reasons = dict.fromkeys(("landlock", "users", "userns"), "sandboxes are plain process groups here: "
+                                          "the reaper that sets them up needs pidfds (Linux >= 5.4)")
         _compile_runtime()
         _hide_process()
-        self.landlock = self.settings.landlock and self.abi > 0
-        self.users = self.root and self.settings.users and self._uids is not None and self._plan_exposure()
-        self.userns = not self.root and self.settings.user_namespaces
-        self.reaper = Reaper(str(self.workdir), self._config())
+        self.landlock = self.pidfds and self.settings.landlock and self.abi > 0
+        self.users = self.pidfds and self.root and self.settings.users and self._uids is not None and \
+            self._plan_exposure()
+        self.userns = self.pidfds and not self.root and self.settings.user_namespaces
+        self.reaper = (Reaper if self.pidfds else PlainReaper)(str(self.workdir), self._config())
         self._probe()
 
     # -- what environments use --------------------------------------------------------------------
@@ -117,7 +123,8 @@ class Isolation:
             self.reaper.release_user(uid)
 
     def spawn(self, argv: list[str], *, env: dict[str, str], cwd: str, uid: int | None, tmp: Path,
-              opt: Path | None, runtime_api: str, max_files: int, max_procs: int, max_file_bytes: int) -> Sandbox:
+              opt: Path | None, runtime_api: str, max_files: int, max_procs: int,
+              max_file_bytes: int) -> Sandbox | PlainSandbox:
         """Start a runtime in its sandbox; raises OSError as ``execve`` would (no bootstrap, not executable)."""
         port = int(runtime_api.rpartition(":")[2])
         own = {"read_exec": [cwd] + ([str(opt)] if opt else []), "read_write": [str(tmp)], "ports": [[port, port]]}
@@ -133,7 +140,7 @@ class Isolation:
         """Which protections are active here, and why the others are not."""
         abi, r = self.abi, self._reasons
         ll = self.landlock
-        fs_off = r.get("landlock") or self._no_landlock or "turned off (isolation={'landlock': False})"
+        fs_off = self._no_landlock or r.get("landlock") or "turned off (isolation={'landlock': False})"
         ports = ", ".join(f"{p[0]}-{p[1]}" if isinstance(p, (tuple, list)) else str(p) for p in self.settings.tcp_ports)
         same_user = "each handler runs as your user, like the notebook"
         rows = [
@@ -175,10 +182,11 @@ class Isolation:
             Protection("pid namespace", False,
                        "not used: the runtime would be pid 1 and os.getpid()/psutil would read the host's pid 1, "
                        "and a fresh /proc cannot be mounted inside most containers"),
-            Protection("nothing outlives its environment", True,
+            Protection("nothing outlives its environment", self.pidfds,
                        "the runtime is a child subreaper and the reaper is behind it: daemons and orphans "
                        "are frozen, then killed, through pidfds" + (", and kill(-1) as the environment's uid"
-                                                                      if self.users else "")),
+                                                                      if self.users else "") if self.pidfds else
+                       "process groups only (no pidfds here): a process that calls setsid() escapes the kill"),
             Protection("sandbox priority", self.settings.nice > 0,
                        f"nice +{self.settings.nice}: the cloud's threads run first when the CPUs are busy"
                        if self.settings.nice > 0 else "the same as the cloud's"),
@@ -298,6 +306,14 @@ def _others_can(path: str, bits: int) -> bool:
         return False
 
 
+def _pidfds() -> bool:
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+        return hasattr(os, "P_PIDFD")
+    except (AttributeError, OSError):
+        return False
+
+
 def _compile_runtime() -> None:
     """Write the runtime's bytecode now: sandboxes may not write next to it, and compiling costs every cold start."""
     import compileall
@@ -314,7 +330,7 @@ _was_dumpable = 1
 def _hide_process() -> None:
     global _clouds, _was_dumpable
     with _dumpable_lock:
-        if _clouds == 0:
+        if _clouds == 0 and sys.platform == "linux":
             _was_dumpable = linux.prctl(linux.PR_GET_DUMPABLE)
             linux.prctl(linux.PR_SET_DUMPABLE, 0)
         _clouds += 1
@@ -324,9 +340,9 @@ def _unhide_process() -> None:
     global _clouds
     with _dumpable_lock:
         _clouds -= 1
-        if _clouds == 0:
+        if _clouds == 0 and sys.platform == "linux":
             linux.prctl(linux.PR_SET_DUMPABLE, _was_dumpable)
 
 
 def _undumpable() -> bool:
-    return linux.prctl(linux.PR_GET_DUMPABLE) == 0
+    return sys.platform == "linux" and linux.prctl(linux.PR_GET_DUMPABLE) == 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -161,6 +162,88 @@ class Reaper:
     def _call(self, msg: dict) -> dict:
         with self._request(msg) as channel:
             return _receive(channel)
+
+
+class PlainSandbox(subprocess.Popen):
+    """A runtime started without the reaper in between: its process group is all there is to kill."""
+
+    reaper: PlainReaper
+
+    def kill_all(self) -> None:
+        signal_group(self.pid, signal.SIGKILL)
+
+    def release(self) -> None:
+        self.reaper.unregister(self.pid)
+
+
+_PLAIN_REAPER = """\
+import os, shutil, signal, sys
+groups = set()
+for line in sys.stdin:
+    (groups.add if line[0] == "+" else groups.discard)(int(line[1:]))
+for group in groups:
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except OSError:
+        pass
+for path, dirs, files in os.walk(sys.argv[1]):  # unpacked code is read-only: make it removable
+    os.chmod(path, 0o700)
+shutil.rmtree(sys.argv[1], ignore_errors=True)
+"""
+
+
+class PlainReaper:
+    """Where there are no pidfds, subreapers or Landlock (macOS, Linux < 5.4): sandboxes are plain
+    subprocesses, each in a process group of its own, and a reaper process that reads the live
+    groups on its stdin kills them all when the cloud goes away. A process that leaves its group
+    (``setsid``) escapes this; ``cloud.isolation()`` says so."""
+
+    def __init__(self, workdir: str, config: dict) -> None:
+        self._proc = subprocess.Popen([sys.executable, "-S", "-c", _PLAIN_REAPER, workdir], stdin=subprocess.PIPE,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                                      text=True, bufsize=1)
+        self.pid = self._proc.pid
+        self._lock = threading.Lock()
+
+    def configure(self, config: dict) -> int:
+        return self.pid
+
+    def spawn(self, argv: list[str], *, env: dict[str, str], cwd: str, limits: dict[str, int], uid: int | None,
+              landlock: dict) -> PlainSandbox:
+        proc = PlainSandbox(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True, bufsize=0)
+        proc.reaper = self
+        self._send(f"+{proc.pid}\n")
+        if hasattr(resource, "prlimit"):  # Linux only
+            for limit, key in ((resource.RLIMIT_NOFILE, "nofile"), (resource.RLIMIT_NPROC, "nproc"),
+                               (resource.RLIMIT_FSIZE, "fsize")):
+                try:
+                    resource.prlimit(proc.pid, limit, (limits[key], limits[key]))
+                except (OSError, ValueError):
+                    log.debug("could not set limit %s on %s", limit, proc.pid)
+        return proc
+
+    def unregister(self, pgid: int) -> None:
+        self._send(f"-{pgid}\n")
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._proc.stdin.close()
+            except OSError:
+                pass
+        try:
+            self._proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+
+    def _send(self, line: str) -> None:
+        with self._lock:
+            try:
+                self._proc.stdin.write(line)
+            except (OSError, ValueError):
+                pass
 
 
 def _receive(channel: socket.socket) -> dict:
