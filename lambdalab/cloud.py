@@ -81,7 +81,6 @@ class LocalCloud:
         self.metrics = Metrics(self._deliver_metrics)
         self.service = LambdaService(account=self.account, region=self.region, quotas=self.quotas, clock=self.clock,
                                      workdir=self.workdir, fetch_s3=self._fetch_s3)
-        self._governor = Governor(enforce_processes=os.geteuid() == 0 if hasattr(os, "geteuid") else True)
         self.authorizer = Authorizer(self.clock, self.region)
         self._api_ctx = ApiContext(service=self.service, invoker=None, code_url=self._code_url,  # type: ignore[arg-type]
                                    layer_url=self._layer_url,
@@ -93,6 +92,9 @@ class LocalCloud:
                                Guard(Directory(roots), self.authorizer), port=self._port)
         self.endpoint_url = self.gateway.url
         self._isolation = Isolation(self.workdir, self.gateway.port, self._isolation_settings)
+        # The kernel refuses the 1,025th task where it counts per environment; as root, without a user per
+        # environment, nothing does but the governor.
+        self._governor = Governor(enforce_processes=self._isolation.root and not self._isolation.users)
         self._sandbox = SandboxContext(
             quotas=self.quotas, clock=self.clock, governor=self._governor, isolation=self._isolation, logs=self.logs,
             records=self.records, workdir=self.workdir, endpoint_url=self.endpoint_url, region=self.region,
