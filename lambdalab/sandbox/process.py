@@ -110,12 +110,12 @@ class Reaper:
         try:
             channel = self._request({"op": "spawn", "argv": argv, "env": env, "cwd": cwd, "limits": limits,
                                      "uid": uid, "gid": uid, "landlock": landlock}, out_w)
-        except OSError:
+            reply = _receive(channel)
+        except OSError as e:
             os.close(out_r)
-            raise
+            raise OSError(e.errno, "lambdalab's reaper process is gone; restart the cloud", argv[0]) from None
         finally:
             os.close(out_w)
-        reply = _receive(channel)
         if "pid" not in reply:
             channel.close()
             os.close(out_r)

@@ -32,6 +32,7 @@ import signal
 import socket
 import sys
 import time
+import traceback
 
 import linux
 
@@ -74,22 +75,26 @@ class Reaper:
 
     # -- the loop ----------------------------------------------------------------------------------
     def serve(self) -> None:
+        """Until the cloud's socket closes; a failure serving one request is reported, never fatal."""
         try:
             while True:
                 timeout = SWEEP_INTERVAL_MS if self.runtimes or self.pending else None
                 for fd, _ in self.poll.poll(timeout):
-                    if fd == self.control.fileno():
-                        if not self._request():
-                            return
-                    elif fd == self._wake_r:
-                        while _read(fd, 4096):
-                            pass
-                    elif fd in self.pending:
-                        self._exec_result(self.pending.pop(fd))
-                    elif fd in self.exits:
-                        self._exited(self.exits.pop(fd))
-                    elif fd in self.channels:
-                        self._channel(self.channels[fd])
+                    try:
+                        if fd == self.control.fileno():
+                            if not self._request():
+                                return
+                        elif fd == self._wake_r:
+                            while _read(fd, 4096):
+                                pass
+                        elif fd in self.pending:
+                            self._exec_result(self.pending.pop(fd))
+                        elif fd in self.exits:
+                            self._exited(self.exits.pop(fd))
+                        elif fd in self.channels:
+                            self._channel(self.channels[fd])
+                    except Exception:  # the reaper must outlive any one request
+                        traceback.print_exc()
                 self._sweep()
         finally:
             self._shutdown()
@@ -121,7 +126,14 @@ class Reaper:
     # -- spawning ----------------------------------------------------------------------------------
     def _spawn(self, msg: dict, channel: socket.socket, stdout: int) -> None:
         errpipe_r, errpipe_w = os.pipe2(os.O_CLOEXEC)
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError as e:  # the machine is out of processes
+            for fd in (errpipe_r, errpipe_w, stdout):
+                os.close(fd)
+            _send(channel, {"errno": e.errno, "strerror": e.strerror, "step": "fork", "filename": None})
+            channel.close()
+            return
         if pid == 0:
             os.close(errpipe_r)
             _child(self.config, msg, stdout, errpipe_w, os.getppid())
