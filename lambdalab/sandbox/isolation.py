@@ -30,7 +30,7 @@ import site
 import sys
 import sysconfig
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import runtimes
@@ -79,15 +79,15 @@ class Protection:
     detail: str
 
 
-@dataclass
 class Isolation:
-    """The reaper, the protections this machine allows, and the policy each sandbox gets."""
+    """One cloud's reaper, the protections this machine allows, and the policy each sandbox gets.
 
-    workdir: Path
-    endpoint_port: int
-    settings: Settings = field(default_factory=Settings)
+    Set up once at start and read-only afterwards, so any thread may use it; the reaper client
+    behind it is thread-safe.
+    """
 
-    def __post_init__(self) -> None:
+    def __init__(self, workdir: Path, endpoint_port: int, settings: Settings) -> None:
+        self.workdir, self.endpoint_port, self.settings = workdir, endpoint_port, settings
         self.root = os.geteuid() == 0
         self.pidfds = _pidfds()  # the reaper's way of holding processes (Linux >= 5.4)
         self.abi, self._no_landlock = linux.landlock_abi() if sys.platform == "linux" else \
@@ -147,9 +147,12 @@ class Isolation:
             Protection("file system (Landlock)", ll,
                        f"ABI {abi}: a handler reads its task root, its layers (/opt), the Python installation, "
                        "/usr, /lib, /etc and /proc, and writes only its own /tmp" if ll else fs_off),
-            Protection("other processes' /proc (environ, mem, cwd)", ll or self.users,
-                       "refused by Landlock outside the environment" if ll else
-                       "refused: other uids" if self.users else f"readable by same-user handlers ({fs_off})"),
+            Protection("other processes' /proc (environ, mem, cwd)", self.users or (ll and not self.root),
+                       "refused: they belong to other uids" if self.users else
+                       ("refused by Landlock outside the environment" if not self.root else
+                        "partly: Landlock refuses mem and cwd, but a root handler (CAP_SYS_PTRACE) still reads "
+                        "/proc/PID/environ, other environments' credentials included") if ll else
+                       f"readable by same-user handlers ({fs_off})"),
             Protection("signals", (ll and abi >= 6) or self.users,
                        "Landlock scope: a handler can signal only its own environment's processes"
                        if ll and abi >= 6 else "the kernel refuses signals to other uids" if self.users else
