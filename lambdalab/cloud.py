@@ -6,7 +6,9 @@ the log of IAM's decisions.  It has two accounts: ``account``, where functions r
 ``cloud.client()`` acts as the root user, and ``other_account``, a partner for cross-account
 lessons; IAM users act through their own access keys (``cloud.client(..., credentials=key)``).
 ``stop()`` (or leaving the ``with`` block, or the interpreter exiting) kills every execution
-environment; a reaper process does the same if this process dies abruptly.
+environment; a reaper process does the same if this process dies abruptly.  Environments are kept
+apart from each other and from this process as far as the machine allows (``cloud.isolation()``
+says how; ``isolation={...}`` changes the settings of :class:`lambdalab.sandbox.isolation.Settings`).
 """
 
 from __future__ import annotations
