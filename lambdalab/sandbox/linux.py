@@ -52,6 +52,18 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int, data:
                        None if data is None else os.fsencode(data)))
 
 
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (of all its threads), from /proc; [] once it is gone."""
+    kids: list[int] = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
+                kids.extend(int(k) for k in f.read().split())
+    except OSError:
+        pass
+    return kids
+
+
 def expose(plan: list) -> None:
     """As root, in a mount namespace of its own: make directories the sandbox user cannot traverse
     (``/root`` holding the Python installation) traversable, showing only what the runtime needs.

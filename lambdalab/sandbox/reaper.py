@@ -202,7 +202,7 @@ class Reaper:
     def _sweep(self) -> None:
         """Kill and reap every child that is not a runtime: orphans of dead runtimes, escapees."""
         strays = {}
-        for pid in _children(os.getpid()):
+        for pid in linux.children(os.getpid()):
             if pid in self.runtimes or any(p.pid == pid for p in self.pending.values()):
                 continue
             try:
@@ -220,7 +220,7 @@ class Reaper:
     def _shutdown(self) -> None:
         """The cloud is gone: nothing it started may remain."""
         roots = {}
-        for pid in _children(os.getpid()):
+        for pid in linux.children(os.getpid()):
             try:
                 roots[pid] = os.pidfd_open(pid)
             except OSError:
@@ -349,17 +349,6 @@ def _landlock(common: dict, own: dict) -> None:
 
 
 # -- process trees ---------------------------------------------------------------------------------
-def _children(pid: int) -> list[int]:
-    kids = []
-    try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
-                kids.extend(int(k) for k in f.read().split())
-    except OSError:
-        pass
-    return kids
-
-
 def _parent(pid: int) -> int | None:
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
@@ -390,7 +379,7 @@ def _freeze(roots: dict[int, int], reaper: int) -> dict[int, int]:
     while grew:
         grew = False
         for parent in list(tree):
-            for child in _children(parent):
+            for child in linux.children(parent):
                 if child in tree:
                     continue
                 try:
