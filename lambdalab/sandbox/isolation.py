@@ -143,6 +143,7 @@ class Isolation:
         fs_off = self._no_landlock or r.get("landlock") or "turned off (isolation={'landlock': False})"
         ports = ", ".join(f"{p[0]}-{p[1]}" if isinstance(p, (tuple, list)) else str(p) for p in self.settings.tcp_ports)
         same_user = "each handler runs as your user, like the notebook"
+        signals = (ll and abi >= 6) or self.users
         rows = [
             Protection("file system (Landlock)", ll,
                        f"ABI {abi}: a handler reads its task root, its layers (/opt), the Python installation, "
@@ -153,7 +154,7 @@ class Isolation:
                         "partly: Landlock refuses mem and cwd, but a root handler (CAP_SYS_PTRACE) still reads "
                         "/proc/PID/environ, other environments' credentials included") if ll else
                        f"readable by same-user handlers ({fs_off})"),
-            Protection("signals", (ll and abi >= 6) or self.users,
+            Protection("signals", signals,
                        "Landlock scope: a handler can signal only its own environment's processes"
                        if ll and abi >= 6 else "the kernel refuses signals to other uids" if self.users else
                        f"a handler can signal every process of your user, the notebook included "
@@ -188,7 +189,9 @@ class Isolation:
             Protection("nothing outlives its environment", self.pidfds,
                        "the runtime is a child subreaper and the reaper is behind it: daemons and orphans "
                        "are frozen, then killed, through pidfds" + (", and kill(-1) as the environment's uid"
-                                                                      if self.users else "") if self.pidfds else
+                                                                      if self.users else "")
+                       + ("" if signals else "; but a handler that kills the reaper (nothing refuses its signals "
+                          "here) leaves its daemons to the system") if self.pidfds else
                        "process groups only (no pidfds here): a process that calls setsid() escapes the kill"),
             Protection("sandbox priority", self.settings.nice > 0,
                        f"nice +{self.settings.nice}: the cloud's threads run first when the CPUs are busy"
