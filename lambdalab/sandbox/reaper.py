@@ -439,6 +439,8 @@ def _read(fd: int, size: int) -> bytes:
 
 
 def main() -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # a pidfd and a channel per sandbox
     linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
     linux.prctl(linux.PR_SET_DUMPABLE, 0)  # same-user processes cannot read our memory or environment
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl+C in the notebook's terminal is not for us
