@@ -27,12 +27,10 @@ import json
 import os
 import resource
 import select
-import shutil
 import signal
 import socket
 import sys
 import time
-import traceback
 
 import linux
 
@@ -94,6 +92,8 @@ class Reaper:
                         elif fd in self.channels:
                             self._channel(self.channels[fd])
                     except Exception:  # the reaper must outlive any one request
+                        import traceback  # imported on demand, like shutil: the reaper stays small
+
                         traceback.print_exc()
                 self._sweep()
         finally:
@@ -235,6 +235,8 @@ class Reaper:
                 break
         for uid in list(self.users):
             self._free_user(uid)
+        import shutil
+
         for path, _dirs, _files in os.walk(self.workdir):  # unpacked code is read-only: make it removable
             os.chmod(path, 0o700)
         shutil.rmtree(self.workdir, ignore_errors=True)
