@@ -102,9 +102,13 @@ def idle_memory(cloud, lam) -> dict:
            "runtime_tree_uss_mb": round(sum(p.memory_full_info().uss for p in tree) / 2**20, 1)}
     reaper = getattr(getattr(cloud, "_isolation", None), "reaper", None) or getattr(cloud, "_reaper", None)
     if reaper is not None:
-        info = psutil.Process(reaper._proc.pid).memory_full_info()
-        out.update(reaper_rss_mb=round(info.rss / 2**20, 1), reaper_uss_mb=round(info.uss / 2**20, 1),
-                   reaper_pss_mb=round(info.pss / 2**20, 1))
+        process = psutil.Process(reaper._proc.pid)
+        out["reaper_rss_mb"] = round(process.memory_info().rss / 2**20, 1)
+        try:  # not dumpable: only root reads its memory maps
+            info = process.memory_full_info()
+            out.update(reaper_uss_mb=round(info.uss / 2**20, 1), reaper_pss_mb=round(info.pss / 2**20, 1))
+        except psutil.AccessDenied:
+            pass
     return out
 
 
