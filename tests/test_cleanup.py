@@ -139,3 +139,19 @@ def test_killing_the_owner_process_leaves_nothing_behind(tmp_path):
     finally:
         if owner.poll() is None:
             owner.kill()
+
+
+def test_a_terminated_reaper_still_ends_everything():
+    """SIGTERM (a `pkill`, a container stopping) makes the reaper clean up as if the cloud had gone."""
+    cloud = lambdalab.start()
+    fn = Deployer(cloud)
+    daemon = fn.invoke(fn.create(DAEMON))["Payload"]["daemon"]
+    runtime = cloud.environments()[0]._proc.pid
+    reaper = cloud._isolation.reaper._proc
+    reaper.terminate()
+    reaper.wait(timeout=30)
+    try:
+        assert _gone([daemon, runtime]) == []
+        assert not cloud.workdir.exists()
+    finally:
+        cloud.stop()

@@ -133,9 +133,12 @@ class Reaper:
         return reply["uid"]
 
     def release_user(self, uid: int) -> None:
-        """Kill whatever still runs as ``uid`` and give it back."""
+        """Kill whatever still runs as ``uid`` and give it back (a reaper that is gone did so on its way out)."""
         if not self._closed.is_set():
-            self._call({"op": "free_user", "uid": uid})
+            try:
+                self._call({"op": "free_user", "uid": uid})
+            except OSError:
+                pass
 
     def close(self) -> None:
         """The reaper kills everything left, removes the working directory and exits."""

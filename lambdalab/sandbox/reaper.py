@@ -446,6 +446,8 @@ def main() -> None:
     linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
     linux.prctl(linux.PR_SET_DUMPABLE, 0)  # same-user processes cannot read our memory or environment
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl+C in the notebook's terminal is not for us
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # asked to go: clean up first, as when the cloud goes
+        signal.signal(sig, lambda *_: sys.exit(0))
     Reaper(sys.argv[1], socket.socket(fileno=int(sys.argv[2]))).serve()
 
 
