@@ -181,7 +181,8 @@ class Isolation:
                         "RLIMIT_NPROC counts all processes of your user together: "
                         + r.get("userns", "user namespaces turned off"))),
             Protection("user namespace per environment", self.userns,
-                       "only for the process count: its uid and gid map to yours, nothing else changes"
+                       "only for the process count: its uid and gid map to yours (files of other users, root's "
+                       "included, show as owned by 65534)"
                        if self.userns else "not needed as root" if self.root else r.get("userns", "turned off")),
             Protection("pid namespace", False,
                        "not used: the runtime would be pid 1 and os.getpid()/psutil would read the host's pid 1, "
