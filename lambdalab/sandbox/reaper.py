@@ -6,8 +6,9 @@ so it is single-threaded, imports only the standard library, and is the parent o
 * **spawn**: it forks, and the child sets the sandbox up before ``execve``: its own session,
   rlimits, a lower priority, its own user (as root) or user namespace, child-subreaper, parent-
   death signal, no_new_privs and Landlock; so no handler code ever runs unconfined. Each sandbox
-  has a *channel* (a socket pair end) where the cloud gets the runtime's pid and pidfd, later its
-  exit status, and asks for the kill; closing the channel releases (reaps) the runtime.
+  has a *channel* (a socket pair end) where the cloud gets the runtime's pid, later its exit
+  status, and asks for the kill; closing the channel releases (reaps) the runtime, which stays a
+  zombie until then so that its pid and process group cannot be reused while the cloud signals them.
 * **contain**: the runtime is a child subreaper, so daemons and double-forked orphans stay in its
   tree; the reaper is one too, so a process can never leave its environment's tree without
   landing here, where it is killed at once. Kills freeze a tree (SIGSTOP) until nothing in it
@@ -55,6 +56,9 @@ class Pending:
 
 
 class Reaper:
+    """The loop over the cloud's requests, the runtimes' exits and their channels; all its state
+    belongs to this process's only thread."""
+
     def __init__(self, workdir: str, control: socket.socket) -> None:
         self.workdir, self.control = workdir, control
         self.config: dict = {}
