@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
+import textwrap
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -65,3 +70,39 @@ def test_without_pidfds_a_cloud_runs_on_plain_process_groups_and_says_so(monkeyp
         assert not table.loc[["file system (Landlock)", "a user per environment", "nothing outlives its environment"],
                              "active"].any()
         assert "pidfds" in table.loc["file system (Landlock)", "detail"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root gives each environment a user of its own")
+def test_uids_are_unique_on_the_machine_and_freed_when_their_owner_dies(tmp_path):
+    """Two reapers (two clouds, maybe in two processes) never hold the same uid; a dead owner's uids come back."""
+    first = 1_999_000_000 + os.getpid() % 1000 * 2  # a range no real cloud uses
+    config = {"user_locks": str(tmp_path / "locks")}
+    mine = Reaper(str(tmp_path / "a"), config)
+    owner = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(Path(isolation.__file__).parents[2])!r})
+        from lambdalab.sandbox.process import Reaper
+        reaper = Reaper({str(tmp_path / "b")!r}, {config!r})
+        print(reaper.allocate_user({first}, 2), flush=True)
+        time.sleep(300)
+    """)], stdout=subprocess.PIPE, text=True)
+    try:
+        theirs = int(owner.stdout.readline())
+        ours = mine.allocate_user(first, 2)
+        assert {ours, theirs} == {first, first + 1}
+        with pytest.raises(OSError, match="are in use"):
+            mine.allocate_user(first, 2)
+        os.kill(owner.pid, signal.SIGKILL)  # its reaper notices, cleans up and lets go of the uid
+        owner.wait()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                assert mine.allocate_user(first, 2) == theirs
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            pytest.fail("the dead owner's uid never came back")
+    finally:
+        owner.kill()
+        mine.close()
