@@ -8,7 +8,8 @@ each cloud finds out at start what this machine allows, uses it, and says so (``
   ``/tmp``. ABI 4+ also limits TCP connect() to an allow-list of ports, so one environment
   cannot reach another's Runtime API; ABI 6+ confines signals and abstract unix sockets to the
   environment. Landlock also refuses ptrace-class access (``/proc/PID/environ``, ``mem``, ``cwd``)
-  to processes outside the environment.
+  to processes outside the environment, though a root handler (CAP_SYS_PTRACE) still reads their
+  ``environ``. Rules hold for whole subtrees, so ``/`` itself cannot be listed.
 * **A user per environment** (root only): its own uid and gid, so RLIMIT_NPROC counts that
   environment alone, the kernel refuses its signals to anyone else, and ``kill(-1)`` as that uid
   ends all it ever started. When the Python installation lives where other users cannot go
