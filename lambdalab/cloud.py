@@ -6,7 +6,9 @@ the log of IAM's decisions.  It has two accounts: ``account``, where functions r
 ``cloud.client()`` acts as the root user, and ``other_account``, a partner for cross-account
 lessons; IAM users act through their own access keys (``cloud.client(..., credentials=key)``).
 ``stop()`` (or leaving the ``with`` block, or the interpreter exiting) kills every execution
-environment; a reaper process does the same if this process dies abruptly.
+environment; a reaper process does the same if this process dies abruptly.  Environments are kept
+apart from each other and from this process as far as the machine allows (``cloud.isolation()``
+says how; ``isolation={...}`` changes the settings of :class:`lambdalab.sandbox.isolation.Settings`).
 
 Each cloud makes its own random root keys (``cloud.credentials``), so nothing that runs in it
 knows them unless it is given them: a handler holds only its execution role's session.
@@ -54,7 +56,7 @@ from .observe.metrics import Metrics
 from .observe.records import Records
 from .sandbox.environment import SandboxContext
 from .sandbox.governor import Governor
-from .sandbox.process import Reaper
+from .sandbox.isolation import Isolation, Settings
 from .service.code import archive_path
 from .service.errors import InvalidParameterValueException, LambdaError
 from .service.functions import LambdaService
@@ -64,7 +66,7 @@ from .service.quotas import Quotas
 OTHER_ACCOUNT = "210987654321"
 DOWNLOAD_EXPIRES_S = 600  # GetFunction's Code.Location and GetLayerVersion's Content.Location, as in AWS
 # Environments first (they use everything else), then what serves them, then what records them.
-_STOP_ORDER = ("pool", "invoker", "governor", "reaper", "gateway", "listener", "logs", "metrics", "workdir", "clock")
+_STOP_ORDER = ("pool", "invoker", "governor", "isolation", "gateway", "listener", "logs", "metrics", "workdir", "clock")
 log = logging.getLogger(__name__)
 _running: weakref.WeakSet[LocalCloud] = weakref.WeakSet()
 
@@ -74,11 +76,12 @@ class LocalCloud:
 
     def __init__(self, *, port: int = 0, region: str = "us-east-1", account: str = "123456789012",
                  other_account: str = OTHER_ACCOUNT, quotas: dict[str, Any] | None = None, cpu_throttle: bool = True,
-                 freeze: bool = True, verify_signatures: bool = True) -> None:
+                 freeze: bool = True, verify_signatures: bool = True, isolation: dict[str, Any] | None = None) -> None:
         """``verify_signatures=False`` is for tools that cannot sign requests with SigV4: the access key
         in a request still names its caller and IAM still judges every call, but the signature, its
         clock skew and expiry, and an STS session's token are not checked, so anyone who knows (or
-        guesses) an access key id acts as its owner, root users included.  Never the default."""
+        guesses) an access key id acts as its owner, root users included.  Never the default.
+        ``isolation`` changes the settings of :class:`lambdalab.sandbox.isolation.Settings`."""
         self.region, self.account, self.other_account = region, account, other_account
         self.quotas = Quotas(quotas)
         self.clock = Clock()
@@ -87,6 +90,7 @@ class LocalCloud:
         self.verify_signatures = verify_signatures
         self._roots = {account: _root_key(), other_account: _root_key()}  # account -> its root user's AccessKey
         self._download_key = secrets.token_bytes(32)  # signs the /_lambdalab/ download URLs
+        self._isolation_settings = Settings.of(isolation)  # see lambdalab.sandbox.isolation.Settings
         self._started = False
         self._stops: dict[str, Callable[[], None]] = {}  # how to stop each part that started, by name
         self._lock = threading.Lock()
@@ -118,22 +122,27 @@ class LocalCloud:
         self._stops["clock"] = self.clock.stop
         self.workdir = Path(tempfile.mkdtemp(prefix="lambdalab-"))
         self._stops["workdir"] = lambda: shutil.rmtree(self.workdir, ignore_errors=True)
-        os.chmod(self.workdir, 0o711)  # environments can reach their own paths but not list others'
+        for path in (self.workdir, *(self.workdir / sub for sub in ("code", "opt", "envs"))):
+            path.mkdir(exist_ok=True)
+            os.chmod(path, 0o711)  # environments can reach their own paths but not list others'
         listener = socket.create_server(("127.0.0.1", self._port), backlog=128)  # the endpoint's URL, first
         self._stops["listener"] = listener.close
-        self.endpoint_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        port = listener.getsockname()[1]
+        self.endpoint_url = f"http://127.0.0.1:{port}"
         self.logs = LogShipper(self._deliver_logs)
         self._stops["logs"] = self.logs.stop
         self.metrics = Metrics(self._deliver_metrics)
         self._stops["metrics"] = self.metrics.stop
         self.service = LambdaService(account=self.account, region=self.region, quotas=self.quotas, clock=self.clock,
                                      workdir=self.workdir, fetch_s3=self._fetch_s3)
-        self._reaper = Reaper(str(self.workdir))
-        self._stops["reaper"] = self._reaper.close  # also removes the working directory
-        self._governor = Governor(enforce_processes=os.geteuid() == 0 if hasattr(os, "geteuid") else True)
+        self._isolation = Isolation(self.workdir, port, self._isolation_settings)
+        self._stops["isolation"] = self._isolation.close  # its reaper kills what is left and removes the workdir
+        # The kernel refuses the 1,025th task where it counts per environment; as root, without a user per
+        # environment, nothing does but the governor.
+        self._governor = Governor(enforce_processes=self._isolation.root and not self._isolation.users)
         self._stops["governor"] = self._governor.stop
         self._sandbox = SandboxContext(
-            quotas=self.quotas, clock=self.clock, governor=self._governor, reaper=self._reaper, logs=self.logs,
+            quotas=self.quotas, clock=self.clock, governor=self._governor, isolation=self._isolation, logs=self.logs,
             records=self.records, workdir=self.workdir, endpoint_url=self.endpoint_url, region=self.region,
             credentials=lambda fn: session_credentials(fn.role, fn.name, self.region), freeze=self._freeze,
             cpu_throttle=self._cpu_throttle)
@@ -238,6 +247,17 @@ class LocalCloud:
     def invocations(self):
         """Every invocation so far as a pandas DataFrame (one row per invocation)."""
         return self.records.frame()
+
+    def isolation(self):
+        """What keeps environments apart on this machine, as a pandas DataFrame (protection, active, detail).
+
+        Which protections are active depends on the kernel and on whether lambdalab runs as root;
+        those that are not say why (``lambdalab.sandbox.isolation`` explains each).
+        """
+        import pandas as pd
+
+        return pd.DataFrame([asdict(p) for p in self._isolation.protections()], columns=["name", "active", "detail"]) \
+            .rename(columns={"name": "protection"})
 
     def environments(self, function_name: str | None = None) -> list:
         """The execution environments alive now, oldest first."""

@@ -58,6 +58,55 @@ def test_stop_is_idempotent_and_the_context_manager_stops():
     cloud.stop()
 
 
+DAEMON = """
+import ctypes, os, time
+def handler(event, context):
+    if event.get("escape"):  # stop being a subreaper: orphans would go to whoever is above
+        ctypes.CDLL(None).prctl(36, ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))
+    r, w = os.pipe()
+    if os.fork() == 0:  # the classic daemon: fork, setsid, fork again, the middle one exits
+        os.setsid()
+        if os.fork() == 0:
+            os.write(w, str(os.getpid()).encode())
+            while True:
+                time.sleep(1)
+        os._exit(0)
+    os.close(w)
+    daemon = int(os.read(r, 32))
+    os.wait()
+    time.sleep(event.get("hold", 0))
+    return {"daemon": daemon}
+"""
+
+
+def test_a_daemon_ends_when_its_environment_is_reset(fn, cloud):
+    name = fn.create(DAEMON, Timeout=1)
+    daemon = fn.invoke(name)["Payload"]["daemon"]
+    assert _gone([daemon], within=0.5) == [daemon], "the daemon should live as long as its environment"
+    assert fn.invoke(name, {"hold": 5})["Payload"]["errorType"] == "Sandbox.Timedout"  # the reset kills everything
+    assert _gone([daemon]) == []
+
+
+def test_a_process_that_leaves_its_environment_is_killed_at_once(fn):
+    """A handler that gives up being a subreaper: its orphan lands on the reaper, which kills it."""
+    name = fn.create(DAEMON, Timeout=10)
+    daemon = fn.invoke(name, {"escape": True})["Payload"]["daemon"]
+    assert _gone([daemon]) == []
+    assert fn.invoke(name)["Payload"]["daemon"] > 0  # the environment itself carries on
+
+
+def test_stop_ends_daemons_and_removes_the_work_directory():
+    cloud = lambdalab.start()
+    fn = Deployer(cloud)
+    daemons = [fn.invoke(fn.create(DAEMON))["Payload"]["daemon"] for _ in range(2)]
+    escaped = fn.invoke(fn.create("import os, signal\ndef handler(e, c):\n"
+                                  "    try:\n        os.kill(os.getppid(), signal.SIGKILL)\n"
+                                  "    except OSError as err:\n        return err.strerror\n"))["Payload"]
+    cloud.stop()
+    assert _gone(daemons) == []
+    assert not cloud.workdir.exists(), f"left behind after a handler's kill of its parent ({escaped})"
+
+
 def test_killing_the_owner_process_leaves_nothing_behind(tmp_path):
     script = tmp_path / "owner.py"
     script.write_text(textwrap.dedent(f"""
@@ -69,15 +118,17 @@ def test_killing_the_owner_process_leaves_nothing_behind(tmp_path):
         fn = Deployer(cloud)
         name = fn.create({SPAWNER!r}, Timeout=10)
         child = fn.invoke(name)["Payload"]["child"]
+        daemon = fn.invoke(fn.create({DAEMON!r}))["Payload"]["daemon"]
         runtimes = [env._proc.pid for env in cloud.environments()]
-        print(json.dumps({{"child": child, "runtimes": runtimes, "workdir": str(cloud.workdir)}}), flush=True)
+        print(json.dumps({{"child": child, "daemon": daemon, "runtimes": runtimes, "workdir": str(cloud.workdir)}}),
+              flush=True)
         time.sleep(300)
     """))
     owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     try:
         info = json.loads(owner.stdout.readline())
         tree = [p.pid for p in psutil.Process(owner.pid).children(recursive=True)]
-        assert info["child"] in tree and set(info["runtimes"]) <= set(tree)
+        assert {info["child"], info["daemon"], *info["runtimes"]} <= set(tree)
         os.kill(owner.pid, signal.SIGKILL)  # no atexit, no finally: only the reaper can clean up
         owner.wait()
         assert _gone(tree) == []
@@ -88,3 +139,19 @@ def test_killing_the_owner_process_leaves_nothing_behind(tmp_path):
     finally:
         if owner.poll() is None:
             owner.kill()
+
+
+def test_a_terminated_reaper_still_ends_everything():
+    """SIGTERM (a `pkill`, a container stopping) makes the reaper clean up as if the cloud had gone."""
+    cloud = lambdalab.start()
+    fn = Deployer(cloud)
+    daemon = fn.invoke(fn.create(DAEMON))["Payload"]["daemon"]
+    runtime = cloud.environments()[0]._proc.pid
+    reaper = cloud._isolation.reaper._proc
+    reaper.terminate()
+    reaper.wait(timeout=30)
+    try:
+        assert _gone([daemon, runtime]) == []
+        assert not cloud.workdir.exists()
+    finally:
+        cloud.stop()

@@ -129,24 +129,74 @@ def handler(e, c):
         assert out["Payload"]["started"] < 1024 and "can't start new thread" in out["Payload"]["error"]
 
 
-def test_fork_bomb_is_contained_and_leaves_nothing(fn, cloud):
+@pytest.mark.parametrize(("body", "memory", "reset"), [
+    # as in the issue: the handler raises once a fork is refused; its environment (and its frozen forks) lives on
+    ("while True:\n        os.fork()", 128, False),
+    # forks until the timeout, which resets the environment
+    ("while True:\n        try:\n            os.fork()\n        except OSError:\n            time.sleep(0.01)", 1024,
+     True),
+])
+def test_fork_bomb_is_contained_and_leaves_nothing(fn, cloud, body, memory, reset):
+    """The bomb never passes 1,024 tasks where the kernel counts per environment, another function's
+    timeout still fires meanwhile, and nothing of the bomb is left once its environment ends."""
+    import threading
+
     import psutil
 
-    name = fn.create("""
-import os, time
-def handler(e, c):
-    while True:
-        try:
-            os.fork()
-        except OSError:
-            time.sleep(0.01)
-""", Timeout=3, MemorySize=1024)
-    out = fn.invoke(name)
+    from lambdalab.sandbox.governor import measure
+
+    name = fn.create(f"import os, time\ndef handler(e, c):\n    {body}\n", Timeout=3, MemorySize=memory)
+    sleeper = fn.create("import time\ndef handler(e, c):\n    time.sleep(30)\n", Timeout=1)
+    fn.invoke(sleeper, {})  # its environment is warm before the bomb starts
+    peak, done, sleeper_out = [0], threading.Event(), []
+
+    def sample() -> None:
+        while not done.is_set():
+            for env in cloud.environments(name):
+                if env._proc is not None:
+                    peak[0] = max(peak[0], measure(env._proc.pid).tasks)
+
+    threads = [threading.Thread(target=sample), threading.Thread(target=lambda: sleeper_out.append(fn.invoke(sleeper)))]
+    for thread in threads:
+        thread.start()
+    try:
+        out = fn.invoke(name)
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join()
     assert out["FunctionError"] == "Unhandled"
-    time.sleep(0.5)
+    assert sleeper_out[0]["Payload"]["errorType"] == "Sandbox.Timedout"  # not stuck until its sleep ended
+    limit = cloud.isolation().set_index("protection").loc["processes and threads: 1,024 per environment"]
+    if limit.active:
+        assert peak[0] <= 1024, f"{peak[0]} tasks ({limit.detail})"
+    if not reset:  # what the bomb made is frozen with its environment, until the environment ends
+        env = cloud.environments(name)[0]
+        if env._proc is not None:  # (as root without a uid per environment the governor killed it at 1,025 tasks)
+            forks = psutil.Process(env._proc.pid).children(recursive=True)
+            deadline = time.monotonic() + 10  # frozen once the runtime asks for its next event
+            while time.monotonic() < deadline and not _all_frozen(forks):
+                time.sleep(0.05)
+            assert _all_frozen(forks)
+        fn.lam.delete_function(FunctionName=name)
     me = psutil.Process()
+    deadline = time.monotonic() + 10
+    while len(me.children(recursive=True)) > 1 + len(cloud.environments()) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert len(me.children(recursive=True)) <= 1 + len(cloud.environments())  # the reaper + live runtimes
     assert fn.invoke(fn.create("def handler(e, c):\n    return 'still fine'\n"))["Payload"] == "still fine"
+
+
+def _all_frozen(processes) -> bool:
+    import psutil
+
+    def status(p):
+        try:
+            return p.status()
+        except psutil.NoSuchProcess:
+            return psutil.STATUS_ZOMBIE
+
+    return {status(p) for p in processes} <= {psutil.STATUS_STOPPED, psutil.STATUS_ZOMBIE}
 
 
 def test_files_in_tmp_are_limited_to_ephemeral_storage(fn):
