@@ -24,6 +24,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 REAPER = Path(__file__).with_name("reaper.py")
+RELEASE_TIMEOUT = 5.0  # seconds release() waits for the reaper to reap a runtime
 
 
 class Sandbox:
@@ -69,11 +70,21 @@ class Sandbox:
         while not self._killed:
             self._receive()
 
-    def release(self) -> None:
-        """Let the reaper reap the runtime (and kill whatever is left of it): the pid is not ours any more."""
-        if self._channel is not None:
-            self._channel.close()
-            self._channel = None
+    def release(self, timeout: float = RELEASE_TIMEOUT) -> None:
+        """Let the reaper reap the runtime (and kill whatever is left of it); returns once it has, so
+        the pid is gone, not a zombie, when the environment says it stopped."""
+        if self._channel is None:
+            return
+        channel, self._channel = self._channel, None
+        try:
+            channel.shutdown(socket.SHUT_WR)
+            channel.settimeout(timeout)
+            while channel.recv(4096):  # an exit status still on its way; the reaper closes once it has reaped
+                pass
+        except OSError:  # the reaper is gone (its runtimes with it), or it took too long: it reaps on its own
+            pass
+        finally:
+            channel.close()
 
     def _receive(self) -> None:
         data = self._channel.recv(4096)

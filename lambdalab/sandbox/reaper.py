@@ -183,15 +183,15 @@ class Reaper:
             return
         if not runtime.killed:  # the cloud let go of it unkilled; its uid may already run a successor
             self._kill_runtime(runtime, by_user=False)
-        self.poll.unregister(runtime.channel)
-        del self.channels[runtime.channel.fileno()]
-        runtime.channel.close()
         if runtime.exit is None:
             self.poll.unregister(runtime.pidfd)
             del self.exits[runtime.pidfd]
         os.waitid(os.P_PIDFD, runtime.pidfd, os.WEXITED)
         os.close(runtime.pidfd)
         del self.runtimes[runtime.pid]
+        self.poll.unregister(runtime.channel)
+        del self.channels[runtime.channel.fileno()]
+        runtime.channel.close()  # after the reaping: the cloud's release() returns once the pid is gone
 
     # -- killing -----------------------------------------------------------------------------------
     def _kill_runtime(self, runtime: Runtime, by_user: bool) -> None:
