@@ -12,23 +12,27 @@ import threading
 import time
 
 import psutil
-from deploy import Deployer, concurrently
+from deploy import Deployer
+from gate import WAIT_AT_GATE, Gate
 
 import lambdalab
 
-SPAWNER = """
-import subprocess, time
+SPAWNER = WAIT_AT_GATE + """
+import subprocess
 def handler(event, context):
     child = subprocess.Popen(["sleep", "300"])  # outlives the invocation inside the environment
-    time.sleep(event.get("hold", 0))
+    if "gate" in event:
+        wait_at_gate(event["gate"])
     return {"child": child.pid}
 """
 
 
-def _gone(pids: list[int], within: float = 10.0) -> list[int]:
-    deadline = time.time() + within
+def _gone(pids: list[int], within: float = 60.0) -> list[int]:
+    """The processes still alive once ``pids`` are gone or ``within`` s have passed (they are not
+    our children, so there is no wait() to block on: watch them go)."""
+    deadline = time.monotonic() + within
     alive = pids
-    while alive and time.time() < deadline:
+    while alive and time.monotonic() < deadline:
         alive = [p for p in alive if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
         time.sleep(0.05)
     return alive
@@ -39,8 +43,9 @@ def test_stop_leaves_no_process_and_no_thread():
     children_before = {p.pid for p in psutil.Process().children(recursive=True)}
     cloud = lambdalab.start()
     fn = Deployer(cloud)
-    name = fn.create(SPAWNER, Timeout=10)
-    results = concurrently(lambda: fn.invoke(name, {"hold": 0.3})["Payload"], 3)
+    name = fn.create(SPAWNER, Timeout=60)  # the first handler waits at the gate for the others
+    with Gate() as gate:  # three environments at once
+        results = gate.run(lambda: fn.invoke(name, {"gate": gate.port})["Payload"], 3)
     ours = [p.pid for p in psutil.Process().children(recursive=True) if p.pid not in children_before]
     assert len(ours) >= 7  # the reaper, three runtimes and their three children
     assert {r["child"] for r in results} <= set(ours)
@@ -64,7 +69,7 @@ def test_killing_the_owner_process_leaves_nothing_behind(tmp_path):
         import json, os, sys, time
         sys.path.insert(0, {os.path.dirname(__file__)!r})
         import lambdalab
-        from deploy import Deployer, concurrently
+        from deploy import Deployer
         cloud = lambdalab.start()
         fn = Deployer(cloud)
         name = fn.create({SPAWNER!r}, Timeout=10)
@@ -81,8 +86,8 @@ def test_killing_the_owner_process_leaves_nothing_behind(tmp_path):
         os.kill(owner.pid, signal.SIGKILL)  # no atexit, no finally: only the reaper can clean up
         owner.wait()
         assert _gone(tree) == []
-        deadline = time.time() + 10
-        while os.path.exists(info["workdir"]) and time.time() < deadline:
+        deadline = time.monotonic() + 60  # the reaper removes it once it sees its owner die
+        while os.path.exists(info["workdir"]) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not os.path.exists(info["workdir"])
     finally:
