@@ -1,4 +1,4 @@
-"""lambdalab's performance budget (DESIGN.md, "Performance budget"), measured on this machine.
+"""lambdalab's performance budget (docs/budget.md), measured on this machine.
 
     python bench/run.py            # full run, about 40 s on 2 cores
     python bench/run.py --quick    # smoke run, under a minute

@@ -8,7 +8,7 @@
 * :class:`MemoryExplorer` is the same measurement, one memory size at a time: a slider, a button,
   and a live figure that gains a point per click.
 
-Prices are Lambda's us-east-1 x86 prices (reference §2): the first tier of duration, and the
+Prices are Lambda's us-east-1 x86 prices (docs/sources.md, Billing): the first tier of duration, and the
 request charge, which power tuning leaves out and this module includes.
 """
 

@@ -19,7 +19,7 @@ def handler(event, context):
     return total
 """
 EVENT = {"n": 300_000}  # about 12 ms at a full vCPU, 170 ms at 128 MB
-PRICE_PER_GB_SECOND, PRICE_PER_REQUEST = 0.0000166667, 0.0000002  # x86, us-east-1 (reference section 2)
+PRICE_PER_GB_SECOND, PRICE_PER_REQUEST = 0.0000166667, 0.0000002  # x86, us-east-1 (docs/sources.md, Billing)
 
 
 def unique(prefix: str) -> str:
