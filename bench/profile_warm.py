@@ -39,30 +39,32 @@ NAME = "bench-profile"
 # (label, "module:Class.attribute" or "module:attribute" or "module:DICT[key]", depth in the tree)
 STAGES = [
     ("gateway thread: the WSGI app (everything after HTTP parsing)", "lambdalab.httpd:HTTPServer._call", 0),
-    ("route by credential scope", "lambdalab.gateway:Gateway._route", 1),
-    ("IAM guard (names the caller)", "lambdalab.iam.guard:Guard.__call__", 2),
-    ("Lambda API", "lambdalab.api:LambdaAPI.handle", 3),
-    ("wire: parse", "lambdalab.api.wire:LambdaWire.parse", 4),
-    ("wire: validate", "lambdalab.api.wire:LambdaWire.validate", 4),
-    ("authorization (IAM decision)", "lambdalab.api.authorize:LambdaAuthorization.check", 4),
-    ("Invoke operation (lookup, payload checks)", "lambdalab.api:OPERATIONS[Invoke]", 4),
-    ("invoker (lease, metrics)", "lambdalab.invoke.invoker:Invoker.invoke", 5),
-    ("metrics: started + finished", "lambdalab.observe.metrics:Metrics.started", 6),
-    ("metrics: started + finished", "lambdalab.observe.metrics:Metrics.finished", 6),
-    ("pool: acquire", "lambdalab.invoke.pool:EnvironmentPool._acquire", 6),
-    ("pool: release", "lambdalab.invoke.pool:EnvironmentPool._release", 6),
+    ("route + IAM guard (names the caller)", "lambdalab.iam.guard:Guard.__call__", 1),
+    ("Lambda API", "lambdalab.api:LambdaAPI.handle", 2),
+    ("wire: parse", "lambdalab.api.wire:LambdaWire.parse", 3),
+    ("wire: validate", "lambdalab.api.wire:LambdaWire.validate", 3),
+    ("authorization (IAM decision)", "lambdalab.api.authorize:LambdaAuthorization.check", 3),
+    ("Invoke operation (lookup, payload checks)", "lambdalab.api:OPERATIONS[Invoke]", 3),
+    ("invoker (lease, metrics)", "lambdalab.invoke.invoker:Invoker.invoke", 4),
+    ("metrics: started + finished", "lambdalab.observe.metrics:Metrics.started", 5),
+    ("metrics: started + finished", "lambdalab.observe.metrics:Metrics.finished", 5),
+    ("pool: acquire", "lambdalab.invoke.pool:EnvironmentPool._acquire", 5),
+    ("pool: release", "lambdalab.invoke.pool:EnvironmentPool._release", 5),
     ("environment.invoke (hand-off + the environment's thread)",
-     "lambdalab.sandbox.environment:ExecutionEnvironment.invoke", 6),
-    ("environment thread: _invoke", "lambdalab.sandbox.environment:ExecutionEnvironment._invoke", 7),
-    ("CPU meter start (/proc reads)", "lambdalab.sandbox.environment:measure", 8),
+     "lambdalab.sandbox.environment:ExecutionEnvironment.invoke", 5),
+    ("environment thread: _invoke", "lambdalab.sandbox.environment:ExecutionEnvironment._invoke", 6),
+    ("CPU meter start (/proc reads)", "lambdalab.sandbox.environment:measure", 7),
     ("deliver the event (Runtime API response)", "lambdalab.sandbox.environment:ExecutionEnvironment._deliver", 8),
     ("governor: watch + unwatch", "lambdalab.sandbox.governor:Governor.watch", 8),
     ("governor: watch + unwatch", "lambdalab.sandbox.governor:Governor.unwatch", 8),
-    ("peak memory (/proc read)", "lambdalab.sandbox.environment:ExecutionEnvironment._peak", 8),
-    ("finish (END/REPORT lines, the record)", "lambdalab.sandbox.environment:ExecutionEnvironment._finish", 8),
-    ("log lines (START, END, REPORT)", "lambdalab.observe.logs:LogShipper.put", 9),
-    ("wire: respond", "lambdalab.api.wire:LambdaWire.respond", 4),
+    ("peak memory (/proc read)", "lambdalab.sandbox.environment:ExecutionEnvironment._peak", 7),
+    ("finish (END/REPORT lines, the record)", "lambdalab.sandbox.environment:ExecutionEnvironment._finish", 7),
+    ("log lines (START, END, REPORT)", "lambdalab.observe.logs:LogShipper.put", 8),
+    ("wire: respond", "lambdalab.api.wire:LambdaWire.respond", 3),
 ]
+# The stages inside _invoke beside the Runtime API round trip (its record's duration_ms, which includes
+# delivering the event and the governor's watch/unwatch), for the "rest" line.
+_INVOKE_PARTS = ("CPU meter start (/proc reads)", "peak memory (/proc read)", "finish (END/REPORT lines, the record)")
 THAW = "environment thread: thaw (SIGCONT)"
 FREEZE = "environment thread: freeze (SIGSTOP), after the response"
 
@@ -213,13 +215,19 @@ def breakdown(n: int) -> None:
         seen.add(label)
         values = stage(label)
         if label.startswith("environment thread: _invoke"):
-            handoff = [e - i - th for e, i, th in zip(stage(STAGES[13][0]), values, stage(THAW), strict=True)]
+            outer = stage("environment.invoke (hand-off + the environment's thread)")
+            handoff = [e - i - th for e, i, th in zip(outer, values, stage(THAW), strict=True)]
             print(f"{us(median(stage(THAW)))}  {'  ' * depth}{THAW}")
             print(f"{us(median(handoff))}  {'  ' * depth}hand-off between the threads (wake, GIL, done event)")
-        print(f"{us(median(values))}  {'  ' * depth}{label}")
         if label.startswith("deliver the event"):
-            print(f"{us(median(durations))}  {'  ' * depth}Runtime API round trip (record duration_ms: deliver -> "
-                  "handler -> response received)")
+            print(f"{us(median(durations))}  {'  ' * (depth - 1)}Runtime API round trip (record duration_ms: deliver "
+                  "-> handler -> response received, governor included)")
+        print(f"{us(median(values))}  {'  ' * depth}{label}")
+        if label.startswith("finish"):
+            rest = [v - d - sum(parts) for v, d, *parts in
+                    zip(stage("environment thread: _invoke"), durations, *map(stage, _INVOKE_PARTS), strict=True)]
+            print(f"{us(median(rest))}  {'  ' * depth}the rest of _invoke (waiting for the runtime's next request, "
+                  "the START line)")
     print(f"{us(median(stage(FREEZE)))}  {FREEZE}")
     if timers.missing:
         print("\nnot found in this version of the engine (not timed): " + "; ".join(timers.missing))
