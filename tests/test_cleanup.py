@@ -12,23 +12,27 @@ import threading
 import time
 
 import psutil
-from deploy import Deployer, concurrently
+from deploy import Deployer
+from gate import TEST_ISOLATION, WAIT_AT_GATE, Gate
 
 import lambdalab
 
-SPAWNER = """
-import subprocess, time
+SPAWNER = WAIT_AT_GATE + """
+import subprocess
 def handler(event, context):
     child = subprocess.Popen(["sleep", "300"])  # outlives the invocation inside the environment
-    time.sleep(event.get("hold", 0))
+    if "gate" in event:
+        wait_at_gate(event["gate"])
     return {"child": child.pid}
 """
 
 
-def _gone(pids: list[int], within: float = 10.0) -> list[int]:
-    deadline = time.time() + within
+def _gone(pids: list[int], within: float = 60.0) -> list[int]:
+    """The processes still alive once ``pids`` are gone or ``within`` s have passed (they are not
+    our children, so there is no wait() to block on: watch them go)."""
+    deadline = time.monotonic() + within
     alive = pids
-    while alive and time.time() < deadline:
+    while alive and time.monotonic() < deadline:
         alive = [p for p in alive if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
         time.sleep(0.05)
     return alive
@@ -37,10 +41,11 @@ def _gone(pids: list[int], within: float = 10.0) -> list[int]:
 def test_stop_leaves_no_process_and_no_thread():
     threads_before = set(threading.enumerate())
     children_before = {p.pid for p in psutil.Process().children(recursive=True)}
-    cloud = lambdalab.start()
+    cloud = lambdalab.start(isolation=TEST_ISOLATION)
     fn = Deployer(cloud)
-    name = fn.create(SPAWNER, Timeout=10)
-    results = concurrently(lambda: fn.invoke(name, {"hold": 0.3})["Payload"], 3)
+    name = fn.create(SPAWNER, Timeout=60)  # the first handler waits at the gate for the others
+    with Gate() as gate:  # three environments at once
+        results = gate.run(lambda: fn.invoke(name, {"gate": gate.port})["Payload"], 3)
     ours = [p.pid for p in psutil.Process().children(recursive=True) if p.pid not in children_before]
     assert len(ours) >= 7  # the reaper, three runtimes and their three children
     assert {r["child"] for r in results} <= set(ours)
@@ -52,7 +57,7 @@ def test_stop_leaves_no_process_and_no_thread():
 
 
 def test_stop_is_idempotent_and_the_context_manager_stops():
-    with lambdalab.start() as cloud:
+    with lambdalab.start(isolation=TEST_ISOLATION) as cloud:
         assert repr(cloud).startswith("<LocalCloud http://127.0.0.1:")
     assert repr(cloud) == "<LocalCloud stopped>"
     cloud.stop()
@@ -96,7 +101,7 @@ def test_a_process_that_leaves_its_environment_is_killed_at_once(fn):
 
 
 def test_stop_ends_daemons_and_removes_the_work_directory():
-    cloud = lambdalab.start()
+    cloud = lambdalab.start(isolation=TEST_ISOLATION)
     fn = Deployer(cloud)
     daemons = [fn.invoke(fn.create(DAEMON))["Payload"]["daemon"] for _ in range(2)]
     escaped = fn.invoke(fn.create("import os, signal\ndef handler(e, c):\n"
@@ -113,7 +118,7 @@ def test_killing_the_owner_process_leaves_nothing_behind(tmp_path):
         import json, os, sys, time
         sys.path.insert(0, {os.path.dirname(__file__)!r})
         import lambdalab
-        from deploy import Deployer, concurrently
+        from deploy import Deployer
         cloud = lambdalab.start()
         fn = Deployer(cloud)
         name = fn.create({SPAWNER!r}, Timeout=10)
@@ -132,8 +137,8 @@ def test_killing_the_owner_process_leaves_nothing_behind(tmp_path):
         os.kill(owner.pid, signal.SIGKILL)  # no atexit, no finally: only the reaper can clean up
         owner.wait()
         assert _gone(tree) == []
-        deadline = time.time() + 10
-        while os.path.exists(info["workdir"]) and time.time() < deadline:
+        deadline = time.monotonic() + 60  # the reaper removes it once it sees its owner die
+        while os.path.exists(info["workdir"]) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not os.path.exists(info["workdir"])
     finally:
@@ -143,7 +148,7 @@ def test_killing_the_owner_process_leaves_nothing_behind(tmp_path):
 
 def test_a_terminated_reaper_still_ends_everything():
     """SIGTERM (a `pkill`, a container stopping) makes the reaper clean up as if the cloud had gone."""
-    cloud = lambdalab.start()
+    cloud = lambdalab.start(isolation=TEST_ISOLATION)
     fn = Deployer(cloud)
     daemon = fn.invoke(fn.create(DAEMON))["Payload"]["daemon"]
     runtime = cloud.environments()[0]._proc.pid

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import psutil
 import pytest
 from deploy import arn
+from gate import TEST_ISOLATION, listener
 
 import lambdalab
 from lambdalab.clock import Clock
@@ -66,19 +67,11 @@ def handler(event, context):
 """
 
 
-BEACON_PORTS = (20000, 20999)  # handlers may connect only to ports the isolation allows: these, for beacons
-
-
 class Beacon:
     """A listening socket; ``wait()`` returns once some handler (or init) has connected to it."""
 
     def __init__(self) -> None:
-        for port in random.sample(range(BEACON_PORTS[0], BEACON_PORTS[1] + 1), 50):
-            try:
-                self.server = socket.create_server(("127.0.0.1", port))
-                break
-            except OSError:
-                continue
+        self.server = listener()
         self.port = self.server.getsockname()[1]
 
     def wait(self, timeout: float = 15.0) -> bool:
@@ -108,7 +101,7 @@ def sandbox(tmp_path_factory, cloud, events):
     workdir = tmp_path_factory.mktemp("sandbox")
     clock = Clock()
     governor = Governor(enforce_processes=os.geteuid() == 0)
-    isolation = Isolation(workdir, urlsplit(cloud.endpoint_url).port, Settings.of({"tcp_ports": (*Settings.tcp_ports, BEACON_PORTS)}))
+    isolation = Isolation(workdir, urlsplit(cloud.endpoint_url).port, Settings.of(TEST_ISOLATION))
     shipper = LogShipper(lambda group, stream, batch: events[stream].extend(e["message"] for e in batch))
     ctx = SandboxContext(quotas=Quotas(), clock=clock, governor=governor, isolation=isolation, logs=shipper,
                          records=Records(), workdir=workdir, endpoint_url=cloud.endpoint_url, region="us-east-1",
@@ -390,7 +383,7 @@ def test_cloud_stop_with_invocations_in_flight(beacon):
     """Synchronous and asynchronous invocations in flight: stop() ends them and returns at once."""
     from deploy import Deployer
 
-    cloud = lambdalab.start(isolation={"tcp_ports": (*Settings.tcp_ports, BEACON_PORTS)})
+    cloud = lambdalab.start(isolation=TEST_ISOLATION)
     fn = Deployer(cloud)
     name = fn.create(BEACON, Timeout=60)
     results: list[dict] = []
