@@ -33,9 +33,17 @@ def _gone(pids: list[int], within: float = 60.0) -> list[int]:
     deadline = time.monotonic() + within
     alive = pids
     while alive and time.monotonic() < deadline:
-        alive = [p for p in alive if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        alive = [p for p in alive if _running(p)]
         time.sleep(0.05)
     return alive
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie; a process that ends between the two looks is gone."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def test_stop_leaves_no_process_and_no_thread():
