@@ -100,7 +100,8 @@ def sandbox(tmp_path_factory, cloud, events):
     clock = Clock()
     governor = Governor(enforce_processes=os.geteuid() == 0)
     reaper = Reaper(str(workdir))
-    shipper = LogShipper(lambda group, stream, batch: events[stream].extend(e["message"] for e in batch))
+    shipper = LogShipper(lambda account, region, group, stream, batch: events[stream].extend(
+        e["message"] for e in batch))
     ctx = SandboxContext(quotas=Quotas(), clock=clock, governor=governor, reaper=reaper, logs=shipper,
                          records=Records(), workdir=workdir, endpoint_url=cloud.endpoint_url, region="us-east-1",
                          credentials=lambda fn: {})

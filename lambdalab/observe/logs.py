@@ -1,12 +1,14 @@
 """Function logs: the platform's lines in AWS's exact format, and their delivery to CloudWatch Logs.
 
 Lines are queued on the invoke path and shipped in batches (:mod:`batcher`) to the local
-CloudWatch Logs (moto's backend, in process), into ``/aws/lambda/<name>`` with one
-stream per execution environment, as AWS does.
+CloudWatch Logs (moto's backend, in process) of the function's account and Region, into its log
+group (``/aws/lambda/<name>`` unless its LoggingConfig names another) with one stream per
+execution environment, as AWS does.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from datetime import datetime
 
@@ -49,17 +51,29 @@ def stream_name(day: datetime, environment_id: str, version: str = "$LATEST") ->
     return f"{day:%Y/%m/%d}/[{version}]{environment_id}"
 
 
-Deliver = Callable[[str, str, list[dict]], None]
+Deliver = Callable[[str, str, str, str, list[dict]], None]  # (account, region, group, stream, events)
 
 
 class LogShipper:
-    """Batches log events per (group, stream) and hands them to ``deliver`` on its own thread."""
+    """Batches log events per (account, region, group, stream) and hands them to ``deliver`` on its own thread.
+
+    One shipper (one thread) serves every account and Region: :meth:`at` gives the view that an
+    account's environments in one Region write through, sharing the queue, so ``flush()`` on any
+    view waits for all of them.
+    """
 
     def __init__(self, deliver: Deliver, interval: float = 0.05) -> None:
         self._batcher = Batcher(lambda key, events: deliver(*key, events), name="lambdalab-logs", interval=interval)
+        self._place = ("", "")  # (account, region): set by at()
+
+    def at(self, account: str, region: str) -> LogShipper:
+        """The same shipper, writing to ``account``'s CloudWatch Logs in ``region``."""
+        view = copy.copy(self)
+        view._place = (account, region)
+        return view
 
     def put(self, group: str, stream: str, timestamp: float, message: str) -> None:
-        self._batcher.put((group, stream), {"timestamp": int(timestamp * 1000), "message": message})
+        self._batcher.put((*self._place, group, stream), {"timestamp": int(timestamp * 1000), "message": message})
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until everything queued so far is in CloudWatch Logs."""

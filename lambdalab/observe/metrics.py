@@ -15,7 +15,9 @@ and the account-wide aggregate (no dimension):
   for the function and for the account (not per Resource: lambdalab counts per function).
 
 Datapoints carry the cloud clock's time of the invocation's start and leave the invoke path through
-a :class:`~lambdalab.observe.batcher.Batcher`; ``flush()`` waits until CloudWatch has them.
+a :class:`~lambdalab.observe.batcher.Batcher`, into the CloudWatch of the function's account and
+Region (one batcher for all: :meth:`Metrics.at` gives each place its view); ``flush()`` waits until
+CloudWatch has them.
 
 moto's CloudWatch, which answers the queries, matches dimensions loosely: GetMetricStatistics
 counts every datapoint whose dimensions *include* the ones asked for (so a ``FunctionName``-only
@@ -27,6 +29,7 @@ Average, Minimum and Maximum are right in any case.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from datetime import datetime, timezone
 
@@ -34,14 +37,21 @@ from ..arns import parse_arn
 from .batcher import Batcher
 
 NAMESPACE = "AWS/Lambda"
-Deliver = Callable[[str, list[dict]], None]
+Deliver = Callable[[str, str, str, list[dict]], None]  # (account, region, namespace, metric_data)
 
 
 class Metrics:
-    """Publishes the ``AWS/Lambda`` metrics of invocations to ``deliver(namespace, metric_data)``."""
+    """Publishes the ``AWS/Lambda`` metrics of invocations to ``deliver(account, region, namespace, metric_data)``."""
 
     def __init__(self, deliver: Deliver, interval: float = 0.05) -> None:
-        self._batcher = Batcher(deliver, name="lambdalab-metrics", interval=interval)
+        self._batcher = Batcher(lambda key, data: deliver(*key, data), name="lambdalab-metrics", interval=interval)
+        self._place = ("", "")  # (account, region): set by at()
+
+    def at(self, account: str, region: str) -> Metrics:
+        """The same publisher, for the functions of ``account`` in ``region``."""
+        view = copy.copy(self)
+        view._place = (account, region)
+        return view
 
     def started(self, function_name: str, at: datetime, function_running: int, account_running: int) -> None:
         """An invocation took a concurrency lease: ``*_running`` include it."""
@@ -72,7 +82,7 @@ class Metrics:
         # moto keeps naive UTC timestamps and compares query times against them
         timestamp = at.astimezone(timezone.utc).replace(tzinfo=None)
         for dimensions in dimension_sets:
-            self._batcher.put(NAMESPACE, {
+            self._batcher.put((*self._place, NAMESPACE), {
                 "MetricName": name, "Value": float(value), "Unit": unit, "Timestamp": timestamp,
                 "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()]})
 

@@ -30,6 +30,7 @@ Who owns what, and which lock guards it:
 from __future__ import annotations
 
 import dataclasses
+import re
 import secrets
 import threading
 import uuid
@@ -49,6 +50,7 @@ from .errors import (
     PreconditionFailedException,
     ResourceConflictException,
     function_not_found,
+    not_reachable,
 )
 from .layers import LayerStore, unzipped_size
 from .models import Code, Function, Located, page
@@ -153,6 +155,7 @@ class LambdaService:
         match = FUNCTION_ARN.match(name)
         if not match or match["qualifier"]:
             raise InvalidParameterValueException(f"Invalid function name: {name}")
+        self._check_region(match)
         name = match["name"]
         if params.get("PackageType", "Zip") != "Zip":
             raise InvalidParameterValueException("lambdalab runs .zip packages; container images are not supported.")
@@ -332,11 +335,17 @@ class LambdaService:
         match = FUNCTION_ARN.match(function_name)
         if not match:
             raise function_not_found(self.arn(function_name))
+        self._check_region(match)
         arn_qualifier = match["qualifier"]
         if qualifier and arn_qualifier and qualifier != arn_qualifier:
             raise InvalidParameterValueException("The derived qualifier from the function name does not match "
                                                  "the specified qualifier.")
         return match["name"], qualifier or arn_qualifier, match["account"] in (None, self.account)
+
+    def _check_region(self, match: re.Match) -> None:
+        """An ARN of another Region names nothing here (AWS's answer, whatever the operation)."""
+        if match["region"] and match["region"] != self.region:
+            raise not_reachable(match["region"], self.region)
 
     def _discard(self, codes: list[Code]) -> None:
         """Delete the packages among ``codes`` that neither $LATEST nor any version runs any more."""
