@@ -47,6 +47,7 @@ def test_a_function_lives_in_the_region_its_request_was_signed_for(cloud):
     name = unique()
     created = create(eu, name)
     assert created["FunctionArn"] == f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:{name}"
+    assert created["RuntimeVersionConfig"]["RuntimeVersionArn"].startswith("arn:aws:lambda:eu-west-1::runtime:")
     assert eu.get_function(FunctionName=name)["Configuration"]["FunctionArn"] == created["FunctionArn"]
     with pytest.raises(ClientError) as caught:
         cloud.client("lambda").get_function(FunctionName=name)
