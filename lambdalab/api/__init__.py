@@ -20,6 +20,7 @@ from ..service.quotas import Quotas
 from . import functions, invoke, layers, permissions, tags, versions
 from .authorize import locate
 from .context import ApiContext
+from .unserved import unserved
 from .wire import LambdaWire, WireError
 
 log = logging.getLogger(__name__)
@@ -61,10 +62,6 @@ class LambdaAPI:
                 raise RequestEntityTooLargeException(f"Request must be smaller than {quotas.zip_request_max_bytes} "
                                                      f"bytes for the {request.operation} operation")
             self.wire.validate(request, self.limits())
-            handler = OPERATIONS.get(request.operation)
-            if handler is None:
-                return self.wire.error("InvalidParameterValueException",
-                                       f"lambdalab does not implement {request.operation} yet.", 400)
             caller, signed = environ.get(CALLER), credential(environ)
             if caller is None or signed is None:  # the gateway attaches a caller to every signed request
                 return self.wire.error("MissingAuthenticationTokenException", "Missing Authentication Token", 403)
@@ -75,7 +72,8 @@ class LambdaAPI:
             if ctx is None:  # a caller the cloud knows of, in an account it does not have (moto used directly)
                 raise function_not_found(target.arn)
             ctx.authorization.check(caller, request.operation, request.params, target)
-            output = handler(ctx, request.params)
+            handler = OPERATIONS.get(request.operation)
+            output = handler(ctx, request.params) if handler else unserved(ctx, request.operation, request.params)
             return self.wire.respond(request.operation, output, output.pop("_request_id", None))
         except WireError as e:
             return self.wire.error(e.code, e.message, e.status)

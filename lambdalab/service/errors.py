@@ -67,6 +67,9 @@ class InvalidSignatureException(LambdaError, status=403):
     """The request's signature is scoped to a Region that does not exist (an error of AWS's front end)."""
 
 
+NOT_FOUND = "The resource you requested does not exist."  # AWS's words where it names nothing
+
+
 def function_not_found(arn: str) -> ResourceNotFoundException:
     return ResourceNotFoundException(f"Function not found: {arn}")
 

@@ -15,7 +15,7 @@ import pytest
 from botocore.awsrequest import HeadersDict
 from botocore.response import StreamingBody
 
-from lambdalab.api.wire import LambdaWire, Request, WireError, _java_regex
+from lambdalab.api.wire import LambdaWire, Request, WireError, _java_regex, load_json
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:my-fn"
 ROLE = "arn:aws:iam::123456789012:role/lambda-role"
@@ -257,3 +257,16 @@ def test_invoke_codec_is_fast(wire):
         wire.parse("POST", path, "Qualifier=live", headers, b'{"n":1}')
         wire.respond("Invoke", output)
     assert (time.perf_counter() - start) / rounds < 100e-6
+
+
+
+@pytest.mark.parametrize(("data", "words", "line", "column"), [
+    (bytes.fromhex("6e87729ee9b5d749ee9b6d74"), "Invalid UTF-8 start byte 0x87", 1, 3),  # as AWS answered
+    (b'{"a": "\xc3\x28"}', "Invalid UTF-8 middle byte 0x28", 1, 10),  # the column after the bad byte
+    (b'{\n "a": "\xff"}', "Invalid UTF-8 start byte 0xff", 2, 9),
+])
+def test_bytes_that_are_not_utf8_are_refused_in_jacksons_words(data, words, line, column):
+    with pytest.raises(ValueError) as caught:
+        load_json(data)
+    assert str(caught.value) == (f"{words}\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` "
+                                 f"disabled); line: {line}, column: {column}]")
