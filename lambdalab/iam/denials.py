@@ -66,6 +66,11 @@ def invalid_credentials(service: str, headers: Mapping[str, str]) -> Response:
     return _respond(service, headers, _INVALID)
 
 
+def refusal(service: str, headers: Mapping[str, str], status: int, code: str, message: str) -> Response:
+    """Any other refusal, in ``service``'s wire format (IAM's MalformedPolicyDocument, a body it cannot read)."""
+    return _respond(service, headers, dict.fromkeys(("s3", "ec2", "query", "json"), (status, code, message)))
+
+
 def _respond(service: str, headers: Mapping[str, str], table: Table, message: str = "") -> Response:
     lower = {k.lower(): v for k, v in headers.items()}
     family = service if service in ("s3", "ec2") else "json" if "x-amz-target" in lower else "query"

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from urllib.parse import unquote
 
-from . import actions, denials
+from . import actions, denials, documents
 from .authorizer import Authorizer
 from .principals import Caller, Directory
 from .resources import resource_side
@@ -63,8 +63,12 @@ class Guard:
                 actions.operation({k.lower(): v for k, v in headers.items()}, query, body)[0] == "GetCallerIdentity":
             return _send(start_response, _root_identity(caller))  # moto knows no root user to say who it is
         owners = set()
-        for call in actions.describe(service, environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/"), query,
-                                     headers, body, region, caller.account):
+        try:
+            calls = actions.describe(service, environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/"), query,
+                                     headers, body, region, caller.account)
+        except actions.UnreadableBody as e:  # AWS's front end refuses it before anything else looks at it
+            return _send(start_response, denials.refusal(service, headers, 400, "SerializationException", str(e)))
+        for call in calls:
             account, policy = resource_side(call.action, call.resource, caller.account)
             if caller.is_root and account == caller.account and (policy is None or call.action in _ROOT_ALWAYS):
                 continue  # a root user may do anything at home, unless a resource policy of its own denies it
@@ -73,6 +77,8 @@ class Guard:
                 return _send(start_response, denials.access_denied(service, headers, denials.denial_message(
                     caller.arn, call.action, call.resource, decision.denial_phrase(), service)))
             owners.add(account)
+        if refused := documents.malformed(service, headers, query, body):  # IAM reads the policy it is given
+            return _send(start_response, refused)
         if len(owners) == 1:  # allowed on another account's queue or topic: moto serves that account
             environ["HTTP_X_MOTO_ACCOUNT_ID"] = owners.pop()
         return app(environ, start_response)

@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from deploy import error_of
 
-from lambdalab.api.wire import TOO_DEEP, load_json
+from lambdalab.jackson import TOO_DEEP, load_json
 
 AUTHORIZATION = ("AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/lambda/aws4_request, "
                  "SignedHeaders=host, Signature=0")

@@ -15,7 +15,8 @@ import pytest
 from botocore.awsrequest import HeadersDict
 from botocore.response import StreamingBody
 
-from lambdalab.api.wire import LambdaWire, Request, WireError, _java_regex, load_json
+from lambdalab.api.wire import LambdaWire, Request, WireError, _java_regex
+from lambdalab.jackson import load_json
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:my-fn"
 ROLE = "arn:aws:iam::123456789012:role/lambda-role"
@@ -270,3 +271,11 @@ def test_bytes_that_are_not_utf8_are_refused_in_jacksons_words(data, words, line
         load_json(data)
     assert str(caught.value) == (f"{words}\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` "
                                  f"disabled); line: {line}, column: {column}]")
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])
+def test_non_numeric_numbers_are_not_json(token):
+    with pytest.raises(ValueError) as caught:
+        load_json(f'{{"a": {token}}}')
+    assert str(caught.value) == (f"Non-standard token '{token}': enable `JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS` "
+                                 "to allow")
