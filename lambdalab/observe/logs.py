@@ -8,11 +8,10 @@ execution environment, as AWS does.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from datetime import datetime
 
-from .batcher import Batcher
+from .batcher import Shipper
 
 
 def start_line(request_id: str, version: str) -> str:
@@ -54,30 +53,15 @@ def stream_name(day: datetime, environment_id: str, version: str = "$LATEST") ->
 Deliver = Callable[[str, str, str, str, list[dict]], None]  # (account, region, group, stream, events)
 
 
-class LogShipper:
+class LogShipper(Shipper):
     """Batches log events per (account, region, group, stream) and hands them to ``deliver`` on its own thread.
 
     One shipper (one thread) serves every account and Region: :meth:`at` gives the view that an
-    account's environments in one Region write through, sharing the queue, so ``flush()`` on any
-    view waits for all of them.
+    account's environments in one Region write through.
     """
 
     def __init__(self, deliver: Deliver, interval: float = 0.05) -> None:
-        self._batcher = Batcher(lambda key, events: deliver(*key, events), name="lambdalab-logs", interval=interval)
-        self._place = ("", "")  # (account, region): set by at()
-
-    def at(self, account: str, region: str) -> LogShipper:
-        """The same shipper, writing to ``account``'s CloudWatch Logs in ``region``."""
-        view = copy.copy(self)
-        view._place = (account, region)
-        return view
+        super().__init__(deliver, name="lambdalab-logs", interval=interval)
 
     def put(self, group: str, stream: str, timestamp: float, message: str) -> None:
-        self._batcher.put((*self._place, group, stream), {"timestamp": int(timestamp * 1000), "message": message})
-
-    def flush(self, timeout: float = 5.0) -> None:
-        """Wait until everything queued so far is in CloudWatch Logs."""
-        self._batcher.flush(timeout)
-
-    def stop(self) -> None:
-        self._batcher.stop()
+        self._ship((group, stream), {"timestamp": int(timestamp * 1000), "message": message})

@@ -29,29 +29,22 @@ Average, Minimum and Maximum are right in any case.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from datetime import datetime, timezone
 
 from ..arns import parse_arn
-from .batcher import Batcher
+from .batcher import Shipper
 
 NAMESPACE = "AWS/Lambda"
 Deliver = Callable[[str, str, str, list[dict]], None]  # (account, region, namespace, metric_data)
 
 
-class Metrics:
-    """Publishes the ``AWS/Lambda`` metrics of invocations to ``deliver(account, region, namespace, metric_data)``."""
+class Metrics(Shipper):
+    """Publishes the ``AWS/Lambda`` metrics of invocations to ``deliver(account, region, namespace, metric_data)``;
+    :meth:`at` gives the view for the functions of one account in one Region."""
 
     def __init__(self, deliver: Deliver, interval: float = 0.05) -> None:
-        self._batcher = Batcher(lambda key, data: deliver(*key, data), name="lambdalab-metrics", interval=interval)
-        self._place = ("", "")  # (account, region): set by at()
-
-    def at(self, account: str, region: str) -> Metrics:
-        """The same publisher, for the functions of ``account`` in ``region``."""
-        view = copy.copy(self)
-        view._place = (account, region)
-        return view
+        super().__init__(deliver, name="lambdalab-metrics", interval=interval)
 
     def started(self, function_name: str, at: datetime, function_running: int, account_running: int) -> None:
         """An invocation took a concurrency lease: ``*_running`` include it."""
@@ -71,18 +64,11 @@ class Metrics:
     def throttled(self, function_name: str, resource: str, at: datetime) -> None:
         self._put("Throttles", 1, "Count", at, _dimension_sets(function_name, resource))
 
-    def flush(self, timeout: float = 5.0) -> None:
-        """Wait until every datapoint so far is in CloudWatch (tests and notebooks read them next)."""
-        self._batcher.flush(timeout)
-
-    def stop(self) -> None:
-        self._batcher.stop()
-
     def _put(self, name: str, value: float, unit: str, at: datetime, dimension_sets: list[dict[str, str]]) -> None:
         # moto keeps naive UTC timestamps and compares query times against them
         timestamp = at.astimezone(timezone.utc).replace(tzinfo=None)
         for dimensions in dimension_sets:
-            self._batcher.put((*self._place, NAMESPACE), {
+            self._ship((NAMESPACE,), {
                 "MetricName": name, "Value": float(value), "Unit": unit, "Timestamp": timestamp,
                 "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()]})
 
