@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..jackson import load_json
-from . import actions, denials
+from . import actions
 
 INVALID_JSON = "This policy contains invalid Json"
 # operation -> (the parameter holding its document, whether it is a role's trust policy)
@@ -27,16 +27,13 @@ _DOCUMENTS = {"CreateRole": ("AssumeRolePolicyDocument", True), "UpdateAssumeRol
 _AWS_WORDS = {"Has prohibited field Resource.": "Has prohibited field Resource"}  # moto's -> AWS's, where they differ
 
 
-def malformed(service: str, headers: Mapping[str, str], query: str, body: bytes) -> denials.Response | None:
-    """IAM's MalformedPolicyDocument response when this request stores a document IAM would refuse, else None."""
+def malformed(service: str, headers: Mapping[str, str], query: str, body: bytes) -> str | None:
+    """Why IAM refuses the policy document this request stores (MalformedPolicyDocument's message), else None."""
     if service != "iam":
         return None
     operation, params = actions.operation({k.lower(): v for k, v in headers.items()}, query, body)
     document = params.get(_DOCUMENTS[operation][0]) if operation in _DOCUMENTS else None
-    if not isinstance(document, str):
-        return None
-    problem = problem_of(document, trust=_DOCUMENTS[operation][1])
-    return denials.refusal(service, headers, 400, "MalformedPolicyDocument", problem) if problem else None
+    return problem_of(document, trust=_DOCUMENTS[operation][1]) if isinstance(document, str) else None
 
 
 def problem_of(document: str, trust: bool = False) -> str | None:

@@ -77,8 +77,8 @@ class Guard:
                 return _send(start_response, denials.access_denied(service, headers, denials.denial_message(
                     caller.arn, call.action, call.resource, decision.denial_phrase(), service)))
             owners.add(account)
-        if refused := documents.malformed(service, headers, query, body):  # IAM reads the policy it is given
-            return _send(start_response, refused)
+        if problem := documents.malformed(service, headers, query, body):  # IAM reads the policy it is given
+            return _send(start_response, denials.refusal(service, headers, 400, "MalformedPolicyDocument", problem))
         if len(owners) == 1:  # allowed on another account's queue or topic: moto serves that account
             environ["HTTP_X_MOTO_ACCOUNT_ID"] = owners.pop()
         return app(environ, start_response)

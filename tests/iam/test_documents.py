@@ -9,12 +9,10 @@ from functools import partial
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from iam_helpers import LAMBDA_TRUST, document, statement, unique, user_with
 
 from lambdalab import zip_files
-from lambdalab.cloud import CREDENTIALS
 from lambdalab.iam.policy import Policy, Principal, Request, evaluate
 from lambdalab.jackson import TOO_DEEP
 
@@ -97,8 +95,7 @@ def signed(cloud, service: str, target: str, body: bytes) -> tuple[int, bytes]:
     """A JSON-protocol request with any body, signed as an SDK signs it."""
     request = AWSRequest("POST", cloud.endpoint_url + "/", data=body,
                          headers={"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.0"})
-    SigV4Auth(Credentials(CREDENTIALS["AWS_ACCESS_KEY_ID"], CREDENTIALS["AWS_SECRET_ACCESS_KEY"]), service,
-              cloud.region).add_auth(request)
+    SigV4Auth(cloud.session.get_credentials(), service, cloud.region).add_auth(request)
     prepared = request.prepare()
     try:
         with urllib.request.urlopen(urllib.request.Request(prepared.url, data=body, headers=dict(prepared.headers),
