@@ -22,7 +22,11 @@ def main(argv: list[str] | None = None) -> int:
                        help="let every function use the whole CPU whatever its memory size")
     args = parser.parse_args(argv)
 
-    cloud = LocalCloud(port=args.port, region=args.region, cpu_throttle=not args.no_cpu_throttle).start()
+    try:
+        cloud = LocalCloud(port=args.port, region=args.region, cpu_throttle=not args.no_cpu_throttle)
+    except ValueError as e:  # a Region that does not exist
+        parser.error(str(e))
+    cloud.start()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

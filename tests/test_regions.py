@@ -192,3 +192,26 @@ def test_a_user_of_the_other_account_works_with_its_accounts_functions(cloud):
     assert invoke(lam, name, {"says": "hi"})["arn"] == \
         f"arn:aws:lambda:us-east-1:{cloud.other_account}:function:{name}"
     assert [f["FunctionName"] for f in lam.list_functions()["Functions"] if f["FunctionName"] == name] == [name]
+
+
+def test_a_cloud_whose_own_region_is_another_serves_it_by_default():
+    import lambdalab
+
+    with lambdalab.start(region="ap-southeast-2") as cloud:
+        lam = cloud.client("lambda")
+        name = unique()
+        arn = create(lam, name)["FunctionArn"]
+        assert arn == f"arn:aws:lambda:ap-southeast-2:{cloud.account}:function:{name}"
+        assert invoke(lam, name)["AWS_REGION"] == "ap-southeast-2"
+        assert cloud.service.region == "ap-southeast-2" and cloud.environ()["AWS_DEFAULT_REGION"] == "ap-southeast-2"
+
+
+def test_a_region_that_does_not_exist_stops_the_cloud_before_it_starts():
+    import lambdalab
+    from lambdalab.cli import main
+
+    with pytest.raises(ValueError, match="'mars-north-1' is not a Region"):
+        lambdalab.LocalCloud(region="mars-north-1")
+    with pytest.raises(SystemExit) as exited:  # the CLI says so as a usage error
+        main(["serve", "--region", "mars-north-1"])
+    assert exited.value.code == 2
