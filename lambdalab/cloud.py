@@ -120,7 +120,7 @@ class LocalCloud:
         self._stops["reaper"] = self._reaper.close  # also removes the working directory
         self._governor = Governor(enforce_processes=os.geteuid() == 0 if hasattr(os, "geteuid") else True)
         self._stops["governor"] = self._governor.stop
-        self._sandbox = SandboxContext(  # what every place's sandbox context shares
+        self._sandbox = SandboxContext(  # a template: each place sets its region, logs, records and credentials
             quotas=self.quotas, clock=self.clock, governor=self._governor, reaper=self._reaper, logs=self.logs,
             records=self.records, workdir=self.workdir, endpoint_url=self.endpoint_url, region=self.region,
             credentials=lambda fn: {}, freeze=self._freeze, cpu_throttle=self._cpu_throttle)
@@ -238,12 +238,12 @@ class LocalCloud:
         """Every invocation so far as a pandas DataFrame (one row per invocation)."""
         return self.records.frame()
 
-    def environments(self, function: str | None = None) -> list:
+    def environments(self, function_name: str | None = None) -> list:
         """The execution environments alive now, oldest first: all, or one function's (its ARN, or the
         name of one of ``cloud.service``'s)."""
-        match = FUNCTION_ARN.match(function) if function else None
+        match = FUNCTION_ARN.match(function_name) if function_name else None
         if match is None:
-            return self.pool.environments(None if function is None else self.service.arn(function))
+            return self.pool.environments(None if function_name is None else self.service.arn(function_name))
         arn = f"arn:aws:lambda:{match['region'] or self.region}:{match['account'] or self.account}:function:"
         return self.pool.environments(arn + match["name"])
 
