@@ -8,9 +8,11 @@ are measured with ``time.perf_counter`` and only their timestamps come from here
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -43,6 +45,7 @@ class Clock:
 
     def __init__(self) -> None:
         self._offset = 0.0
+        self._advances: list[tuple[float, float]] = []  # (machine time of each advance, the offset from then on)
         self._timers: list[tuple[float, int, Timer]] = []
         self._seq = itertools.count()
         self._cond = threading.Condition()
@@ -61,6 +64,13 @@ class Clock:
     def offset(self) -> float:
         """How far the cloud's clock is ahead of the machine's, in seconds."""
         return self._offset
+
+    def offset_at(self, moment: float) -> float:
+        """How far the cloud's clock was ahead of the machine's at machine time ``moment``: what a
+        timestamp an SDK wrote on the machine's clock (a presigned URL's) stands for in cloud time."""
+        with self._cond:
+            passed = bisect.bisect_right(self._advances, (moment, math.inf))
+            return self._advances[passed - 1][1] if passed else 0.0
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
         """Run ``callback`` on the clock thread once ``delay`` seconds of cloud time have passed."""
@@ -83,6 +93,7 @@ class Clock:
             raise ValueError("the clock only moves forward")
         with self._cond:
             self._offset += seconds
+            self._advances.append((time.time(), self._offset))
             self._cond.notify_all()
             if self._thread is not threading.current_thread():
                 self._cond.wait_for(lambda: self._stopped or (not self._busy and not self._due()))

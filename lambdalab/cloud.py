@@ -8,19 +8,31 @@ own access keys (``cloud.client(..., credentials=key)``).  Each account has its 
 every Region (``regions``): ``cloud.service`` is the first account's Lambda in the cloud's Region
 (``us-east-1`` unless told), ``cloud.services(account, region)`` any other.
 ``stop()`` (or leaving the ``with`` block, or the interpreter exiting) kills every execution
-environment; a reaper process does the same if this process dies abruptly.
+environment; a reaper process does the same if this process dies abruptly.  Environments are kept
+apart from each other and from this process as far as the machine allows (``cloud.isolation()``
+says how; ``isolation={...}`` changes the settings of :class:`lambdalab.sandbox.isolation.Settings`).
+
+Each cloud makes its own random root keys (``cloud.credentials``), so nothing that runs in it
+knows them unless it is given them: a handler holds only its execution role's session.
 """
 
 from __future__ import annotations
 
 import atexit
+import base64
+import calendar
 import dataclasses
+import hashlib
+import hmac
 import logging
 import os
+import secrets
 import shutil
 import socket
+import string
 import tempfile
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import asdict, fields
@@ -34,6 +46,8 @@ from .api.context import ApiContext
 from .arns import FUNCTION_ARN
 from .clock import Clock
 from .gateway import Gateway
+from .httpd import reason
+from .iam import denials
 from .iam.authorizer import Authorizer
 from .iam.guard import Guard
 from .iam.principals import Directory
@@ -47,17 +61,17 @@ from .observe.records import Records
 from .regions import REGIONS, Place, Regions
 from .sandbox.environment import SandboxContext
 from .sandbox.governor import Governor
-from .sandbox.process import Reaper
+from .sandbox.isolation import Isolation, Settings
 from .service.code import archive_path
-from .service.errors import InvalidParameterValueException
+from .service.errors import InvalidParameterValueException, LambdaError
 from .service.functions import LambdaService
 from .service.models import Function, LayerVersion
 from .service.quotas import Quotas
 
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}  # the root user of ``account``
 OTHER_ACCOUNT = "210987654321"
+DOWNLOAD_EXPIRES_S = 600  # GetFunction's Code.Location and GetLayerVersion's Content.Location, as in AWS
 # Environments first (they use everything else), then what serves them, then what records them.
-_STOP_ORDER = ("pool", "invoker", "governor", "reaper", "gateway", "listener", "logs", "metrics", "workdir", "clock")
+_STOP_ORDER = ("pool", "invoker", "governor", "isolation", "gateway", "listener", "logs", "metrics", "workdir", "clock")
 log = logging.getLogger(__name__)
 _running: weakref.WeakSet[LocalCloud] = weakref.WeakSet()
 
@@ -67,7 +81,13 @@ class LocalCloud:
 
     def __init__(self, *, port: int = 0, region: str = "us-east-1", account: str = "123456789012",
                  other_account: str = OTHER_ACCOUNT, quotas: dict[str, Any] | None = None, cpu_throttle: bool = True,
-                 freeze: bool = True) -> None:
+                 freeze: bool = True, verify_signatures: bool = True, isolation: dict[str, Any] | None = None) -> None:
+        """``verify_signatures=False`` is for tools that cannot sign requests with SigV4: the access key
+        in a request still names its caller and IAM still judges every call, but the signature, its
+        clock skew and expiry, and an STS session's token are not checked, so anyone who knows (or
+        guesses) an access key id acts as its owner, root users included.  Never the default.
+        ``isolation`` changes the settings of :class:`lambdalab.sandbox.isolation.Settings`.
+        A ``region`` that is not one of the aws partition's where Lambda runs raises ValueError."""
         if region not in REGIONS:
             raise ValueError(f"{region!r} is not a Region of the aws partition where Lambda runs")
         self.region, self.account, self.other_account = region, account, other_account
@@ -75,6 +95,10 @@ class LocalCloud:
         self.clock = Clock()
         self.records = Records()
         self._port, self._cpu_throttle, self._freeze = port, cpu_throttle, freeze
+        self.verify_signatures = verify_signatures
+        self._roots = {account: _root_key(), other_account: _root_key()}  # account -> its root user's AccessKey
+        self._download_key = secrets.token_bytes(32)  # signs the /_lambdalab/ download URLs
+        self._isolation_settings = Settings.of(isolation)  # see lambdalab.sandbox.isolation.Settings
         self._started = False
         self._stops: dict[str, Callable[[], None]] = {}  # how to stop each part that started, by name
         self._lock = threading.Lock()
@@ -83,14 +107,13 @@ class LocalCloud:
     def start(self) -> LocalCloud:
         """Start every part, each one ready before the parts that use it; undo them all if one fails."""
         from moto import settings
-        from moto.server import DomainDispatcherApplication, create_backend_app
 
         with self._lock:
             if self._started:
                 return self
             self._stops = {}
             try:
-                self._start(settings, DomainDispatcherApplication(create_backend_app))
+                self._start(settings)
             except BaseException:
                 try:
                     self._shutdown()
@@ -101,27 +124,32 @@ class LocalCloud:
         _running.add(self)
         return self
 
-    def _start(self, moto_settings: Any, moto_app: Any) -> None:
+    def _start(self, moto_settings: Any) -> None:
         moto_settings.default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True  # as in AWS
         for account in (self.account, self.other_account):
             create_course_role(account)
         self._stops["clock"] = self.clock.stop
         self.workdir = Path(tempfile.mkdtemp(prefix="lambdalab-"))
         self._stops["workdir"] = lambda: shutil.rmtree(self.workdir, ignore_errors=True)
-        os.chmod(self.workdir, 0o711)  # environments can reach their own paths but not list others'
+        for path in (self.workdir, *(self.workdir / sub for sub in ("code", "opt", "envs"))):
+            path.mkdir(exist_ok=True)
+            os.chmod(path, 0o711)  # environments can reach their own paths but not list others'
         listener = socket.create_server(("127.0.0.1", self._port), backlog=128)  # the endpoint's URL, first
         self._stops["listener"] = listener.close
-        self.endpoint_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        port = listener.getsockname()[1]
+        self.endpoint_url = f"http://127.0.0.1:{port}"
         self.logs = LogShipper(self._deliver_logs)
         self._stops["logs"] = self.logs.stop
         self._metrics = Metrics(self._deliver_metrics)
         self._stops["metrics"] = self._metrics.stop
-        self._reaper = Reaper(str(self.workdir))
-        self._stops["reaper"] = self._reaper.close  # also removes the working directory
-        self._governor = Governor(enforce_processes=os.geteuid() == 0 if hasattr(os, "geteuid") else True)
+        self._isolation = Isolation(self.workdir, port, self._isolation_settings)
+        self._stops["isolation"] = self._isolation.close  # its reaper kills what is left and removes the workdir
+        # The kernel refuses the 1,025th task where it counts per environment; as root, without a user per
+        # environment, nothing does but the governor.
+        self._governor = Governor(enforce_processes=self._isolation.root and not self._isolation.users)
         self._stops["governor"] = self._governor.stop
         self._sandbox = SandboxContext(  # a template: each place sets its region, logs, records and credentials
-            quotas=self.quotas, clock=self.clock, governor=self._governor, reaper=self._reaper, logs=self.logs,
+            quotas=self.quotas, clock=self.clock, governor=self._governor, isolation=self._isolation, logs=self.logs,
             records=self.records, workdir=self.workdir, endpoint_url=self.endpoint_url, region=self.region,
             credentials=lambda fn: {}, freeze=self._freeze, cpu_throttle=self._cpu_throttle)
         self.pool = EnvironmentPool(self._sandbox, context_of=lambda fn: self.regions.of(fn.arn).sandbox)
@@ -133,10 +161,9 @@ class LocalCloud:
         self.service, self.invoker, self.leases = home.service, home.invoker, home.leases
         self.metrics = home.invoker.metrics
         api = LambdaAPI(self.regions.api, self.quotas)
-        roots = {CREDENTIALS["AWS_ACCESS_KEY_ID"]: self.account, self.account: self.account,
-                 self.other_account: self.other_account}
-        self.gateway = Gateway(api, moto_app, self._own_app, Guard(Directory(roots), self.authorizer),
-                               listener=listener)
+        roots = {key["AccessKeyId"]: (account, key["SecretAccessKey"]) for account, key in self._roots.items()}
+        guard = Guard(Directory(roots), self.authorizer, self.clock, verify=self.verify_signatures)
+        self.gateway = Gateway(api, self._own_app, guard, listener=listener)
         self._stops["gateway"] = self.gateway.stop
         self.gateway.start()
 
@@ -195,6 +222,11 @@ class LocalCloud:
         return self._started
 
     @property
+    def credentials(self) -> dict[str, str]:
+        """The root user's access key of ``account`` (``AccessKeyId``, ``SecretAccessKey``), random per cloud."""
+        return dict(self._roots[self.account])
+
+    @property
     def session(self):
         """A boto3 Session whose clients talk to this cloud as the root user of ``account``."""
         return self._session()
@@ -224,8 +256,10 @@ class LocalCloud:
         import boto3
 
         if credentials is None:
-            key = CREDENTIALS["AWS_ACCESS_KEY_ID"] if account in (None, self.account) else account
-            credentials = {"AccessKeyId": key, "SecretAccessKey": CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
+            if (account or self.account) not in self._roots:
+                raise ValueError(f"no root user for account {account}: this cloud's accounts are {self.account} "
+                                 f"and {self.other_account}")
+            credentials = self._roots[account or self.account]
         return boto3.Session(aws_access_key_id=credentials["AccessKeyId"],
                              aws_secret_access_key=credentials["SecretAccessKey"],
                              aws_session_token=credentials.get("SessionToken"), region_name=self.region)
@@ -238,6 +272,17 @@ class LocalCloud:
         """Every invocation so far as a pandas DataFrame (one row per invocation)."""
         return self.records.frame()
 
+    def isolation(self):
+        """What keeps environments apart on this machine, as a pandas DataFrame (protection, active, detail).
+
+        Which protections are active depends on the kernel and on whether lambdalab runs as root;
+        those that are not say why (``lambdalab.sandbox.isolation`` explains each).
+        """
+        import pandas as pd
+
+        return pd.DataFrame([asdict(p) for p in self._isolation.protections()], columns=["name", "active", "detail"]) \
+            .rename(columns={"name": "protection"})
+
     def environments(self, function_name: str | None = None) -> list:
         """The execution environments alive now, oldest first: all, or one function's (its ARN, or the
         name of one of ``cloud.service``'s)."""
@@ -248,9 +293,10 @@ class LocalCloud:
         return self.pool.environments(arn + match["name"])
 
     def environ(self) -> dict[str, str]:
-        """The variables that point the AWS CLI and SDKs at this cloud."""
-        return {"AWS_ENDPOINT_URL": self.endpoint_url, "AWS_ACCESS_KEY_ID": CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                "AWS_SECRET_ACCESS_KEY": CREDENTIALS["AWS_SECRET_ACCESS_KEY"], "AWS_DEFAULT_REGION": self.region}
+        """The variables that point the AWS CLI and SDKs at this cloud, as the root user of ``account``."""
+        root = self._roots[self.account]
+        return {"AWS_ENDPOINT_URL": self.endpoint_url, "AWS_ACCESS_KEY_ID": root["AccessKeyId"],
+                "AWS_SECRET_ACCESS_KEY": root["SecretAccessKey"], "AWS_DEFAULT_REGION": self.region}
 
     def __repr__(self) -> str:
         if not self._started:
@@ -292,14 +338,34 @@ class LocalCloud:
         return bytes(obj.value)
 
     def _code_url(self, function: Function) -> str:
-        return f"{self.endpoint_url}/_lambdalab/code/{quote(function.qualified_arn)}.zip"
+        return self._presign(f"/_lambdalab/code/{quote(function.qualified_arn)}.zip")
 
     def _layer_url(self, layer: LayerVersion) -> str:
-        return f"{self.endpoint_url}/_lambdalab/layers/{quote(layer.arn)}.zip"
+        return self._presign(f"/_lambdalab/layers/{quote(layer.arn)}.zip")
+
+    def _presign(self, path: str) -> str:
+        """A download URL valid for 10 minutes of the cloud's time, like the presigned S3 URLs AWS hands out."""
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self.clock.time()))
+        query = f"X-Amz-Date={stamp}&X-Amz-Expires={DOWNLOAD_EXPIRES_S}"
+        return f"{self.endpoint_url}{path}?{query}&X-Amz-Signature={self._download_signature(path, query)}"
+
+    def _download_signature(self, path: str, query: str) -> str:
+        return hmac.new(self._download_key, f"{path}?{query}".encode(), hashlib.sha256).hexdigest()
 
     def _own_app(self, environ: dict, start_response):
-        """Serves GetFunction's ``Code.Location`` and GetLayerVersion's ``Content.Location``: the uploaded .zip."""
-        kind, _, arn = unquote(environ["PATH_INFO"]).removeprefix("/_lambdalab/").removesuffix(".zip").partition("/")
+        """Serves GetFunction's ``Code.Location`` and GetLayerVersion's ``Content.Location``: the uploaded .zip,
+        to whoever holds an unexpired URL, answering as S3 answers for a presigned URL."""
+        path, _, query = environ["RAW_URI"].partition("?")
+        signed, _, signature = query.partition("&X-Amz-Signature=")
+        fields = dict(pair.partition("=")[::2] for pair in signed.split("&"))
+        if not hmac.compare_digest(self._download_signature(path, signed).encode(), signature.encode()):
+            return self._s3_error(start_response, denials.Refused("denied", "Access Denied"))
+        signed_at = calendar.timegm(time.strptime(fields["X-Amz-Date"], "%Y%m%dT%H%M%SZ"))
+        if self.clock.time() > signed_at + DOWNLOAD_EXPIRES_S:
+            return self._s3_error(start_response, denials.Refused("presign-expired", fields=(
+                ("X-Amz-Expires", str(DOWNLOAD_EXPIRES_S)), ("Expires", _iso(signed_at + DOWNLOAD_EXPIRES_S)),
+                ("ServerTime", _iso(self.clock.time())))))
+        kind, _, arn = unquote(path).removeprefix("/_lambdalab/").removesuffix(".zip").partition("/")
         try:
             service = self.regions.of(arn).service
             if kind == "layers":
@@ -308,11 +374,26 @@ class LocalCloud:
             else:
                 root = service.resolve(arn).code.root
             body = archive_path(root).read_bytes()
-        except Exception:
-            start_response("404 Not Found", [("Content-Type", "text/plain")])
-            return [b"NoSuchKey"]
+        except (LambdaError, FileNotFoundError, KeyError):  # deleted since the URL was handed out, or no ARN
+            return self._s3_error(start_response, denials.Refused("no-such-key", fields=(("Key", path),)))
         start_response("200 OK", [("Content-Type", "application/zip"), ("Content-Length", str(len(body)))])
         return [body]
+
+    @staticmethod
+    def _s3_error(start_response, refused: denials.Refused) -> list[bytes]:
+        status, headers, body = denials.respond("s3", {}, refused)
+        start_response(f"{status} {reason(status)}", [*headers, ("Content-Length", str(len(body)))])
+        return [body]
+
+
+def _root_key() -> dict[str, str]:
+    """A root user's access key shaped like AWS's: AKIA + 16 base-32 characters, a 40-character secret."""
+    key_id = "AKIA" + "".join(secrets.choice(string.ascii_uppercase + "234567") for _ in range(16))
+    return {"AccessKeyId": key_id, "SecretAccessKey": base64.b64encode(secrets.token_bytes(30)).decode()}
+
+
+def _iso(moment: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment))
 
 
 def start(**kwargs: Any) -> LocalCloud:

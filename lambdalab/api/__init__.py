@@ -14,7 +14,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
-from ..iam.guard import CALLER, credential
+from ..httpd import reason
+from ..iam import sigv4
+from ..iam.guard import CALLER
 from ..service.errors import LambdaError, RequestEntityTooLargeException, function_not_found
 from ..service.quotas import Quotas
 from . import functions, invoke, layers, permissions, tags, versions
@@ -45,7 +47,7 @@ class LambdaAPI:
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         status, headers, body = self.handle(environ)
-        start_response(f"{status} {_REASONS.get(status, 'Status')}", [*headers, ("Content-Length", str(len(body)))])
+        start_response(f"{status} {reason(status)}", [*headers, ("Content-Length", str(len(body)))])
         return [body]
 
     def handle(self, environ: dict) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -62,10 +64,10 @@ class LambdaAPI:
                 raise RequestEntityTooLargeException(f"Request must be smaller than {quotas.zip_request_max_bytes} "
                                                      f"bytes for the {request.operation} operation")
             self.wire.validate(request, self.limits())
-            caller, signed = environ.get(CALLER), credential(environ)
+            caller, signed = environ.get(CALLER), environ.get(sigv4.SIGNATURE)
             if caller is None or signed is None:  # the gateway attaches a caller to every signed request
                 return self.wire.error("MissingAuthenticationTokenException", "Missing Authentication Token", 403)
-            region = signed[1]
+            region = signed.region
             target = locate(caller.account, region, request.operation, request.params)
             # another account's function or layer is that account's service's to judge and answer
             ctx = self.places(target.account, region) or self.places(caller.account, region)
@@ -83,7 +85,3 @@ class LambdaAPI:
             log.exception("internal error in the Lambda API")
             return self.wire.error("ServiceException", "An internal error occurred in lambdalab.", 500)
 
-
-_REASONS = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 400: "Bad Request", 403: "Forbidden",
-            404: "Not Found", 409: "Conflict", 413: "Request Entity Too Large", 429: "Too Many Requests",
-            500: "Internal Server Error"}
