@@ -102,7 +102,8 @@ def sandbox(tmp_path_factory, cloud, events):
     clock = Clock()
     governor = Governor(enforce_processes=os.geteuid() == 0)
     isolation = Isolation(workdir, urlsplit(cloud.endpoint_url).port, Settings.of(TEST_ISOLATION))
-    shipper = LogShipper(lambda group, stream, batch: events[stream].extend(e["message"] for e in batch))
+    shipper = LogShipper(lambda account, region, group, stream, batch: events[stream].extend(
+        e["message"] for e in batch))
     ctx = SandboxContext(quotas=Quotas(), clock=clock, governor=governor, isolation=isolation, logs=shipper,
                          records=Records(), workdir=workdir, endpoint_url=cloud.endpoint_url, region="us-east-1",
                          credentials=lambda fn: {})
