@@ -16,7 +16,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from deploy import Deployer, Deploying
-from gate import GATED, Gate
+from gate import GATED, TEST_ISOLATION, Gate
 
 import lambdalab
 
@@ -25,7 +25,7 @@ ALLOCATION_S = 120  # quotas.provisioned_allocation_s: AWS takes about two minut
 
 @pytest.fixture(scope="module")
 def cloud():
-    with lambdalab.start() as c:
+    with lambdalab.start(isolation=TEST_ISOLATION) as c:
         yield c
 
 
@@ -118,8 +118,8 @@ def test_the_account_limit_throttles_with_its_reason_and_counts_a_throttle(fn, l
     quotas(concurrent_executions=1)
     background = Background(lam)
     with Gate() as gate:
-        background.invoke(name, gate.event)
-        gate.arrive()
+        background.invoke(name, {"gate": gate.port})
+        gate.wait_inside(1)
         error = _throttle(lam, name)
         assert (error["Reason"], error["Error"]["Message"], error["Type"]) == (
             "ConcurrentInvocationLimitExceeded", "Rate Exceeded.", "User")
@@ -135,11 +135,11 @@ def test_reserved_concurrency_caps_its_function_and_keeps_its_share_from_the_oth
     lam.put_function_concurrency(FunctionName=critical, ReservedConcurrentExecutions=1)
     background = Background(lam)
     with Gate() as gate:
-        background.invoke(other, gate.event)
-        gate.arrive()
+        background.invoke(other, {"gate": gate.port})
+        gate.wait_inside(1)
         assert _throttle(lam, other)["Reason"] == "ConcurrentInvocationLimitExceeded"  # its pool is 2 - 1 = 1
-        background.invoke(critical, gate.event)  # still has its reserved one
-        gate.arrive()
+        background.invoke(critical, {"gate": gate.port})  # still has its reserved one
+        gate.wait_inside(2)
         assert _throttle(lam, critical)["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
         assert cloud.leases.running() == 2
     assert background.join() == ["on-demand", "on-demand"]
@@ -153,20 +153,20 @@ def test_new_environments_beyond_the_scaling_rate_are_throttled_and_the_rate_ref
     name = fn.create(GATED)
     background = Background(lam)
     with Gate() as gate:
-        background.invoke(name, gate.event, times=2)
-        gate.arrive(2)  # two new environments: the rate's whole allowance
+        background.invoke(name, {"gate": gate.port}, times=2)
+        gate.wait_inside(2)  # two new environments: the rate's whole allowance
         error = _throttle(lam, name)
         assert (error["Reason"], error["Error"]["Message"]) == ("FunctionInvocationRateLimitExceeded",
                                                                 "Rate Exceeded.")
         gate.release(1)
         background.wait(1)
-        background.invoke(name, gate.event)  # a warm environment takes nothing from the rate
-        gate.arrive()
+        background.invoke(name, {"gate": gate.port})  # a warm environment takes nothing from the rate
+        gate.wait_inside(2)
         assert len(cloud.environments(name)) == 2
         assert _throttle(lam, name)["Reason"] == "FunctionInvocationRateLimitExceeded"
         cloud.clock.advance(30)  # half a period: one new environment again
-        background.invoke(name, gate.event)
-        gate.arrive()
+        background.invoke(name, {"gate": gate.port})
+        gate.wait_inside(3)
         assert len(cloud.environments(name)) == 3
     assert background.join() == ["on-demand"] * 4
     assert _metric(cloud, "Throttles", {"FunctionName": name}) == [2.0]
@@ -201,8 +201,8 @@ def test_traffic_beyond_the_provisioned_environments_spills_over_to_on_demand_on
     name, version = _provisioned(fn, cloud, lam, 1)
     background = Background(lam)
     with Gate() as gate:
-        background.invoke(name, gate.event, Qualifier=version)
-        gate.arrive()
+        background.invoke(name, {"gate": gate.port}, Qualifier=version)
+        gate.wait_inside(1)
         assert json.loads(lam.invoke(FunctionName=name, Qualifier=version)["Payload"].read()) == "on-demand"
     assert background.join() == ["provisioned-concurrency"]
     resource = {"FunctionName": name, "Resource": f"{name}:{version}"}
@@ -237,8 +237,8 @@ def test_beyond_the_machines_room_an_invocation_waits_then_is_throttled_with_lam
     name = fn.create(GATED)
     background = Background(lam)
     with Gate() as gate:
-        background.invoke(name, gate.event, times=2)
-        gate.arrive(2)
+        background.invoke(name, {"gate": gate.port}, times=2)
+        gate.wait_inside(2)
         error = _throttle(lam, name)
         assert error["Reason"] == "LambdalabMachineCapacityExceeded"
         assert error["Error"]["Message"].startswith("Rate Exceeded. lambdalab: this machine holds execution "
@@ -252,10 +252,10 @@ def test_a_waiting_invocation_runs_as_soon_as_an_environment_ends(fn, lam, cloud
     name = fn.create(GATED)
     background = Background(lam)
     with Gate() as gate:
-        background.invoke(name, gate.event, times=3)
-        gate.arrive(2)  # the third waits for room
+        background.invoke(name, {"gate": gate.port}, times=3)
+        gate.wait_inside(2)  # the third waits for room
         gate.release(1)  # an environment comes back idle: the third runs in it, warm
-        gate.arrive()
+        gate.wait_inside(2)
     assert background.join() == ["on-demand"] * 3
     assert len(cloud.environments(name)) == 2
 

@@ -1,6 +1,7 @@
 """The environment pool: warm environments per function version, a new one for each concurrent invoke.
 
-Environments belong to one version ($LATEST, "1", "2", ...) of one function: a version's
+Environments belong to one version ($LATEST, "1", "2", ...) of one function, named by its ARN (a
+name is unique only within an account and Region; the pool serves them all): a version's
 environments never serve another version, as on AWS.  An idle environment is reused
 most-recently-used first; it is reaped once it has been idle for the keep-alive (a timer on the
 cloud's clock, so fast-forwarding time reaps it too; the rule is :mod:`lambdalab.rules.keepalive`)
@@ -29,7 +30,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from ..clock import Timer
@@ -42,7 +43,7 @@ from . import machine
 from .lease import Lease
 
 log = logging.getLogger(__name__)
-Key = tuple[str, str]  # (function name, version)
+Key = tuple[str, str]  # (function ARN, version)
 STOP_DEADLINE_S = 5.0  # how long stop() waits for all environments together
 
 
@@ -51,12 +52,16 @@ class PoolClosed(RuntimeError):
 
 
 def _key(function: Function) -> Key:
-    return function.name, function.version
+    return function.arn, function.version
 
 
 class EnvironmentPool:
-    def __init__(self, ctx: SandboxContext) -> None:
+    def __init__(self, ctx: SandboxContext,
+                 context_of: Callable[[Function], SandboxContext] | None = None) -> None:
+        """``ctx`` holds what every environment shares (quotas, clock); ``context_of(function)`` is the
+        context of the function's account and Region its environments are made with (default ``ctx``)."""
         self._ctx = ctx
+        self._context_of = context_of or (lambda function: ctx)
         self._lock = threading.Condition()
         self._idle: dict[Key, list[ExecutionEnvironment]] = {}  # on-demand, most recently used last
         self._busy: set[ExecutionEnvironment] = set()
@@ -180,10 +185,10 @@ class EnvironmentPool:
             made.append(env)
         return made, refusal
 
-    def provisioned_versions(self, name: str) -> set[str]:
-        """The versions of function ``name`` that have provisioned environments."""
+    def provisioned_versions(self, arn: str) -> set[str]:
+        """The versions of the function with this unqualified ARN that have provisioned environments."""
         with self._lock:
-            return {version for fn, version in self._provisioned if fn == name}
+            return {version for fn, version in self._provisioned if fn == arn}
 
     def provisioned(self, function: Function) -> list[ExecutionEnvironment]:
         """The provisioned environments of this version."""
@@ -210,8 +215,9 @@ class EnvironmentPool:
         """A new environment, in the room ``_room_for`` took for it (given back if it cannot be made)."""
         env = None
         try:
-            env = ExecutionEnvironment(function, self._ctx) if initialization_type is None \
-                else ExecutionEnvironment(function, self._ctx, initialization_type)
+            ctx = self._context_of(function)  # its account's and Region's
+            env = ExecutionEnvironment(function, ctx) if initialization_type is None \
+                else ExecutionEnvironment(function, ctx, initialization_type)
         finally:
             with self._lock:
                 making, making_mb = self._making
@@ -253,15 +259,15 @@ class EnvironmentPool:
             self._stop_later(env)
 
     # -- changes and the end ---------------------------------------------------------------------
-    def retire(self, name: str, qualifier: str | None, function: Function | None) -> None:
-        """A function changed: the environments it concerns that no longer match it go away.
+    def retire(self, arn: str, qualifier: str | None, function: Function | None) -> None:
+        """A function (by its unqualified ARN) changed: the environments it concerns that no longer match it go away.
 
         ``qualifier`` None: the whole function was deleted; "$LATEST": $LATEST changed (``function``)
         and its environments of older generations go; a version (``function`` None): it was deleted.
         An alias's change concerns no environment: they belong to versions.
         """
         def concerned(env: ExecutionEnvironment) -> bool:
-            return env.function.name == name and qualifier in (None, env.function.version)
+            return env.function.arn == arn and qualifier in (None, env.function.version)
 
         def current(env: ExecutionEnvironment) -> bool:
             return function is not None and env.generation == function.generation
@@ -272,7 +278,7 @@ class EnvironmentPool:
                     env.stale = not current(env)
             old = []
             for pool in (self._idle, self._free, self._provisioned):
-                for key in [k for k in pool if k[0] == name]:
+                for key in [k for k in pool if k[0] == arn]:
                     old += [e for e in pool[key] if concerned(e) and not current(e) and e not in old]
                     pool[key] = [e for e in pool[key] if e not in old]
                     if not pool[key]:
@@ -281,10 +287,11 @@ class EnvironmentPool:
                 if env not in self._busy:
                     self._stop_later(env)
 
-    def environments(self, name: str | None = None) -> list[ExecutionEnvironment]:
+    def environments(self, arn: str | None = None) -> list[ExecutionEnvironment]:
+        """The environments alive now, oldest first: all, or those of the function with this unqualified ARN."""
         with self._lock:
             envs = [e for pool in (self._idle, self._free) for idle in pool.values() for e in idle] + list(self._busy)
-        return sorted((e for e in envs if name is None or e.function.name == name), key=lambda e: e.created)
+        return sorted((e for e in envs if arn is None or e.function.arn == arn), key=lambda e: e.created)
 
     def stop(self, deadline_s: float = STOP_DEADLINE_S) -> None:
         """Stop every environment, all at once (busy ones too: their invocations fail), within a deadline."""

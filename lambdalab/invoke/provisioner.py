@@ -47,7 +47,7 @@ class Provisioner:
             refusals: dict[str, str] = {}
             with self._lock:
                 wanted = concurrency.wanted(name)
-                for version in sorted(set(wanted) | self._pool.provisioned_versions(name)):
+                for version in sorted(set(wanted) | self._pool.provisioned_versions(self._service.arn(name))):
                     function = self._service.version(name, version)
                     if function is None:  # deleted: the pool retired its environments
                         continue

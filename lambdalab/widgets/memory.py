@@ -8,9 +8,10 @@
 * :class:`MemoryExplorer` is the same measurement, one memory size at a time: a slider, a button,
   and a live figure that gains a point per click.
 
-Prices are Lambda's published us-east-1 x86 prices: the first tier of duration, and the request
-charge, which power tuning leaves out and this module includes. A cost is shown per million
-invocations, where one invocation's few millionths of a dollar become readable dollars and cents.
+Prices are Lambda's published us-east-1 x86 prices (docs/sources.md, Billing): the first tier of
+duration, and the request charge, which power tuning leaves out and this module includes. A cost is
+shown per million invocations, where one invocation's few millionths of a dollar become readable
+dollars and cents.
 """
 
 from __future__ import annotations

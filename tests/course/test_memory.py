@@ -21,7 +21,7 @@ def handler(event, context):
     return total
 """
 EVENT = {"n": 300_000}  # about 12 ms at a full vCPU, 170 ms at 128 MB
-PRICE_PER_GB_SECOND, PRICE_PER_REQUEST = 0.0000166667, 0.0000002  # x86, us-east-1, as AWS publishes them
+PRICE_PER_GB_SECOND, PRICE_PER_REQUEST = 0.0000166667, 0.0000002  # x86, us-east-1 (docs/sources.md, Billing)
 
 
 def unique(prefix: str) -> str:
@@ -47,9 +47,11 @@ def test_sweep_has_one_row_per_memory_and_the_cost_of_its_billed_duration(cloud)
         assert row.gb_seconds == gb_s
         assert row.cost_usd == gb_s * PRICE_PER_GB_SECOND + PRICE_PER_REQUEST
         assert row.usd_per_million == pytest.approx(row.cost_usd * 1_000_000)
-    # and the CPU came with the memory: 128 MB is about 13.8x slower than 1,769 MB
+    # and the CPU came with the memory: 128 MB is about 13.8x slower than 1,769 MB on an idle machine
+    # (the benchmark's figure); a busy one slows 1,769 MB down, not 128 MB (its share is small), so
+    # the test asks for 2x: without the throttle both would take about as long.
     slow, fast = frame.loc[0, "duration_ms"], frame.loc[2, "duration_ms"]
-    assert slow > 4 * fast, f"128 MB took {slow:.0f} ms and 1,769 MB {fast:.0f} ms"
+    assert slow > 2 * fast, f"128 MB took {slow:.0f} ms and 1,769 MB {fast:.0f} ms"
 
 
 def test_sweep_reuses_its_function_when_run_again(cloud):
