@@ -318,6 +318,67 @@ def test_provisioned_concurrency_the_machine_cannot_hold_fails_saying_so(fn, lam
     lam.delete_function(FunctionName=name)
 
 
+
+# -- per account and Region -------------------------------------------------------------------------
+@pytest.fixture
+def eu(cloud):
+    """Functions in eu-west-1 (deleted when the test ends), through a client signed for that Region."""
+    deployer = Deploying(cloud)
+    deployer.lam = cloud.client("lambda", region_name="eu-west-1")
+    yield deployer
+    deployer.clean()
+
+
+def test_reserved_concurrency_in_one_region_leaves_the_others_account_quota_whole(fn, eu, lam, cloud):
+    name = eu.create(GATED)
+    fn.create(GATED, FunctionName=name)  # the same name in us-east-1: another function
+    us_before, eu_before = _unreserved(lam), _unreserved(eu.lam)
+    eu.lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=400)
+    assert _unreserved(eu.lam) == eu_before - 400
+    assert _unreserved(lam) == us_before
+    assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName=name)
+    assert "Concurrency" not in lam.get_function(FunctionName=name)
+    # us-east-1 has its own 1,000: it reserves more than eu-west-1 has left unreserved
+    mine = us_before - cloud.quotas.unreserved_min
+    assert mine > _unreserved(eu.lam) - cloud.quotas.unreserved_min
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=mine)
+    assert _unreserved(lam) == cloud.quotas.unreserved_min
+    assert eu.lam.get_function_concurrency(FunctionName=name)["ReservedConcurrentExecutions"] == 400
+    assert _unreserved(eu.lam) == eu_before - 400
+    with pytest.raises(ClientError) as e:  # another Region's function is not reachable from here
+        lam.put_function_concurrency(FunctionName=arn(name).replace("us-east-1", "eu-west-1"),
+                                     ReservedConcurrentExecutions=1)
+    assert error_of(e) == ("ResourceNotFoundException",
+                           "Functions from 'eu-west-1' are not reachable in this region ('us-east-1')", 404)
+    lam.delete_function_concurrency(FunctionName=name)
+
+
+def test_provisioned_environments_in_one_region_never_serve_the_same_name_in_another(fn, eu, lam, cloud):
+    name = eu.create(GATED)
+    fn.create(GATED, FunctionName=name)
+    eu_arn, us_arn = arn(name).replace("us-east-1", "eu-west-1"), arn(name)
+    version = eu.lam.publish_version(FunctionName=name)["Version"]
+    assert lam.publish_version(FunctionName=name)["Version"] == version
+    eu.lam.put_provisioned_concurrency_config(FunctionName=name, Qualifier=version, ProvisionedConcurrentExecutions=1)
+    cloud.clock.advance(ALLOCATION_S)
+    assert eu.lam.get_provisioned_concurrency_config(FunctionName=name, Qualifier=version)["Status"] == "READY"
+    with pytest.raises(ClientError) as e:
+        lam.get_provisioned_concurrency_config(FunctionName=name, Qualifier=version)
+    assert error_of(e)[0] == "ProvisionedConcurrencyConfigNotFoundException"
+    assert fn.invoke(name, Qualifier=version)["Payload"] == "on-demand"  # us-east-1's own version 1
+    assert eu.invoke(name, Qualifier=version)["Payload"] == "provisioned-concurrency"
+    frame = cloud.invocations()
+    runs = frame[frame["function"] == name].set_index("function_arn")["provisioned"].to_dict()
+    assert runs == {us_arn: False, eu_arn: True}
+    assert [e.initialization_type for e in cloud.environments(us_arn)] == ["on-demand"]
+    assert [e.initialization_type for e in cloud.environments(eu_arn)] == ["provisioned-concurrency"]
+    (billed,) = [row for row in cloud.services(region="eu-west-1").concurrency.allocations()
+                 if row["function"] == name]
+    assert billed["function_arn"] == eu_arn
+    assert not [row for row in cloud.service.concurrency.allocations() if row["function"] == name]
+    eu.lam.delete_function(FunctionName=name)
+    assert cloud.environments(eu_arn) == [] and len(cloud.environments(us_arn)) == 1
+
 def test_the_course_provisions_a_version_and_fast_forwards_through_the_allocation(cloud):
     course = Functions(cloud)
     name = course.deploy(f"provisioned-{uuid.uuid4().hex[:8]}", GATED)

@@ -220,7 +220,8 @@ class Concurrency:
             return None if moment is None else datetime.fromtimestamp(moment, tz=timezone.utc)
 
         with self._lock:
-            return [{"function": c.name, "qualifier": c.qualifier, "version": version, "environments": n,
+            return [{"function": c.name, "function_arn": self._service.arn(c.name), "qualifier": c.qualifier,
+                     "version": version, "environments": n,
                      "memory_mb": c.memory_mb.get(version), "start": at(c.enabled_at), "end": at(c.ended_at),
                      "status": c.status} for c in self._history for version, n in c.versions.items() if n]
 
