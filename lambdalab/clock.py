@@ -1,9 +1,16 @@
 """The cloud's sense of time: real time plus an offset a notebook can fast-forward.
 
-Everything that *waits* in lambdalab (idle environments' keep-alive, later retry delays,
-schedules and backoff) is a timer on this clock, so ``cloud.clock.advance(3600)`` makes an
-hour pass for all of them at once.  What a handler does still takes real time: durations
-are measured with ``time.perf_counter`` and only their timestamps come from here.
+Everything that *waits* in lambdalab (idle environments' keep-alive, retry delays, visibility
+timeouts, batching windows, schedules and backoff) is a timer on this clock, so
+``cloud.clock.advance(3600)`` makes an hour pass for all of them at once.  What a handler does
+still takes real time: durations are measured with ``time.perf_counter`` and only their
+timestamps come from here.
+
+``advance`` steps from one due timer to the next rather than jumping: time stops at each timer's
+moment until the timer has run and the work it started (held with :meth:`Clock.hold`, e.g. an
+event source poller's batch) is done, so a chain of waits (a message that fails, comes back after
+its visibility timeout, fails again, ...) plays out within one ``advance`` at the times AWS would
+have played it, and what it records carries those times.
 """
 
 from __future__ import annotations
@@ -45,10 +52,11 @@ class Clock:
         self._offset = 0.0
         self._timers: list[tuple[float, int, Timer]] = []
         self._seq = itertools.count()
-        self._cond = threading.Condition()
+        self._cond = threading.Condition()  # guards everything below, and _offset's changes
         self._thread: threading.Thread | None = None
         self._stopped = False
         self._busy = False  # a callback is running on the clock thread
+        self._holds = 0  # work started by timers that advance() waits for (Clock.hold)
 
     def time(self) -> float:
         """Seconds since the epoch, as the cloud sees them."""
@@ -64,7 +72,11 @@ class Clock:
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
         """Run ``callback`` on the clock thread once ``delay`` seconds of cloud time have passed."""
-        timer = Timer(self.time() + delay, callback)
+        return self.call_at(self.time() + delay, callback)
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> Timer:
+        """Run ``callback`` on the clock thread at cloud time ``when`` (at once if it has passed)."""
+        timer = Timer(when, callback)
         with self._cond:
             if self._stopped:
                 return timer
@@ -77,15 +89,40 @@ class Clock:
                 self._cond.notify()
         return timer
 
+    def hold(self) -> Hold:
+        """Keep ``advance`` from moving on until ``release()``: a timer's callback takes a hold for the
+        work it hands to another thread, which releases it once that work is done."""
+        with self._cond:
+            self._holds += 1
+        return Hold(self)
+
+    def _release(self) -> None:
+        with self._cond:
+            self._holds -= 1
+            self._cond.notify_all()
+
     def advance(self, seconds: float) -> None:
-        """Fast-forward the cloud's time; returns once every timer that fell due has run."""
+        """Fast-forward the cloud's time, timer by timer; returns once every timer that fell due has
+        run and the work they held is done (from the clock's own thread: jumps, without waiting)."""
         if seconds < 0:
             raise ValueError("the clock only moves forward")
         with self._cond:
-            self._offset += seconds
+            end = self._offset + seconds
+            if self._thread is threading.current_thread():
+                self._offset = end
+                self._cond.notify_all()
+                return
+            while self._settle() and self._timers and self._timers[0][0] - time.time() <= end:
+                self._offset = max(self._offset, self._timers[0][0] - time.time())  # now is that timer's time
+                self._cond.notify_all()
+            self._offset = max(self._offset, end)
             self._cond.notify_all()
-            if self._thread is not threading.current_thread():
-                self._cond.wait_for(lambda: self._stopped or (not self._busy and not self._due()))
+            self._settle()
+
+    def _settle(self) -> bool:
+        """Wait (holding the condition) until nothing due is left to run or held; False once stopped."""
+        self._cond.wait_for(lambda: self._stopped or (not self._busy and not self._due() and not self._holds))
+        return not self._stopped
 
     def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` of cloud time (returns early if the clock is advanced past it)."""
@@ -124,3 +161,17 @@ class Clock:
     def __repr__(self) -> str:
         ahead = f", {self._offset:+.0f} s ahead" if self._offset else ""
         return f"<Clock {self.now():%Y-%m-%d %H:%M:%S} UTC{ahead}>"
+
+
+class Hold:
+    """Work a timer started and ``Clock.advance`` waits for; ``release()`` once (more calls do nothing)."""
+
+    __slots__ = ("_clock",)
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock: Clock | None = clock
+
+    def release(self) -> None:
+        clock, self._clock = self._clock, None
+        if clock is not None:
+            clock._release()

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
+from . import mototime
 from .api import LambdaAPI
 from .api.authorize import LambdaAuthorization
 from .api.context import ApiContext
@@ -36,6 +37,7 @@ from .iam.principals import Directory
 from .iam.roles import check_execution_role, create_course_role, session_credentials
 from .invoke.invoker import Invoker
 from .invoke.lease import Leases
+from .invoke.poll import Pollers
 from .invoke.pool import EnvironmentPool
 from .observe.logs import LogShipper
 from .observe.metrics import Metrics
@@ -52,7 +54,8 @@ from .service.quotas import Quotas
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}  # the root user of ``account``
 OTHER_ACCOUNT = "210987654321"
 # Environments first (they use everything else), then what serves them, then what records them.
-_STOP_ORDER = ("pool", "invoker", "governor", "reaper", "gateway", "listener", "logs", "metrics", "workdir", "clock")
+_STOP_ORDER = ("pollers", "pool", "invoker", "poller-threads", "governor", "reaper", "gateway", "listener", "logs",
+               "metrics", "workdir", "mototime", "clock")
 log = logging.getLogger(__name__)
 _running: weakref.WeakSet[LocalCloud] = weakref.WeakSet()
 
@@ -98,6 +101,8 @@ class LocalCloud:
         moto_settings.default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True  # as in AWS
         create_course_role(self.account)
         self._stops["clock"] = self.clock.stop
+        mototime.follow(self.clock)  # moto's SQS visibility, Kinesis arrival times, ... on this cloud's clock
+        self._stops["mototime"] = lambda: mototime.unfollow(self.clock)
         self.workdir = Path(tempfile.mkdtemp(prefix="lambdalab-"))
         self._stops["workdir"] = lambda: shutil.rmtree(self.workdir, ignore_errors=True)
         os.chmod(self.workdir, 0o711)  # environments can reach their own paths but not list others'
@@ -126,6 +131,10 @@ class LocalCloud:
         self.invoker = Invoker(self.service, self.pool, self.leases, self.metrics)
         self._stops["invoker"] = self.invoker.stop
         self.authorizer = Authorizer(self.clock, self.region)
+        self.pollers = Pollers(self.invoker, self.authorizer, self.metrics, self.clock)  # event source mappings
+        self._stops["pollers"] = self.pollers.close
+        self._stops["poller-threads"] = self.pollers.join
+        self.pollers.attach(self.service)
         api = LambdaAPI(ApiContext(service=self.service, invoker=self.invoker, code_url=self._code_url,
                                    layer_url=self._layer_url,
                                    authorization=LambdaAuthorization(self.service, self.authorizer,

@@ -3,7 +3,9 @@
 Lambda judges an operation as the Service Authorization Reference lists it: ``Invoke`` is
 ``lambda:InvokeFunction`` on the function's ARN (qualified when the call names a version or an
 alias), ``GetLayerVersionByArn`` is ``lambda:GetLayerVersion``, listing is unscoped (``*``) and
-every other operation is the action of its own name on the function or layer it names.  Creating
+every other operation is the action of its own name on the function or layer it names.  An event
+source mapping is its own resource (``...:event-source-mapping:UUID``) but CreateEventSourceMapping
+is unscoped, as in the reference; both carry the ``lambda:FunctionArn`` condition key.  Creating
 or reconfiguring a function also needs ``iam:PassRole`` on its execution role.  Authorization comes
 before existence: a caller without permission learns nothing about whether a function exists.
 The function's (or the layer version's) resource-based policy takes part in every decision.
@@ -20,11 +22,19 @@ from ..iam.authorizer import Authorizer
 from ..iam.denials import denial_message
 from ..iam.policy import Policy
 from ..iam.principals import Caller
-from ..service.errors import AccessDeniedException, InvalidParameterValueException, function_not_found
+from ..service.errors import (
+    AccessDeniedException,
+    InvalidParameterValueException,
+    ResourceNotFoundException,
+    function_not_found,
+)
 from ..service.functions import LambdaService
+from ..service.mappings import NOT_FOUND
 
 _RENAMED = {"Invoke": "InvokeFunction", "GetLayerVersionByArn": "GetLayerVersion"}
-_UNSCOPED = {"ListFunctions", "ListLayers", "GetAccountSettings"}
+_UNSCOPED = {"ListFunctions", "ListLayers", "GetAccountSettings", "ListEventSourceMappings"}
+_MAPPING_OPS = {"CreateEventSourceMapping", "GetEventSourceMapping", "UpdateEventSourceMapping",
+                "DeleteEventSourceMapping"}
 _PASSES_ROLE = {"CreateFunction", "UpdateFunctionConfiguration"}
 LAMBDA_SERVICE = "lambda.amazonaws.com"
 
@@ -36,6 +46,7 @@ class Target:
     arn: str
     account: str
     policy: Policy | None = None
+    context: dict[str, Any] | None = None  # condition keys the operation sets (lambda:FunctionArn)
 
 
 def function_policy(service: LambdaService, function_name: str, qualifier: str | None = None) -> Policy | None:
@@ -55,7 +66,7 @@ class LambdaAuthorization:
     def check(self, caller: Caller, operation: str, params: dict[str, Any]) -> None:
         """Raise AccessDeniedException unless ``caller`` may make this call; then check what it passes."""
         target = self.target(caller, operation, params)
-        self._judge(caller, f"lambda:{_RENAMED.get(operation, operation)}", target)
+        self._judge(caller, f"lambda:{_RENAMED.get(operation, operation)}", target, target.context)
         role = params.get("Role") if operation in _PASSES_ROLE else None
         if role:
             self._judge(caller, "iam:PassRole", Target(role, account_of(role)),
@@ -65,6 +76,8 @@ class LambdaAuthorization:
                 raise InvalidParameterValueException(
                     f"lambdalab runs Lambda for account {self.service.account} only; account {caller.account} "
                     "can call its functions by ARN, as another account would, but has no functions of its own.")
+            if operation in _MAPPING_OPS:
+                raise ResourceNotFoundException(NOT_FOUND)
             raise function_not_found(target.arn)
         if role:
             if operation == "UpdateFunctionConfiguration":  # a missing function is reported before its role
@@ -75,6 +88,8 @@ class LambdaAuthorization:
         region, home = self.service.region, caller.account
         if operation in _UNSCOPED:
             return Target("*", home)
+        if operation in _MAPPING_OPS:
+            return self._mapping_target(home, operation, p)
         if "FunctionName" in p:
             match = FUNCTION_ARN.match(p["FunctionName"])
             if match is None:  # the service will refuse the name; judge it on what it says
@@ -101,6 +116,18 @@ class LambdaAuthorization:
                 if document else None
             return Target(arn, account, policy)
         return Target("*", home)
+
+    def _mapping_target(self, home: str, operation: str, p: dict[str, Any]) -> Target:
+        """An event source mapping's ARN (unscoped for Create), with the function it names as lambda:FunctionArn."""
+        mapping = self.service.mappings.find(p["UUID"]) if "UUID" in p and home == self.service.account else None
+        function = p.get("FunctionName") or (mapping.function_arn if mapping else None)
+        if function and not function.startswith("arn:"):
+            function = self.service.arn(function)
+        context = {"lambda:FunctionArn": function} if function else None
+        if operation == "CreateEventSourceMapping":
+            return Target("*", home, context=context)
+        return Target(f"arn:aws:lambda:{self.service.region}:{home}:event-source-mapping:{p['UUID']}", home,
+                      context=context)
 
     def _judge(self, caller: Caller, action: str, target: Target, context: dict[str, Any] | None = None) -> None:
         decision = self.authorizer.decide(caller, action, target.arn, context, target.policy, target.account)

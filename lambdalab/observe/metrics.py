@@ -13,6 +13,9 @@ and the account-wide aggregate (no dimension):
 * ``Throttles`` (Count): an invocation refused for concurrency; it never reached an environment.
 * ``ConcurrentExecutions`` (Count): invocations in flight when this one started (read its Maximum),
   for the function and for the account (not per Resource: lambdalab counts per function).
+* ``IteratorAge`` (Milliseconds): for a stream mapping's invocation, how old the batch's last record
+  was when it was invoked; ``DestinationDeliveryFailures`` (Count): a record its on-failure
+  destination could not take.
 
 Datapoints carry the cloud clock's time of the invocation's start and leave the invoke path through
 a :class:`~lambdalab.observe.batcher.Batcher`; ``flush()`` waits until CloudWatch has them.
@@ -60,6 +63,11 @@ class Metrics:
 
     def throttled(self, function_name: str, resource: str, at: datetime) -> None:
         self._put("Throttles", 1, "Count", at, _dimension_sets(function_name, resource))
+
+    def function_metric(self, name: str, value: float, unit: str, function_name: str, resource: str,
+                        at: datetime) -> None:
+        """Any other metric of a function (``IteratorAge``, ``DestinationDeliveryFailures``) under the same sets."""
+        self._put(name, value, unit, at, _dimension_sets(function_name, resource))
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until every datapoint so far is in CloudWatch (tests and notebooks read them next)."""

@@ -23,6 +23,9 @@ class InvocationRecord:
     environment: str
     error_type: str | None  # None on success; e.g. Sandbox.Timedout, Runtime.OutOfMemory, ValueError
     status: str  # success, error, timeout
+    event_source_mapping: str | None = None  # UUID of the mapping whose poller invoked (None: another caller)
+    event_source_arn: str | None = None  # the queue or stream that poller read
+    batch_size: int | None = None  # records in the poller's batch
 
 
 class Records:
@@ -50,7 +53,7 @@ class Records:
         columns = [f.name for f in fields(InvocationRecord)]
         frame = pd.DataFrame([asdict(r) for r in self.rows()], columns=columns)
         frame["start"] = pd.to_datetime(frame["start"], utc=True)
-        return frame
+        return frame.astype({"batch_size": "Int64"})  # a count, or <NA> for an invocation no poller made
 
     def clear(self) -> None:
         with self._lock:

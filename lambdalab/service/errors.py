@@ -65,3 +65,7 @@ class PolicyLengthExceededException(LambdaError):
 
 def function_not_found(arn: str) -> ResourceNotFoundException:
     return ResourceNotFoundException(f"Function not found: {arn}")
+
+
+class ResourceInUseException(LambdaError):
+    """The resource is busy with another change (an event source mapping being deleted)."""

@@ -51,6 +51,7 @@ from .errors import (
     function_not_found,
 )
 from .layers import LayerStore, unzipped_size
+from .mappings import MappingStore
 from .models import Code, Function, Located, page
 from .permissions import FunctionPolicies
 from .quotas import Quotas
@@ -78,6 +79,7 @@ class LambdaService:
         self.aliases = AliasStore(self, self._lock)
         self.policies = FunctionPolicies(self)  # resource-based policies, per function, version and alias
         self.layers = LayerStore(self, package=self._package, timestamp=self._timestamp, mounts=workdir / "opt")
+        self.mappings = MappingStore(self)  # event source mappings; the pollers (invoke/poll) run them
 
     # -- lookups ---------------------------------------------------------------------------------
     def arn(self, name: str, qualifier: str | None = None) -> str:
