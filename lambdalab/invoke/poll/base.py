@@ -78,6 +78,12 @@ class Slot:
         holds, self.holds, self.poke = self.holds, [], False
         return holds
 
+    def take_one(self) -> list[Hold]:
+        """One hold (one arrival or timer) for one cycle of work; the slot stays poked while more wait."""
+        holds, self.holds = self.holds[:1], self.holds[1:]
+        self.poke = bool(self.holds)
+        return holds
+
 
 class Poller:
     """The threads that read one mapping's source and invoke its function."""

@@ -164,8 +164,9 @@ class SqsPoller(Poller):
         if not due:
             return
         when = min(due) / 1000 + 0.001  # moto's "visible" is strictly after visible_at
-        with self._cond:
-            earlier = self._visible is not None and not self._visible.cancelled and self._visible.when <= when
+        with self._cond:  # a wake still to come, and not later than this one, will do
+            pending = self._visible
+            earlier = pending is not None and not pending.cancelled and now_ms / 1000 < pending.when <= when
         if earlier:
             return
         timer = self.wake_at(when)
@@ -176,77 +177,87 @@ class SqsPoller(Poller):
 
     # -- a worker ----------------------------------------------------------------------------------
     def _work(self) -> None:
-        """A worker: one batch per cycle.  The clock holds that woke it stay held while it goes straight on
-        to another batch (a backlog the timer's moment revealed), and are released before it sleeps."""
-        holds: list[Hold] = []
-        try:
-            while True:
+        """A worker: one batch per cycle.  The clock hold of the arrival or timer that woke it is released
+        once its batch is handled and the next wake is set: each arrival gets a cycle within the moment it
+        arrived, while a backlog found on the way (full receives) drains as the clock moves on, as in AWS
+        (so ``advance`` can show the poller scaling up)."""
+        while True:
+            with self._cond:
+                self._idle += 1
+                self._cond.wait_for(lambda: self._stopping or (self._maybe and self._running < self._cap))
+                self._idle -= 1
+                if self._stopping:
+                    self._workers -= 1
+                    return
+                holds = self._slot.take_one()  # one arrival or timer per cycle: each cycle receives for one
+                self._maybe = self._slot.poke
+                self._running += 1
+                self._note()
+            try:
+                mapping = self.mapping
+                if mapping is not None and mapping.enabled:
+                    self._cycle(mapping, holds)
+            finally:
                 with self._cond:
-                    ready = self._stopping or (self._maybe and self._running < self._cap)
-                if not ready:
-                    self._release(holds)
-                    holds = []
-                with self._cond:
-                    self._idle += 1
-                    self._cond.wait_for(lambda: self._stopping or (self._maybe and self._running < self._cap))
-                    self._idle -= 1
-                    if self._stopping:
-                        self._workers -= 1
-                        return
-                    self._maybe = False
-                    self._running += 1
+                    self._running -= 1
                     self._note()
-                    holds += self._slot.take()
-                try:
-                    mapping = self.mapping
-                    if mapping is not None and mapping.enabled:
-                        holds += self._cycle(mapping)
-                finally:
-                    with self._cond:
-                        self._running -= 1
-                        self._note()
-                        self._cond.notify_all()
-        finally:
-            self._release(holds)
+                    self._cond.notify_all()
+                self._release(holds)
 
-    def _cycle(self, mapping: EventSourceMapping) -> list[Hold]:
-        """Gather one batch and handle it; returns the clock holds it took while gathering."""
+    def _cycle(self, mapping: EventSourceMapping, holds: list[Hold]) -> None:
+        """Gather one batch and handle it.  ``holds`` are the clock holds this cycle answers for; it adds
+        those it takes while gathering, and releases (and drops) those a batching window no longer needs."""
         queue = find_queue(self.source_arn)
         if queue is None:  # the queue was deleted: nothing to poll until it exists again
-            return []
-        with self._receive:
-            messages, holds = self._gather(mapping, queue)
+            return
+        messages = self._gather(mapping, queue, holds)
+        if messages is None:  # another worker's window is open: it takes what came
+            return
         if not messages:
             self._drained()
             self._watch_visibility(queue)
-            return holds
+            return
         self._handle(mapping, queue, messages)
-        return holds
 
-    def _gather(self, mapping: EventSourceMapping, queue: Any) -> tuple[list[Any], list[Hold]]:
-        """Up to BatchSize messages (and 6 MB): at once, or until the batching window ends."""
+    def _gather(self, mapping: EventSourceMapping, queue: Any, holds: list[Hold]) -> list[Any] | None:
+        """Up to BatchSize messages (and 6 MB): at once, or until the batching window ends; None when
+        another worker's window is open (it is poked to receive what came instead).
+
+        One receive at a time (``_receive``), never held while waiting.  While the window is open what
+        arrived has been received and is only waiting for the window's timer: the holds of those
+        arrivals are released then, so that ``clock.advance`` can reach the window's end (whose timer's
+        hold stays with the batch)."""
         limit_bytes = self.ctx.service.quotas.esm_batch_payload_max_bytes
         visibility = self._visibility(mapping, queue)
         batch: list[Any] = []
-        size, holds, deadline, timer, slot = 0, [], None, None, Slot()
-        with self._cond:
-            self._gathering = slot
+        size, deadline, timer, slot = 0, None, None, Slot()
         while not self._stopping:
-            with self._cond:
-                slot.poke = False
-            for message in self._receive_some(queue, min(RECEIVE_MAX, mapping.batch_size - len(batch)), visibility):
-                batch.append(message)
-                size += len(message.body.encode())
-            full = len(batch) >= mapping.batch_size or size >= limit_bytes
+            with self._receive:
+                with self._cond:
+                    slot.poke = False
+                    if self._gathering is not None and self._gathering is not slot:
+                        self._gathering.poke = True
+                        self._cond.notify_all()
+                        return None
+                for message in self._receive_some(queue, min(RECEIVE_MAX, mapping.batch_size - len(batch)),
+                                                  visibility):
+                    batch.append(message)
+                    size += len(message.body.encode())
+                full = len(batch) >= mapping.batch_size or size >= limit_bytes
+                if not (full or not batch or not mapping.window_s) and deadline is None:
+                    deadline = self.ctx.clock.time() + mapping.window_s  # the window opens: what arrives
+                    with self._cond:  # meanwhile is this worker's to receive
+                        self._gathering = slot
             if full:
                 self._saw_backlog()
             if full or not batch or not mapping.window_s:
                 break
-            if deadline is None:
-                deadline = self.ctx.clock.time() + mapping.window_s
+            if timer is None:
                 timer = self.wake_at(deadline, slot)
             if self.ctx.clock.time() >= deadline:
                 break
+            self._release(holds)  # received: the window's timer decides when this batch goes
+            holds.clear()
             with self._cond:
                 self._cond.wait_for(lambda: self._stopping or slot.poke)
                 holds += slot.holds
@@ -254,9 +265,10 @@ class SqsPoller(Poller):
         if timer is not None:
             timer.cancel()
         with self._cond:
-            self._gathering = None
+            if self._gathering is slot:
+                self._gathering = None
             holds += slot.take()
-        return batch, holds
+        return batch
 
     def _visibility(self, mapping: EventSourceMapping, queue: Any) -> int:
         """The queue's visibility timeout, or window + function timeout + 30 s when those pass it."""
@@ -271,6 +283,12 @@ class SqsPoller(Poller):
     def _receive_some(self, queue: Any, count: int, visibility: int) -> list[Any]:
         if count <= 0:
             return []
+        if queue.fifo_queue:
+            # moto notices that an in-flight message has become visible again only when its receive loop
+            # reaches it, so a group's later message (still "in flight") blocks its earlier one and the
+            # group comes back out of order.  SQS has them all back in flight-free order: say so first.
+            for message in [m for m in queue.pending_messages if m.visible]:
+                queue.pending_messages.discard(message)
         return _backend(self.source_arn).receive_message(queue.name, count, 0, visibility, ["All"])
 
     def _handle(self, mapping: EventSourceMapping, queue: Any, messages: list[Any]) -> None:
