@@ -96,10 +96,16 @@ class Kit:
         return self.fn.records(function)
 
     def events(self, function: str) -> list[dict]:
-        """The events the function printed (handlers here print ``json.dumps(event)`` first), in order."""
+        """The events the function printed (handlers here print the event, with the time as ``t`` when
+        several environments may print), in order."""
         self.cloud.logs.flush()
-        logs = self.cloud.client("logs").filter_log_events(logGroupName=f"/aws/lambda/{function}")["events"]
-        return [json.loads(e["message"]) for e in logs if e["message"].startswith('{"Records"')]
+        client = self.cloud.client("logs")
+        try:
+            logs = client.filter_log_events(logGroupName=f"/aws/lambda/{function}")["events"]
+        except client.exceptions.ResourceNotFoundException:  # never invoked: no log group yet
+            return []
+        events = [json.loads(e["message"]) for e in logs if e["message"].startswith('{"Records"')]
+        return sorted(events, key=lambda e: e.get("t", 0))  # several environments' prints, in the order made
 
 
 def until(predicate: Callable[[], object], timeout: float = 20.0) -> object:

@@ -42,6 +42,7 @@ from .base import Outcome, PollContext, Poller, Slot
 from .contract import failed_items
 
 RECEIVE_MAX = 10  # ReceiveMessage's MaxNumberOfMessages
+VISIBLE_AGAIN_GRACE_S = 0.1  # how long after a visibility timeout's end the poller looks again (cloud time)
 
 
 class SqsPoller(Poller):
@@ -163,7 +164,9 @@ class SqsPoller(Poller):
         due = [t for m in list(queue._messages) for t in (m.visible_at, m.delayed_until) if t > now_ms]
         if not due:
             return
-        when = min(due) / 1000 + 0.001  # moto's "visible" is strictly after visible_at
+        # moto's "visible" is strictly after visible_at; the messages of one receive get visible_at a few
+        # ms apart, and come back together in SQS: wake a little after the first
+        when = min(due) / 1000 + VISIBLE_AGAIN_GRACE_S
         with self._cond:  # a wake still to come, and not later than this one, will do
             pending = self._visible
             earlier = pending is not None and not pending.cancelled and now_ms / 1000 < pending.when <= when
