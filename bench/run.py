@@ -26,11 +26,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import measure  # noqa: E402
+from sqs_mapping import sqs_mapping  # noqa: E402
 
 FULL = dict(warmups=50, warm_n=1000, cold_n=30, tp_seconds=5.0, tp_memories=(128, 1769), timeout_n=5,
-            start_runs=3, cpu_runs=3, cpu_iter=3_000_000, peer_calls=200, peer_cli=10)
+            start_runs=3, cpu_runs=3, cpu_iter=3_000_000, peer_calls=200, peer_cli=10, sqs_messages=2000, sqs_n=100)
 QUICK = dict(warmups=20, warm_n=200, cold_n=5, tp_seconds=1.5, tp_memories=(128,), timeout_n=2,
-             start_runs=1, cpu_runs=1, cpu_iter=3_000_000, peer_calls=30, peer_cli=2)
+             start_runs=1, cpu_runs=1, cpu_iter=3_000_000, peer_calls=30, peer_cli=2, sqs_messages=300, sqs_n=20)
 
 
 def machine() -> dict:
@@ -146,6 +147,7 @@ def run(cfg: dict, quick: bool) -> tuple[Report, dict]:
         cpu = rep.section("cpu_share", measure.cpu_share, cloud, client, cfg["cpu_iter"], cfg["cpu_runs"])
         iam = rep.section("iam_invoke", measure.iam_invoke, cloud, "bench-trivial-1769", cfg["warmups"], cfg["warm_n"])
         decision = rep.section("policy_decision", measure.policy_decision, cloud, cfg["warm_n"]) if iam else None
+        esm = rep.section("sqs_mapping", sqs_mapping, cloud, cfg["sqs_messages"], cfg["sqs_n"])
     finally:
         t0 = time.perf_counter()
         cloud.stop()
@@ -203,6 +205,10 @@ def run(cfg: dict, quick: bool) -> tuple[Report, dict]:
     if decision:
         rep.row("policy_decision_p50", "  one IAM decision alone (2 policies, a condition), p50",
                 decision["decision_us"]["p50"], "us", fmt="{:.0f}")
+    if esm:
+        rep.row("sqs_delay_p50", "SQS mapping: SendMessage to the handler's start, no window, p50", esm["delay_p50_ms"],
+                "ms", ("<=", 20), "{:.1f}")
+        rep.row("sqs_per_s", "SQS mapping: messages/s end to end, batches of 10", esm["per_s"], "msgs/s", fmt="{:.0f}")
     return rep, {"warm": warm, "cold": cold, "peers": peers}
 
 
