@@ -7,7 +7,8 @@ Streams' ``ApproximateCreationDateTime``.  :func:`follow` replaces that function
 by one that answers the newest running cloud's clock (the real time when no cloud runs), so
 advancing a cloud's clock by 30 s makes a message received with a 30 s visibility timeout visible
 again, in moto's eyes as in lambdalab's.  Modules that imported ``utcnow`` by name before the
-replacement (``moto.kinesis.models``, ``moto.dynamodb.models.table``, ...) get it too.
+replacement (``moto.kinesis.models``, ``moto.sts.models``, ...) get it too: all of moto keeps the
+cloud's time (STS sessions' expiry, S3's LastModified, ...).
 
 moto keeps one state per process, shared by every cloud the process runs; so it has one time too.
 With several clouds running at once it is the newest one's clock (tests start clouds one after the
@@ -24,7 +25,6 @@ from .clock import Clock
 
 _clocks: tuple[Clock, ...] = ()  # the running clouds' clocks, newest last; replaced whole under _lock
 _lock = threading.Lock()
-_MODULES = ("moto.core.utils", "moto.kinesis.models", "moto.dynamodb.models.table")
 
 
 def _utcnow() -> datetime:
@@ -37,13 +37,14 @@ def _utcnow() -> datetime:
 def follow(clock: Clock) -> None:
     """From now on (until :func:`unfollow`), moto's time is ``clock``'s."""
     global _clocks
-    import moto.core.utils  # noqa: F401  (the module whose utcnow the others use)
+    import moto.core.utils
 
     with _lock:
-        for name in _MODULES:  # modules imported later take the replacement from moto.core.utils
-            module = sys.modules.get(name)
-            if module is not None:
-                module.utcnow = _utcnow
+        original = moto.core.utils.utcnow
+        if original is not _utcnow:  # once per process: moto's modules imported later take the replacement
+            for name, module in list(sys.modules.items()):
+                if name.startswith("moto") and getattr(module, "utcnow", None) is original:
+                    module.utcnow = _utcnow
         _clocks = (*_clocks, clock)
 
 

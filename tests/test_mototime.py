@@ -1,5 +1,6 @@
 """moto tells the time by the running cloud's clock: SQS visibility timeouts and Kinesis arrival times follow
-``cloud.clock.advance``, and the real time comes back once the cloud stops."""
+``cloud.clock.advance``, and the cloud's clock stops setting it once the cloud stops (moto then follows
+another running cloud's, or the real time)."""
 
 from __future__ import annotations
 
@@ -30,4 +31,5 @@ def test_sqs_visibility_and_kinesis_arrivals_follow_the_cloud_clock():
         assert abs(arrived - cloud.clock.time()) < 5 and arrived - time.time() > 3500
     from moto.core.utils import utcnow
 
-    assert abs(utcnow().replace(tzinfo=timezone.utc).timestamp() - time.time()) < 5, "real time once it stops"
+    moto_now = utcnow().replace(tzinfo=timezone.utc).timestamp()
+    assert abs(moto_now - cloud.clock.time()) > 3000, "a stopped cloud's clock no longer sets moto's time"

@@ -13,6 +13,7 @@ import threading
 import pytest
 from botocore.exceptions import ClientError
 from deploy import error_of
+from pollkit import Kit
 
 import lambdalab
 
@@ -298,8 +299,6 @@ def test_iam_judges_mapping_operations_with_the_function_arn_condition(kit):
 
 def test_stopping_the_cloud_leaves_no_poller_running():
     with lambdalab.start() as cloud:
-        from conftest import Kit
-
         kit = Kit(cloud)
         url, arn = kit.queue()
         stream = kit.stream()

@@ -9,7 +9,7 @@ import threading
 
 import psutil
 import pytest
-from conftest import until
+from pollkit import Kit, until
 
 import lambdalab
 
@@ -281,8 +281,6 @@ def test_a_role_that_loses_its_permission_stops_polling(kit):
 def test_the_poller_scales_up_each_minute_while_a_backlog_lasts():
     quotas = {"esm_sqs_initial_concurrency": 2, "esm_sqs_scale_up_per_minute": 2, "esm_concurrency_machine_max": 6}
     with lambdalab.start(quotas=quotas) as cloud:
-        from conftest import Kit
-
         kit = Kit(cloud)
         url, arn = kit.queue()
         fn = kit.function("import time\ndef handler(event, context):\n    time.sleep(0.05)\n")

@@ -9,7 +9,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from conftest import until
+from pollkit import until
 
 import lambdalab
 
