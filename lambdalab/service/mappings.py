@@ -148,10 +148,7 @@ class MappingStore:
     # -- the API's operations ----------------------------------------------------------------------
     def create(self, p: dict[str, Any]) -> dict:
         kind = source_kind(p.get("EventSourceArn") or "")
-        destination = p.get("DestinationConfig") or {}
-        if destination.get("OnSuccess") or (kind == SQS and (destination.get("OnFailure") or {}).get("Destination")):
-            raise InvalidParameterValueException("Unsupported DestinationConfig parameter for given event source "
-                                                 "mapping type.")
+        _check_destination(kind, p)
         if not p.get("EventSourceArn"):
             raise InvalidParameterValueException("Unrecognized event source.")
         if kind is None:
@@ -191,6 +188,7 @@ class MappingStore:
         current = self._find(p["UUID"])
         if current.state == "Deleting":  # wording assumed
             raise ResourceInUseException("Cannot update the event source mapping because it is being deleted.")
+        _check_destination(current.kind, p)
         updated = self._apply(current, p, creating=False)
         if "FunctionName" in p:
             updated = dataclasses.replace(updated, function_arn=self._function_arn(p["FunctionName"]))
@@ -365,6 +363,14 @@ class MappingStore:
     def _tell(self, mapping: EventSourceMapping) -> None:
         for listener in self._listeners:
             listener(mapping)
+
+
+def _check_destination(kind: str | None, p: dict[str, Any]) -> None:
+    """Only stream mappings take a destination, and only OnFailure (checked before anything else, as AWS does)."""
+    destination = p.get("DestinationConfig") or {}
+    if destination.get("OnSuccess") or (kind == SQS and (destination.get("OnFailure") or {}).get("Destination")):
+        raise InvalidParameterValueException("Unsupported DestinationConfig parameter for given event source "
+                                             "mapping type.")
 
 
 def _conflict(existing: EventSourceMapping, function_name: str) -> str:

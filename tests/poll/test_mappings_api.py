@@ -213,6 +213,10 @@ def test_an_update_is_checked_like_a_create(kit):
         "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10", 400)
     assert refused(kit.lam.update_event_source_mapping, UUID=mapping, FunctionName="doesnotexist") == (
         "InvalidParameterValueException", "Function does not exist", 400)
+    assert refused(kit.lam.update_event_source_mapping, UUID=mapping,
+                   DestinationConfig={"OnFailure": {"Destination": arn}}) == (
+        "InvalidParameterValueException",
+        "Unsupported DestinationConfig parameter for given event source mapping type.", 400)
     answer = kit.lam.update_event_source_mapping(UUID=mapping, BatchSize=20, MaximumBatchingWindowInSeconds=1)
     assert (answer["BatchSize"], answer["MaximumBatchingWindowInSeconds"]) == (20, 1)
 
