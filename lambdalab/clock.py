@@ -7,10 +7,10 @@ still takes real time: durations are measured with ``time.perf_counter`` and onl
 timestamps come from here.
 
 ``advance`` steps from one due timer to the next rather than jumping: time stops at each timer's
-moment until the timer has run and the work it started (held with :meth:`Clock.hold`, e.g. an
-event source poller's batch) is done, so a chain of waits (a message that fails, comes back after
-its visibility timeout, fails again, ...) plays out within one ``advance`` at the times AWS would
-have played it, and what it records carries those times.
+moment until the timer has run and the work it started (held with :meth:`Clock.hold` until
+:meth:`Clock.release`, e.g. an event source poller's batch) is done, so a chain of waits (a message
+that fails, comes back after its visibility timeout, fails again, ...) plays out within one
+``advance`` at the times AWS would have played it, and what it records carries those times.
 """
 
 from __future__ import annotations
@@ -72,11 +72,7 @@ class Clock:
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
         """Run ``callback`` on the clock thread once ``delay`` seconds of cloud time have passed."""
-        return self.call_at(self.time() + delay, callback)
-
-    def call_at(self, when: float, callback: Callable[[], None]) -> Timer:
-        """Run ``callback`` on the clock thread at cloud time ``when`` (at once if it has passed)."""
-        timer = Timer(when, callback)
+        timer = Timer(self.time() + delay, callback)
         with self._cond:
             if self._stopped:
                 return timer
@@ -86,24 +82,25 @@ class Clock:
                 self._thread = threading.Thread(target=self._run, name="lambdalab-clock", daemon=True)
                 self._thread.start()
             if earliest:  # otherwise the thread already wakes in time
-                self._cond.notify()
+                self._cond.notify_all()  # the clock thread, among advance() waiters
         return timer
 
-    def hold(self) -> Hold:
-        """Keep ``advance`` from moving on until ``release()``: a timer's callback takes a hold for the
-        work it hands to another thread, which releases it once that work is done."""
+    def hold(self) -> None:
+        """Work is under way that ``advance`` must let finish before time moves on (pair with release):
+        a timer's callback holds for the work it hands to another thread, which releases when done."""
         with self._cond:
             self._holds += 1
-        return Hold(self)
 
-    def _release(self) -> None:
+    def release(self) -> None:
+        """Held work is done."""
         with self._cond:
             self._holds -= 1
             self._cond.notify_all()
 
-    def advance(self, seconds: float) -> None:
+    def advance(self, seconds: float = 0.0, *, minutes: float = 0.0, hours: float = 0.0) -> None:
         """Fast-forward the cloud's time, timer by timer; returns once every timer that fell due has
         run and the work they held is done (from the clock's own thread: jumps, without waiting)."""
+        seconds += 60 * minutes + 3600 * hours
         if seconds < 0:
             raise ValueError("the clock only moves forward")
         with self._cond:
@@ -134,7 +131,7 @@ class Clock:
         with self._cond:
             self._stopped = True
             self._timers.clear()
-            self._cond.notify()
+            self._cond.notify_all()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
 
@@ -162,16 +159,3 @@ class Clock:
         ahead = f", {self._offset:+.0f} s ahead" if self._offset else ""
         return f"<Clock {self.now():%Y-%m-%d %H:%M:%S} UTC{ahead}>"
 
-
-class Hold:
-    """Work a timer started and ``Clock.advance`` waits for; ``release()`` once (more calls do nothing)."""
-
-    __slots__ = ("_clock",)
-
-    def __init__(self, clock: Clock) -> None:
-        self._clock: Clock | None = clock
-
-    def release(self) -> None:
-        clock, self._clock = self._clock, None
-        if clock is not None:
-            clock._release()

@@ -50,14 +50,15 @@ def test_advance_waits_for_the_work_a_timer_holds():
     clock = Clock()
     stamps: list[float] = []
 
-    def handed_off(hold):
+    def handed_off():
         time.sleep(0.1)  # work on another thread, still at the timer's moment of cloud time
         stamps.append(clock.time())
         clock.call_later(10, lambda: stamps.append(clock.time()))
-        hold.release()
+        clock.release()
 
     def fire():
-        threading.Thread(target=handed_off, args=(clock.hold(),)).start()
+        clock.hold()
+        threading.Thread(target=handed_off).start()
 
     start = clock.time()
     clock.call_later(30, fire)

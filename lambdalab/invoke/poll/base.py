@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...clock import Clock, Hold, Timer
+from ...clock import Clock, Timer
 from ...iam.authorizer import Authorizer
 from ...observe.metrics import Metrics
 from ...sandbox.invocation import Invocation, trace_id
@@ -63,6 +63,21 @@ class Outcome:
     response: bytes = b""
     executed_version: str = "$LATEST"
     function_error: str | None = None
+
+
+class Hold:
+    """One ``Clock.hold``, released once however often ``release`` is called (threads pass holds around)."""
+
+    __slots__ = ("_clock",)
+
+    def __init__(self, clock: Clock) -> None:
+        clock.hold()
+        self._clock: Clock | None = clock
+
+    def release(self) -> None:
+        clock, self._clock = self._clock, None
+        if clock is not None:
+            clock.release()
 
 
 @dataclass(eq=False)
@@ -146,7 +161,7 @@ class Poller:
                 return
             for slot in self._arrived():
                 slot.poke = True
-                slot.holds.append(self.ctx.clock.hold())
+                slot.holds.append(Hold(self.ctx.clock))
             self._cond.notify_all()
 
     def _arrived(self) -> list[Slot]:
@@ -159,7 +174,7 @@ class Poller:
         slot = slot or self._slot
 
         def fire() -> None:
-            hold = self.ctx.clock.hold()
+            hold = Hold(self.ctx.clock)
             with self._cond:
                 self._timers.discard(timer)
                 if self._stopping:
@@ -170,7 +185,7 @@ class Poller:
                 self._arrived()
                 self._cond.notify_all()
 
-        timer = self.ctx.clock.call_at(when, fire)
+        timer = self.ctx.clock.call_later(when - self.ctx.clock.time(), fire)
         with self._cond:
             if self._stopping:
                 timer.cancel()

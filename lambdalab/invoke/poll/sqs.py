@@ -33,12 +33,12 @@ from collections import defaultdict
 from typing import Any
 
 from ...arns import parse_arn
-from ...clock import Hold, Timer
+from ...clock import Timer
 from ...patterns import compile_pattern
 from ...service.mappings import SQS, EventSourceMapping
 from . import arrivals
 from .access import queue as find_queue
-from .base import Outcome, PollContext, Poller, Slot
+from .base import Hold, Outcome, PollContext, Poller, Slot
 from .contract import failed_items
 
 RECEIVE_MAX = 10  # ReceiveMessage's MaxNumberOfMessages

@@ -37,7 +37,7 @@ from ...observe.metrics import resource_dimension
 from ...patterns import compile_pattern
 from ...service.mappings import EventSourceMapping
 from . import arrivals
-from .base import Outcome, PollContext, Poller, Slot
+from .base import Hold, Outcome, PollContext, Poller, Slot
 from .contract import failed_items
 from .onfailure import deliver, failure_record, iso
 from .sources import StreamRecord
@@ -110,7 +110,7 @@ class StreamPoller(Poller):
                 shard = self._shards[shard_id] = _Shard(shard_id, position)
                 shard.lanes = [_Lane(shard, i) for i in range(self.parallelization)]
                 for lane in shard.lanes:  # a first look at what the shard holds, which advance() waits for
-                    lane.slot.holds.append(self.ctx.clock.hold())
+                    lane.slot.holds.append(Hold(self.ctx.clock))
             for lane in shard.lanes:
                 self._spawn(self._run, f"{shard_id[-4:]}-{lane.index}", lane)
 
