@@ -1,9 +1,11 @@
 """moto tells the time by the running cloud's clock: SQS visibility timeouts and Kinesis arrival times follow
-``cloud.clock.advance``, and the cloud's clock stops setting it once the cloud stops (moto then follows
-another running cloud's, or the real time)."""
+``cloud.clock.advance``, and the real time comes back once the cloud stops."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import time
 from datetime import timezone
 
@@ -29,7 +31,20 @@ def test_sqs_visibility_and_kinesis_arrivals_follow_the_cloud_clock():
         (record,) = kinesis.get_records(ShardIterator=shard)["Records"]
         arrived = record["ApproximateArrivalTimestamp"].astimezone(timezone.utc).timestamp()
         assert abs(arrived - cloud.clock.time()) < 5 and arrived - time.time() > 3500
-    from moto.core.utils import utcnow
 
-    moto_now = utcnow().replace(tzinfo=timezone.utc).timestamp()
-    assert abs(moto_now - cloud.clock.time()) > 3000, "a stopped cloud's clock no longer sets moto's time"
+
+def test_moto_goes_back_to_the_real_time_when_its_cloud_stops():
+    """In a process of its own: the tests' other clouds (their clocks moved too) would set moto's time here."""
+    script = textwrap.dedent("""
+        import time
+        from datetime import timezone
+        import lambdalab
+        import moto.core.utils as moto_utils
+        def moto_now():
+            return moto_utils.utcnow().replace(tzinfo=timezone.utc).timestamp()
+        with lambdalab.start() as cloud:
+            cloud.clock.advance(3600)
+            assert abs(moto_now() - cloud.clock.time()) < 5
+        assert abs(moto_now() - time.time()) < 5
+    """)
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
