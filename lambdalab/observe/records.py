@@ -23,6 +23,8 @@ class InvocationRecord:
     environment: str
     error_type: str | None  # None on success; e.g. Sandbox.Timedout, Runtime.OutOfMemory, ValueError
     status: str  # success, error, timeout
+    invocation_model: str = "sync"  # sync, async (an attempt of the asynchronous queue: request_id is its event's)
+    attempt: int = 1  # 1 for the first attempt at an event, 2 and 3 for its retries
 
 
 class Records:

@@ -500,7 +500,8 @@ class ExecutionEnvironment:
                 start=self.ctx.clock.now().fromtimestamp(started_at, tz=self.ctx.clock.now().tzinfo),
                 duration_ms=duration_ms, billed_ms=inv.billed_ms, init_ms=inv.init_ms, memory_mb=fn.memory_size,
                 max_memory_used_mb=inv.max_memory_used_mb, cold=inv.cold, environment=self.id,
-                error_type=inv.error_type, status=inv.status))
+                error_type=inv.error_type, status=inv.status, invocation_model=inv.invocation_model,
+                attempt=inv.attempt))
             self.last_used = self.ctx.clock.time()
         finally:
             self._current, self._tail = None, []

@@ -25,6 +25,8 @@ class Invocation:
     payload: bytes
     invoked_arn: str
     invocation_type: str = "RequestResponse"
+    invocation_model: str = "sync"  # "sync", or "async" for an attempt the asynchronous queue makes
+    attempt: int = 1  # which attempt at its event this is (asynchronous events are retried, same request id)
     client_context: str | None = None  # JSON text, handed to the runtime as is
     trace_id: str | None = None
     # Outcome, written by the thread that settled it before ``done`` is set
