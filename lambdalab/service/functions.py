@@ -21,7 +21,8 @@ Who owns what, and which lock guards it:
   slot in ``_busy`` while its package unpacks, and a second update (UpdateFunctionCode,
   UpdateFunctionConfiguration, PublishVersion) meanwhile gets AWS's ResourceConflictException
   ("An update is in progress for resource: ...") rather than waiting in a queue.
-* Function policies (``FunctionPolicies``) and layers (``LayerStore``) have locks of their own,
+* Function policies (``FunctionPolicies``), asynchronous invocation settings (``EventInvokeConfigs``)
+  and layers (``LayerStore``) have locks of their own,
   which may be held while the service's lock is taken, never the other way round.  Unpacked
   packages on disk belong to the values that name them and are removed, outside the lock,
   once none does.
@@ -50,6 +51,7 @@ from .errors import (
     ResourceConflictException,
     function_not_found,
 )
+from .event_invoke import EventInvokeConfigs
 from .layers import LayerStore, unzipped_size
 from .models import Code, Function, Located, page
 from .permissions import FunctionPolicies
@@ -77,6 +79,7 @@ class LambdaService:
         self.versions = VersionStore(self, self._lock, self._timestamp)  # published versions, per function
         self.aliases = AliasStore(self, self._lock)
         self.policies = FunctionPolicies(self)  # resource-based policies, per function, version and alias
+        self.event_invoke = EventInvokeConfigs(self)  # asynchronous invocation settings, likewise
         self.layers = LayerStore(self, package=self._package, timestamp=self._timestamp, mounts=workdir / "opt")
 
     # -- lookups ---------------------------------------------------------------------------------
@@ -184,6 +187,7 @@ class LambdaService:
                 tracing_mode=(params.get("TracingConfig") or {}).get("Mode", "PassThrough"),
                 log_format=(params.get("LoggingConfig") or {}).get("LogFormat", "Text"),
                 tags=dict(params.get("Tags") or {}), layers=layers, opt=opt,
+                dead_letter_arn=(params.get("DeadLetterConfig") or {}).get("TargetArn") or None,
                 state="Active",  # its code is unpacked before we answer, so it is ready at once
             )
             with self._lock:
@@ -257,6 +261,9 @@ class LambdaService:
                 changes["tracing_mode"] = params["TracingConfig"].get("Mode", update.current.tracing_mode)
             if "LoggingConfig" in params:
                 changes["log_format"] = params["LoggingConfig"].get("LogFormat", update.current.log_format)
+            target = (params.get("DeadLetterConfig") or {}).get("TargetArn")
+            if target is not None:  # "" removes the dead-letter queue; DeadLetterConfig {} leaves it as it is
+                changes["dead_letter_arn"] = target or None
             return _in_progress(update.commit(**changes))
 
     def delete_function(self, function_name: str, qualifier: str | None = None) -> None:

@@ -68,6 +68,7 @@ class Function:
     tags: dict[str, str] = field(default_factory=dict)
     layers: tuple[LayerVersion, ...] = ()
     opt: Path | None = None  # the layers extracted in order, what environments see as /opt (set by the service)
+    dead_letter_arn: str | None = None  # DeadLetterConfig.TargetArn: an SQS queue or SNS topic
     state: str = "Pending"
     last_update_status: str = "Successful"
     revision_id: str = field(default_factory=lambda: str(uuid.uuid4()))
@@ -114,6 +115,8 @@ class Function:
         }
         if self.environment:
             conf["Environment"] = {"Variables": dict(self.environment)}
+        if self.dead_letter_arn:
+            conf["DeadLetterConfig"] = {"TargetArn": self.dead_letter_arn}
         if self.layers:
             conf["Layers"] = [{"Arn": layer.arn, "CodeSize": layer.code.size} for layer in self.layers]
         if self.state == "Pending":  # AWS's create response has no LastUpdateStatus yet
