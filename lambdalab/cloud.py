@@ -34,6 +34,8 @@ from .iam.authorizer import Authorizer
 from .iam.guard import Guard
 from .iam.principals import Directory
 from .iam.roles import check_execution_role, create_course_role, session_credentials
+from .invoke.async_queue import AsyncQueue
+from .invoke.destinations import Destinations
 from .invoke.invoker import Invoker
 from .invoke.lease import Leases
 from .invoke.pool import EnvironmentPool
@@ -52,7 +54,10 @@ from .service.quotas import Quotas
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}  # the root user of ``account``
 OTHER_ACCOUNT = "210987654321"
 # Environments first (they use everything else), then what serves them, then what records them.
-_STOP_ORDER = ("pool", "invoker", "governor", "reaper", "gateway", "listener", "logs", "metrics", "workdir", "clock")
+# The asynchronous queue closes before the environments stop (an attempt they cut short is no failure),
+# and its workers are joined after.
+_STOP_ORDER = ("queue", "pool", "workers", "governor", "reaper", "gateway", "listener", "logs", "metrics", "workdir",
+               "clock")
 log = logging.getLogger(__name__)
 _running: weakref.WeakSet[LocalCloud] = weakref.WeakSet()
 
@@ -124,27 +129,35 @@ class LocalCloud:
         self.service.subscribe(self.pool.retire)
         self.leases = Leases(self.quotas)
         self.invoker = Invoker(self.service, self.pool, self.leases, self.metrics)
-        self._stops["invoker"] = self.invoker.stop
         self.authorizer = Authorizer(self.clock, self.region)
-        api = LambdaAPI(ApiContext(service=self.service, invoker=self.invoker, code_url=self._code_url,
-                                   layer_url=self._layer_url,
-                                   authorization=LambdaAuthorization(self.service, self.authorizer,
-                                                                     check_execution_role)))
         roots = {CREDENTIALS["AWS_ACCESS_KEY_ID"]: self.account, self.account: self.account,
                  self.other_account: self.other_account}
-        self.gateway = Gateway(api, moto_app, self._own_app, Guard(Directory(roots), self.authorizer),
+        directory = Directory(roots)
+        destinations = Destinations(self.endpoint_url, directory, self.authorizer, session_credentials)
+        self.queue = AsyncQueue(self.invoker, destinations, self.metrics, self.clock, self.quotas)
+        self._stops["queue"], self._stops["workers"] = self.queue.close, self.queue.join
+        api = LambdaAPI(ApiContext(service=self.service, invoker=self.invoker, queue=self.queue,
+                                   destinations=destinations, code_url=self._code_url, layer_url=self._layer_url,
+                                   authorization=LambdaAuthorization(self.service, self.authorizer,
+                                                                     check_execution_role)))
+        self.gateway = Gateway(api, moto_app, self._own_app, Guard(directory, self.authorizer),
                                listener=listener)
         self._stops["gateway"] = self.gateway.stop
         self.gateway.start()
 
-    def stop(self) -> None:
-        """Stop everything: no environment, thread or process of this cloud survives it."""
+    def stop(self) -> int:
+        """Stop everything: no environment, thread or process of this cloud survives it.
+
+        Returns how many asynchronous events were still queued (in line, running or waiting for a
+        retry), which the log says too; they are ``unfinished`` in :meth:`async_events`.
+        """
         with self._lock:
             if not self._started:
-                return
+                return 0
             self._started = False
             _running.discard(self)
             self._shutdown()
+            return self.queue.unfinished
 
     def _shutdown(self) -> None:
         """Stop the parts that started, in ``_STOP_ORDER``; every step runs even if one before it failed.
@@ -212,8 +225,15 @@ class LocalCloud:
                              aws_session_token=credentials.get("SessionToken"), region_name=self.region)
 
     def invocations(self):
-        """Every invocation so far as a pandas DataFrame (one row per invocation)."""
+        """Every invocation so far as a pandas DataFrame (one row per invocation; an asynchronous event's
+        attempts share its request id, ``attempt`` numbering them, ``invocation_model`` "async")."""
         return self.records.frame()
+
+    def async_events(self):
+        """Every asynchronous event so far as a pandas DataFrame (one row per event): its ``state``
+        (queued, running, waiting, or how it ended: succeeded, failed, dropped, unfinished), its
+        ``condition``, attempts and throttles, where its record and dead letter went, and its ``history``."""
+        return self.queue.frame()
 
     def environments(self, function_name: str | None = None) -> list:
         """The execution environments alive now, oldest first."""

@@ -14,13 +14,13 @@ from collections.abc import Callable, Iterable
 
 from ..iam.guard import CALLER
 from ..service.errors import LambdaError, RequestEntityTooLargeException
-from . import functions, invoke, layers, permissions, tags, versions
+from . import event_invoke, functions, invoke, layers, permissions, tags, versions
 from .context import ApiContext
 from .wire import LambdaWire, WireError
 
 log = logging.getLogger(__name__)
 OPERATIONS = {**functions.OPERATIONS, **invoke.OPERATIONS, **permissions.OPERATIONS, **tags.OPERATIONS,
-              **layers.OPERATIONS, **versions.OPERATIONS}
+              **layers.OPERATIONS, **versions.OPERATIONS, **event_invoke.OPERATIONS}
 _UPLOADS = ("CreateFunction", "UpdateFunctionCode")
 
 

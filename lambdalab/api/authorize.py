@@ -2,8 +2,9 @@
 
 Lambda judges an operation as the Service Authorization Reference lists it: ``Invoke`` is
 ``lambda:InvokeFunction`` on the function's ARN (qualified when the call names a version or an
-alias), ``GetLayerVersionByArn`` is ``lambda:GetLayerVersion``, listing is unscoped (``*``) and
-every other operation is the action of its own name on the function or layer it names.  Creating
+alias, as are the four EventInvokeConfig operations that name one), ``GetLayerVersionByArn`` is
+``lambda:GetLayerVersion``, listing is unscoped (``*``) and every other operation is the action of
+its own name on the function or layer it names (``lambda:PutFunctionEventInvokeConfig``, ...).  Creating
 or reconfiguring a function also needs ``iam:PassRole`` on its execution role.  Authorization comes
 before existence: a caller without permission learns nothing about whether a function exists.
 The function's (or the layer version's) resource-based policy takes part in every decision.
@@ -26,6 +27,10 @@ from ..service.functions import LambdaService
 _RENAMED = {"Invoke": "InvokeFunction", "GetLayerVersionByArn": "GetLayerVersion"}
 _UNSCOPED = {"ListFunctions", "ListLayers", "GetAccountSettings"}
 _PASSES_ROLE = {"CreateFunction", "UpdateFunctionConfiguration"}
+# Judged on the qualified ARN when the call names a version or an alias (the Service Authorization Reference
+# lists the function's version and alias as resources of these actions).
+_QUALIFIED = {"Invoke", "PutFunctionEventInvokeConfig", "UpdateFunctionEventInvokeConfig",
+              "GetFunctionEventInvokeConfig", "DeleteFunctionEventInvokeConfig"}
 LAMBDA_SERVICE = "lambda.amazonaws.com"
 
 
@@ -82,7 +87,7 @@ class LambdaAuthorization:
             account = match["account"] or home
             qualifier = p.get("Qualifier") or match["qualifier"]
             arn = f"arn:aws:lambda:{match['region'] or region}:{account}:function:{match['name']}"
-            if operation == "Invoke" and qualifier:
+            if operation in _QUALIFIED and qualifier:
                 arn += f":{qualifier}"
             policy = function_policy(self.service, p["FunctionName"], p.get("Qualifier")) \
                 if account == self.service.account else None

@@ -37,7 +37,7 @@ def invoke(ctx: ApiContext, p: dict[str, Any]) -> dict:
     inv = Invocation(request_id=str(uuid.uuid4()), payload=payload or b"{}", invoked_arn=located.arn,
                      invocation_type=kind, client_context=client_context, trace_id=_trace_id())
     if kind == "Event":
-        ctx.invoker.submit(located.function, inv)
+        ctx.queue.submit(service, located, inv)
         return {"StatusCode": 202, "_request_id": inv.request_id}
     function = service.route(located)  # an alias: the version its weights draw for this invocation
     ctx.invoker.invoke(function, inv)

@@ -13,6 +13,10 @@ and the account-wide aggregate (no dimension):
 * ``Throttles`` (Count): an invocation refused for concurrency; it never reached an environment.
 * ``ConcurrentExecutions`` (Count): invocations in flight when this one started (read its Maximum),
   for the function and for the account (not per Resource: lambdalab counts per function).
+* The asynchronous queue's, per event: ``AsyncEventsReceived`` (Count), ``AsyncEventAge``
+  (Milliseconds, from its receipt to each attempt's start), ``AsyncEventsDropped`` (Count: it failed
+  every attempt, ran out of age or lost its function), ``DestinationDeliveryFailures`` and
+  ``DeadLetterErrors`` (Count: its record or dead letter could not be sent).
 
 Datapoints carry the cloud clock's time of the invocation's start and leave the invoke path through
 a :class:`~lambdalab.observe.batcher.Batcher`; ``flush()`` waits until CloudWatch has them.
@@ -60,6 +64,11 @@ class Metrics:
 
     def throttled(self, function_name: str, resource: str, at: datetime) -> None:
         self._put("Throttles", 1, "Count", at, _dimension_sets(function_name, resource))
+
+    def asynchronous(self, name: str, function_name: str, resource: str, at: datetime, value: float = 1,
+                     unit: str = "Count") -> None:
+        """One of the asynchronous queue's metrics, for the event's function as it was invoked."""
+        self._put(name, value, unit, at, _dimension_sets(function_name, resource))
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until every datapoint so far is in CloudWatch (tests and notebooks read them next)."""
