@@ -26,11 +26,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import measure  # noqa: E402
+from async_queue import async_queue  # noqa: E402
 
 FULL = dict(warmups=50, warm_n=1000, cold_n=30, tp_seconds=5.0, tp_memories=(128, 1769), timeout_n=5,
-            start_runs=3, cpu_runs=3, cpu_iter=3_000_000, peer_calls=200, peer_cli=10)
+            start_runs=3, cpu_runs=3, cpu_iter=3_000_000, peer_calls=200, peer_cli=10, async_delay_n=200,
+            async_events=2000)
 QUICK = dict(warmups=20, warm_n=200, cold_n=5, tp_seconds=1.5, tp_memories=(128,), timeout_n=2,
-             start_runs=1, cpu_runs=1, cpu_iter=3_000_000, peer_calls=30, peer_cli=2)
+             start_runs=1, cpu_runs=1, cpu_iter=3_000_000, peer_calls=30, peer_cli=2, async_delay_n=30,
+             async_events=200)
 
 
 def machine() -> dict:
@@ -146,6 +149,7 @@ def run(cfg: dict, quick: bool) -> tuple[Report, dict]:
         cpu = rep.section("cpu_share", measure.cpu_share, cloud, client, cfg["cpu_iter"], cfg["cpu_runs"])
         iam = rep.section("iam_invoke", measure.iam_invoke, cloud, "bench-trivial-1769", cfg["warmups"], cfg["warm_n"])
         decision = rep.section("policy_decision", measure.policy_decision, cloud, cfg["warm_n"]) if iam else None
+        aq = rep.section("async_queue", async_queue, cloud, "bench-async", cfg["async_delay_n"], cfg["async_events"])
     finally:
         t0 = time.perf_counter()
         cloud.stop()
@@ -203,6 +207,11 @@ def run(cfg: dict, quick: bool) -> tuple[Report, dict]:
     if decision:
         rep.row("policy_decision_p50", "  one IAM decision alone (2 policies, a condition), p50",
                 decision["decision_us"]["p50"], "us", fmt="{:.0f}")
+    if aq:
+        rep.row("async_start_p50", "Invoke(Event) to the handler's start p50 / p99, warm", aq["start_ms"]["p50"], "ms",
+                ("<=", 5), f"{{:.2f}} / {aq['start_ms']['p99']:.2f}")
+        rep.row("async_per_s", f"events through the async queue, {aq['environments']} environments, 4 senders",
+                aq["per_s"], "events/s", fmt="{:.0f}")
     return rep, {"warm": warm, "cold": cold, "peers": peers}
 
 
