@@ -115,7 +115,7 @@ class EventInvokeConfigs:
     def update(self, params: dict[str, Any], check: Check) -> dict:
         _require_setting(params)
         function, key = self._target(params)
-        current = self._find(key)
+        self._find(key)  # AWS's 404 comes before any check of the destinations
         changes: dict[str, Any] = {"last_modified": self._service.clock.now()}
         if "DestinationConfig" in params:
             changes["on_success"], changes["on_failure"] = self._destinations(function, params["DestinationConfig"],
@@ -125,8 +125,9 @@ class EventInvokeConfigs:
             if params.get(param) is not None:
                 changes[attr] = params[param]
         with self._lock:
-            if self._configs.get(key) is not current:  # deleted or replaced meanwhile: update what is there now
-                current = self._find(key)
+            current = self._configs.get(key)  # what is there now: it may have been replaced or deleted meanwhile
+            if current is None:
+                raise self._missing(key)
             config = self._configs[key] = dataclasses.replace(current, **changes)
         return config.response()
 
