@@ -76,7 +76,8 @@ def test_records_frame_has_one_typed_row_per_invocation(fn, cloud):
     frame = fn.records(name)
     assert list(frame.columns) == ["request_id", "function", "version", "invocation_type", "start", "duration_ms",
                                    "billed_ms", "init_ms", "memory_mb", "max_memory_used_mb", "cold", "environment",
-                                   "error_type", "status"]
+                                   "error_type", "status", "invocation_model", "attempt"]
+    assert frame["invocation_model"].tolist() == ["sync", "sync"] and frame["attempt"].tolist() == [1, 1]
     assert isinstance(frame["start"].dtype, pd.DatetimeTZDtype)
     assert frame["status"].tolist() == ["success", "error"]
     assert frame["error_type"].isna().tolist() == [True, False] and frame["error_type"][1] == "KeyError"
