@@ -347,3 +347,18 @@ def test_a_role_that_may_no_longer_send_delivers_nothing(fn, cloud, sqs):
             StartTime=now - timedelta(minutes=10), EndTime=now + timedelta(minutes=10),
             Dimensions=[{"Name": "FunctionName", "Value": name}, {"Name": "Resource", "Value": name}])
         assert sum(p["Sum"] for p in points["Datapoints"]) == 1, metric
+
+
+def test_a_fifo_queue_is_accepted_but_never_receives(fn, cloud, role, sqs):
+    """AWS takes a FIFO queue as a destination and then fails every delivery to it."""
+    url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    name = fn.create(SOURCE, Role=role)
+    fn.lam.put_function_event_invoke_config(FunctionName=name,
+                                            DestinationConfig={"OnSuccess": {"Destination": queue_arn}})
+    request_id = send(fn.lam, name, {"i": 1})
+    cloud.clock.advance()
+    assert drain(sqs, url) == []
+    row = cloud.async_events().set_index("request_id").loc[request_id]
+    assert (row["state"], row["destination"]) == ("succeeded", queue_arn)
+    assert "MessageGroupId" in row["destination_error"]
