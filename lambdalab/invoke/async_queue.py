@@ -200,7 +200,7 @@ class AsyncQueue:
         if self._idle:
             self._lock.notify()
             return None
-        if len(self._workers) >= self._quotas.async_concurrency:
+        if len(self._workers) >= max(1, self._quotas.async_concurrency):  # 0 would leave the event in line forever
             return None
         worker = threading.Thread(target=self._work, name=f"lambdalab-async-{next(self._numbers)}", daemon=True)
         self._workers.append(worker)
