@@ -74,6 +74,7 @@ class LocalCloud:
         self.records = Records()
         self._port, self._cpu_throttle, self._freeze = port, cpu_throttle, freeze
         self._started = False
+        self.unfinished_events = 0  # asynchronous events left queued by the last stop()
         self._stops: dict[str, Callable[[], None]] = {}  # how to stop each part that started, by name
         self._lock = threading.Lock()
 
@@ -145,19 +146,19 @@ class LocalCloud:
         self._stops["gateway"] = self.gateway.stop
         self.gateway.start()
 
-    def stop(self) -> int:
+    def stop(self) -> None:
         """Stop everything: no environment, thread or process of this cloud survives it.
 
-        Returns how many asynchronous events were still queued (in line, running or waiting for a
-        retry), which the log says too; they are ``unfinished`` in :meth:`async_events`.
+        Asynchronous events still queued (in line, running or waiting for a retry) are counted in
+        ``unfinished_events`` and in a warning; they are ``unfinished`` in :meth:`async_events`.
         """
         with self._lock:
             if not self._started:
-                return 0
+                return
             self._started = False
             _running.discard(self)
             self._shutdown()
-            return self.queue.unfinished
+            self.unfinished_events = self.queue.unfinished
 
     def _shutdown(self) -> None:
         """Stop the parts that started, in ``_STOP_ORDER``; every step runs even if one before it failed.

@@ -228,7 +228,8 @@ def test_stop_says_how_many_events_were_still_queued(caplog):
     ids = [send(fn.lam, name, {"i": i}) for i in range(3)]
     cloud.clock.advance()
     with caplog.at_level(logging.WARNING, logger="lambdalab.invoke.async_queue"):
-        assert cloud.stop() == 3
+        cloud.stop()
+    assert cloud.unfinished_events == 3
     assert "the cloud stopped with 3 asynchronous events unfinished (3 waiting)" in caplog.text
     rows = cloud.async_events().set_index("request_id").loc[ids]
     assert set(rows["state"]) == {"unfinished"}
