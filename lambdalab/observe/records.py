@@ -18,6 +18,8 @@ class InvocationRecord:
     billed_ms: int
     init_ms: float | None  # Init Duration of a cold start; None when warm (or a suppressed init)
     memory_mb: int
+    architecture: str  # x86_64 or arm64, as configured (both run on this machine's CPU); priced as configured
+    ephemeral_storage_mb: int  # the /tmp size configured; billing charges what is above 512 MB
     max_memory_used_mb: int
     cold: bool  # the environment ran INIT for this invocation
     environment: str

@@ -499,6 +499,7 @@ class ExecutionEnvironment:
                 request_id=inv.request_id, function=fn.name, version=fn.version, invocation_type=inv.invocation_type,
                 start=self.ctx.clock.now().fromtimestamp(started_at, tz=self.ctx.clock.now().tzinfo),
                 duration_ms=duration_ms, billed_ms=inv.billed_ms, init_ms=inv.init_ms, memory_mb=fn.memory_size,
+                architecture=fn.architectures[0], ephemeral_storage_mb=fn.ephemeral_storage,
                 max_memory_used_mb=inv.max_memory_used_mb, cold=inv.cold, environment=self.id,
                 error_type=inv.error_type, status=inv.status))
             self.last_used = self.ctx.clock.time()

@@ -224,8 +224,10 @@ class LambdaService:
             return {**function.configuration(), "CodeSha256": code.sha256, "CodeSize": code.size}
         with self._update(name, params.get("RevisionId")) as update:
             code = self._package(params, layer_bytes=unzipped_size(update.current.layers))
+            # AWS changes a function's architecture with its code: the package is built for one
+            changes = {"architectures": tuple(params["Architectures"])} if params.get("Architectures") else {}
             try:
-                function = update.commit(code=code)
+                function = update.commit(code=code, **changes)
             except LambdaError:
                 packages.remove(code)
                 raise
