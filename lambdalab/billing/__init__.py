@@ -20,8 +20,8 @@ configuration, as the AWS Lambda Power Tuning tool does.
 
 from .charges import cost
 from .invoice import ALLOCATION_COLUMNS, LINE_COLUMNS, bill, bill_table
-from .prices import AWS_PRICES, Prices, prices, read_prices
+from .prices import AWS_PRICES, Prices, ec2_prices, prices, read_prices
 from .usage import billed_ms
 
 __all__ = ["ALLOCATION_COLUMNS", "AWS_PRICES", "LINE_COLUMNS", "Prices", "bill", "bill_table", "billed_ms", "cost",
-           "prices", "read_prices"]
+           "ec2_prices", "prices", "read_prices"]

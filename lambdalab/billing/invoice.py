@@ -170,6 +170,9 @@ def bill(records: pd.DataFrame, *, allocations: Any = None, prices: Prices | Non
     """
     table = prices or prices_in_force()
     pc = _allocations(allocations)
+    if records.empty:  # provisioned concurrency alone still makes a bill
+        records = pd.DataFrame({"function": pd.Series(dtype=object), "start": pd.Series(dtype="datetime64[ns, UTC]"),
+                                "memory_mb": pd.Series(dtype=np.int64), "billed_ms": pd.Series(dtype=np.int64)})
     use: Usage = usage(records, granularity_ms, init_billed)
     starts = _utc_series(records["start"])
     months = (starts.dt.year * 12 + starts.dt.month - 1).to_numpy(dtype=np.int64)

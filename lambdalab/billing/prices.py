@@ -156,4 +156,16 @@ def prices(source: str | Path | pd.DataFrame | Prices | None = None) -> Prices:
     return _current
 
 
-__all__ = ["ARCHITECTURES", "AWS_PRICES", "MB_MS_PER_GB_SECOND", "Prices", "Rate", "Tier", "prices", "read_prices"]
+EC2_PRICES = "ec2_on_demand_us-east-1.csv"  # in data/: AWS Price List API, us-east-1, publications of 2026
+
+
+def ec2_prices() -> pd.DataFrame:
+    """On-demand prices of a few EC2 instance types in us-east-1 (Linux, per hour, floats), to set
+    Lambda beside a server that runs all the time; ``data/README.md`` says where and when they were read."""
+    import pandas as pd
+
+    return pd.read_csv(data_file(EC2_PRICES), dtype={"sku": str}, keep_default_na=False)
+
+
+__all__ = ["ARCHITECTURES", "AWS_PRICES", "EC2_PRICES", "MB_MS_PER_GB_SECOND", "Prices", "Rate", "Tier", "ec2_prices",
+           "prices", "read_prices"]

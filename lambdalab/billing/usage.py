@@ -79,7 +79,7 @@ def usage(records: pd.DataFrame, granularity_ms: int = 1, init_billed: bool = Tr
     unknown = set(arch.unique()) - set(ARCHITECTURES)
     if unknown:
         raise ValueError(f"unknown architecture {sorted(map(str, unknown))}: Lambda has {list(ARCHITECTURES)}")
-    provisioned = (records["provisioned"].fillna(False).to_numpy(dtype=bool) if "provisioned" in records
+    provisioned = (records["provisioned"].eq(True).to_numpy(dtype=bool) if "provisioned" in records  # blank: False
                    else np.zeros(n, dtype=bool))
     requests = (_whole(records["invocations"], "invocations") if "invocations" in records
                 else np.ones(n, dtype=np.int64))
