@@ -12,13 +12,7 @@ from lambdalab import billing
 from lambdalab.course import Functions
 from lambdalab.widgets.memory import memory_sweep, sweep_figure, trimmed_mean
 
-CPU_BOUND = """
-def handler(event, context):
-    total = 0
-    for i in range(event["n"]):
-        total += i * i
-    return total
-"""
+CPU_BOUND = "def handler(event, context):\n    return sum(i * i for i in range(event['n']))\n"
 
 
 def readme_example() -> pd.DataFrame:
