@@ -31,28 +31,28 @@ def _scale(rates: list[Decimal]) -> int:
     return 10 ** max(0, *(-r.as_tuple().exponent for r in rates))
 
 
-def _rates(table: Prices, component: str, arm: np.ndarray, scale: int) -> np.ndarray:
-    """Each record's rate for ``component``, in units of 1/``scale`` USD (Python ints, one per record)."""
-    x86, arm64 = (int(table.rate(component, a).usd * scale) for a in ARCHITECTURES)
-    return np.where(arm, arm64, x86).astype(object)
-
-
 def _numerators(records: pd.DataFrame, table: Prices, granularity_ms: int, init_billed: bool) -> tuple[np.ndarray, int]:
     """Each record's cost as ``numerator / denominator`` USD, exactly."""
     use = usage(records, granularity_ms, init_billed)
-    first_tier = {a: table.tiers(a)[0].rate.usd for a in ARCHITECTURES}
-    every = [table.rate(c, a).usd for c in ("requests", "ephemeral_storage", "provisioned_duration")
-             for a in ARCHITECTURES] + list(first_tier.values())
-    scale = _scale(every)
-    x86, arm64 = (int(first_tier[a] * scale) for a in ARCHITECTURES)
-    duration = np.where(use.provisioned, _rates(table, "provisioned_duration", use.arm, scale),
-                        np.where(use.arm, arm64, x86).astype(object))
-    parts = ((use.requests, _rates(table, "requests", use.arm, scale) * MB_MS_PER_GB_SECOND),
-             (use.mb_ms, duration), (use.storage_mb_ms, _rates(table, "ephemeral_storage", use.arm, scale)))
-    bound = sum(int(q.max()) * int(max(r)) for q, r in parts) if len(records) else 0
+    usd = {(component, a): table.rate(component, a).usd for a in ARCHITECTURES
+           for component in ("requests", "ephemeral_storage", "provisioned_duration")}
+    usd |= {("duration", a): table.tiers(a)[0].rate.usd for a in ARCHITECTURES}  # the list price: the first tier
+    scale = _scale(list(usd.values()))
+    whole = {key: int(rate * scale) for key, rate in usd.items()}  # in 1/scale USD per request or per GB-second
+    whole |= {("requests", a): whole["requests", a] * MB_MS_PER_GB_SECOND for a in ARCHITECTURES}  # per request
+    bound = sum(int(quantity.max()) * max(whole[component, a] for a in ARCHITECTURES)
+                for quantity, component in ((use.requests, "requests"), (use.mb_ms, "duration"),
+                                            (use.mb_ms, "provisioned_duration"),
+                                            (use.storage_mb_ms, "ephemeral_storage"))) if len(records) else 0
     kind = np.int64 if bound <= INT64_MAX else object  # Python's integers when 64 bits could overflow
-    numerators = sum(q.astype(kind) * r.astype(kind) for q, r in parts)
-    return np.asarray(numerators), scale * MB_MS_PER_GB_SECOND
+
+    def rate(component: str) -> np.ndarray:
+        return np.where(use.arm, whole[component, "arm64"], whole[component, "x86_64"]).astype(kind)
+
+    duration = np.where(use.provisioned, rate("provisioned_duration"), rate("duration"))
+    numerators = (use.requests.astype(kind) * rate("requests") + use.mb_ms.astype(kind) * duration
+                  + use.storage_mb_ms.astype(kind) * rate("ephemeral_storage"))
+    return numerators, scale * MB_MS_PER_GB_SECOND
 
 
 def _one(record: Any) -> pd.DataFrame | None:
@@ -89,7 +89,7 @@ def cost(records: Any, *, prices: Prices | None = None, granularity_ms: int = 1,
         with localcontext(EXACT):
             amounts = [Decimal(int(n)) / denominator for n in numerators]
         return amounts[0] if one is not None else pd.Series(amounts, index=frame.index, name="usd", dtype=object)
-    if len(numerators) and max(int(numerators.max()), denominator) < FLOAT_EXACT:
+    if len(numerators) and int(numerators.max()) < FLOAT_EXACT and int(float(denominator)) == denominator:
         values = numerators.astype(np.float64) / denominator  # one correctly rounded division of exact doubles
     else:
         values = np.array([int(n) / denominator for n in numerators], dtype=np.float64)  # int / int rounds correctly

@@ -109,3 +109,12 @@ def test_billing_counts_whole_milliseconds_and_megabytes():
         billing.cost(record(billed_ms=27.5))
     with pytest.raises(ValueError, match="memory_mb has empty"):
         billing.cost(record(memory_mb=None))
+
+
+def test_amounts_beyond_64_bits_stay_exact():
+    """A summary row of a long simulation can hold more MB-ms x price than 64 bits or a double's 53 bits carry."""
+    for billed_ms in (10**9, 10**12):  # the first needs more than 53 bits, the second more than 64
+        row = record(memory_mb=10240, billed_ms=billed_ms, invocations=1000)
+        expected = 1000 * REQUEST + 10 * Decimal(billed_ms) / 1000 * X86
+        assert billing.cost(row) == expected
+        assert billing.cost(frame(row)).tolist() == [float(expected)]
