@@ -25,8 +25,12 @@ def main(argv: list[str] | None = None) -> int:
                             "key id acts as its owner (IAM still judges every call)")
     args = parser.parse_args(argv)
 
-    cloud = LocalCloud(port=args.port, region=args.region, cpu_throttle=not args.no_cpu_throttle,
-                       verify_signatures=not args.no_verify).start()
+    try:
+        cloud = LocalCloud(port=args.port, region=args.region, cpu_throttle=not args.no_cpu_throttle,
+                           verify_signatures=not args.no_verify)
+    except ValueError as e:  # a Region that does not exist
+        parser.error(str(e))
+    cloud.start()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -2,11 +2,15 @@
 
 ``lambdalab.start()`` gives a running cloud: one endpoint on 127.0.0.1 where Lambda requests go
 to lambdalab and everything else to moto, boto3 clients bound to it, the invocation records and
-the log of IAM's decisions.  It has two accounts: ``account``, where functions run and where
-``cloud.client()`` acts as the root user, and ``other_account``, a partner for cross-account
-lessons; IAM users act through their own access keys (``cloud.client(..., credentials=key)``).
+the log of IAM's decisions.  It has two accounts: ``account``, where ``cloud.client()`` acts as the
+root user, and ``other_account``, a partner for cross-account lessons; IAM users act through their
+own access keys (``cloud.client(..., credentials=key)``).  Each account has its own functions in
+every Region (``regions``): ``cloud.service`` is the first account's Lambda in the cloud's Region
+(``us-east-1`` unless told), ``cloud.services(account, region)`` any other.
 ``stop()`` (or leaving the ``with`` block, or the interpreter exiting) kills every execution
-environment; a reaper process does the same if this process dies abruptly.
+environment; a reaper process does the same if this process dies abruptly.  Environments are kept
+apart from each other and from this process as far as the machine allows (``cloud.isolation()``
+says how; ``isolation={...}`` changes the settings of :class:`lambdalab.sandbox.isolation.Settings`).
 
 Each cloud makes its own random root keys (``cloud.credentials``), so nothing that runs in it
 knows them unless it is given them: a handler holds only its execution role's session.
@@ -17,6 +21,7 @@ from __future__ import annotations
 import atexit
 import base64
 import calendar
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -38,6 +43,7 @@ from urllib.parse import quote, unquote
 from .api import LambdaAPI
 from .api.authorize import LambdaAuthorization
 from .api.context import ApiContext
+from .arns import FUNCTION_ARN
 from .clock import Clock
 from .gateway import Gateway
 from .httpd import reason
@@ -52,9 +58,10 @@ from .invoke.pool import EnvironmentPool
 from .observe.logs import LogShipper
 from .observe.metrics import Metrics
 from .observe.records import Records
+from .regions import REGIONS, Place, Regions
 from .sandbox.environment import SandboxContext
 from .sandbox.governor import Governor
-from .sandbox.process import Reaper
+from .sandbox.isolation import Isolation, Settings
 from .service.code import archive_path
 from .service.errors import InvalidParameterValueException, LambdaError
 from .service.functions import LambdaService
@@ -64,7 +71,7 @@ from .service.quotas import Quotas
 OTHER_ACCOUNT = "210987654321"
 DOWNLOAD_EXPIRES_S = 600  # GetFunction's Code.Location and GetLayerVersion's Content.Location, as in AWS
 # Environments first (they use everything else), then what serves them, then what records them.
-_STOP_ORDER = ("pool", "invoker", "governor", "reaper", "gateway", "listener", "logs", "metrics", "workdir", "clock")
+_STOP_ORDER = ("pool", "invoker", "governor", "isolation", "gateway", "listener", "logs", "metrics", "workdir", "clock")
 log = logging.getLogger(__name__)
 _running: weakref.WeakSet[LocalCloud] = weakref.WeakSet()
 
@@ -74,11 +81,15 @@ class LocalCloud:
 
     def __init__(self, *, port: int = 0, region: str = "us-east-1", account: str = "123456789012",
                  other_account: str = OTHER_ACCOUNT, quotas: dict[str, Any] | None = None, cpu_throttle: bool = True,
-                 freeze: bool = True, verify_signatures: bool = True) -> None:
+                 freeze: bool = True, verify_signatures: bool = True, isolation: dict[str, Any] | None = None) -> None:
         """``verify_signatures=False`` is for tools that cannot sign requests with SigV4: the access key
         in a request still names its caller and IAM still judges every call, but the signature, its
         clock skew and expiry, and an STS session's token are not checked, so anyone who knows (or
-        guesses) an access key id acts as its owner, root users included.  Never the default."""
+        guesses) an access key id acts as its owner, root users included.  Never the default.
+        ``isolation`` changes the settings of :class:`lambdalab.sandbox.isolation.Settings`.
+        A ``region`` that is not one of the aws partition's where Lambda runs raises ValueError."""
+        if region not in REGIONS:
+            raise ValueError(f"{region!r} is not a Region of the aws partition where Lambda runs")
         self.region, self.account, self.other_account = region, account, other_account
         self.quotas = Quotas(quotas)
         self.clock = Clock()
@@ -87,6 +98,7 @@ class LocalCloud:
         self.verify_signatures = verify_signatures
         self._roots = {account: _root_key(), other_account: _root_key()}  # account -> its root user's AccessKey
         self._download_key = secrets.token_bytes(32)  # signs the /_lambdalab/ download URLs
+        self._isolation_settings = Settings.of(isolation)  # see lambdalab.sandbox.isolation.Settings
         self._started = False
         self._stops: dict[str, Callable[[], None]] = {}  # how to stop each part that started, by name
         self._lock = threading.Lock()
@@ -114,45 +126,61 @@ class LocalCloud:
 
     def _start(self, moto_settings: Any) -> None:
         moto_settings.default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True  # as in AWS
-        create_course_role(self.account)
+        for account in (self.account, self.other_account):
+            create_course_role(account)
         self._stops["clock"] = self.clock.stop
         self.workdir = Path(tempfile.mkdtemp(prefix="lambdalab-"))
         self._stops["workdir"] = lambda: shutil.rmtree(self.workdir, ignore_errors=True)
-        os.chmod(self.workdir, 0o711)  # environments can reach their own paths but not list others'
+        for path in (self.workdir, *(self.workdir / sub for sub in ("code", "opt", "envs"))):
+            path.mkdir(exist_ok=True)
+            os.chmod(path, 0o711)  # environments can reach their own paths but not list others'
         listener = socket.create_server(("127.0.0.1", self._port), backlog=128)  # the endpoint's URL, first
         self._stops["listener"] = listener.close
-        self.endpoint_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        port = listener.getsockname()[1]
+        self.endpoint_url = f"http://127.0.0.1:{port}"
         self.logs = LogShipper(self._deliver_logs)
         self._stops["logs"] = self.logs.stop
-        self.metrics = Metrics(self._deliver_metrics)
-        self._stops["metrics"] = self.metrics.stop
-        self.service = LambdaService(account=self.account, region=self.region, quotas=self.quotas, clock=self.clock,
-                                     workdir=self.workdir, fetch_s3=self._fetch_s3)
-        self._reaper = Reaper(str(self.workdir))
-        self._stops["reaper"] = self._reaper.close  # also removes the working directory
-        self._governor = Governor(enforce_processes=os.geteuid() == 0 if hasattr(os, "geteuid") else True)
+        self._metrics = Metrics(self._deliver_metrics)
+        self._stops["metrics"] = self._metrics.stop
+        self._isolation = Isolation(self.workdir, port, self._isolation_settings)
+        self._stops["isolation"] = self._isolation.close  # its reaper kills what is left and removes the workdir
+        # The kernel refuses the 1,025th task where it counts per environment; as root, without a user per
+        # environment, nothing does but the governor.
+        self._governor = Governor(enforce_processes=self._isolation.root and not self._isolation.users)
         self._stops["governor"] = self._governor.stop
-        self._sandbox = SandboxContext(
-            quotas=self.quotas, clock=self.clock, governor=self._governor, reaper=self._reaper, logs=self.logs,
+        self._sandbox = SandboxContext(  # a template: each place sets its region, logs, records and credentials
+            quotas=self.quotas, clock=self.clock, governor=self._governor, isolation=self._isolation, logs=self.logs,
             records=self.records, workdir=self.workdir, endpoint_url=self.endpoint_url, region=self.region,
-            credentials=lambda fn: session_credentials(fn.role, fn.name, self.region), freeze=self._freeze,
-            cpu_throttle=self._cpu_throttle)
-        self.pool = EnvironmentPool(self._sandbox)
+            credentials=lambda fn: {}, freeze=self._freeze, cpu_throttle=self._cpu_throttle)
+        self.pool = EnvironmentPool(self._sandbox, context_of=lambda fn: self.regions.of(fn.arn).sandbox)
         self._stops["pool"] = self.pool.stop
-        self.service.subscribe(self.pool.retire)
-        self.leases = Leases(self.quotas)
-        self.invoker = Invoker(self.service, self.pool, self.leases, self.metrics)
-        self._stops["invoker"] = self.invoker.stop
         self.authorizer = Authorizer(self.clock, self.region)
-        api = LambdaAPI(ApiContext(service=self.service, invoker=self.invoker, code_url=self._code_url,
-                                   layer_url=self._layer_url,
-                                   authorization=LambdaAuthorization(self.service, self.authorizer,
-                                                                     check_execution_role)))
+        self.regions = Regions((self.account, self.other_account), self._place)
+        self._stops["invoker"] = self.regions.stop
+        home = self.regions.get(self.account, self.region)
+        self.service, self.invoker, self.leases = home.service, home.invoker, home.leases
+        self.metrics = home.invoker.metrics
+        api = LambdaAPI(self.regions.api, self.quotas)
         roots = {key["AccessKeyId"]: (account, key["SecretAccessKey"]) for account, key in self._roots.items()}
         guard = Guard(Directory(roots), self.authorizer, self.clock, verify=self.verify_signatures)
         self.gateway = Gateway(api, self._own_app, guard, listener=listener)
         self._stops["gateway"] = self.gateway.stop
         self.gateway.start()
+
+    def _place(self, account: str, region: str) -> Place:
+        """Lambda for ``account`` in ``region``: its service, concurrency, invoker and sandbox context."""
+        service = LambdaService(account=account, region=region, quotas=self.quotas, clock=self.clock,
+                                workdir=self.workdir,
+                                fetch_s3=lambda bucket, key, version: self._fetch_s3(account, bucket, key, version))
+        service.subscribe(lambda name, qualifier, function: self.pool.retire(service.arn(name), qualifier, function))
+        sandbox = dataclasses.replace(
+            self._sandbox, region=region, logs=self.logs.at(account, region), records=self.records.at(account, region),
+            credentials=lambda fn: session_credentials(fn.role, fn.name, region))
+        leases = Leases(self.quotas)
+        invoker = Invoker(service, self.pool, leases, self._metrics.at(account, region))
+        api = ApiContext(service=service, invoker=invoker, code_url=self._code_url, layer_url=self._layer_url,
+                         authorization=LambdaAuthorization(service, self.authorizer, check_execution_role))
+        return Place(service, leases, invoker, sandbox, api)
 
     def stop(self) -> None:
         """Stop everything: no environment, thread or process of this cloud survives it."""
@@ -209,7 +237,8 @@ class LocalCloud:
 
         It acts as the root user of ``account`` (default: ``cloud.account``; ``cloud.other_account``
         is the second account), or as whoever ``credentials`` belong to: the ``AccessKey`` dict of
-        IAM's CreateAccessKey, or the ``Credentials`` of STS's AssumeRole.
+        IAM's CreateAccessKey, or the ``Credentials`` of STS's AssumeRole.  ``region_name="eu-west-1"``
+        reaches that Region (default: the cloud's).
         """
         return self._session(credentials, account).client(service, endpoint_url=self.endpoint_url, **kwargs)
 
@@ -235,13 +264,33 @@ class LocalCloud:
                              aws_secret_access_key=credentials["SecretAccessKey"],
                              aws_session_token=credentials.get("SessionToken"), region_name=self.region)
 
+    def services(self, account: str | None = None, region: str | None = None) -> LambdaService:
+        """The Lambda service of ``account`` (default ``cloud.account``) in ``region`` (default the cloud's)."""
+        return self.regions.get(account or self.account, region or self.region).service
+
     def invocations(self):
         """Every invocation so far as a pandas DataFrame (one row per invocation)."""
         return self.records.frame()
 
+    def isolation(self):
+        """What keeps environments apart on this machine, as a pandas DataFrame (protection, active, detail).
+
+        Which protections are active depends on the kernel and on whether lambdalab runs as root;
+        those that are not say why (``lambdalab.sandbox.isolation`` explains each).
+        """
+        import pandas as pd
+
+        return pd.DataFrame([asdict(p) for p in self._isolation.protections()], columns=["name", "active", "detail"]) \
+            .rename(columns={"name": "protection"})
+
     def environments(self, function_name: str | None = None) -> list:
-        """The execution environments alive now, oldest first."""
-        return self.pool.environments(function_name)
+        """The execution environments alive now, oldest first: all, or one function's (its ARN, or the
+        name of one of ``cloud.service``'s)."""
+        match = FUNCTION_ARN.match(function_name) if function_name else None
+        if match is None:
+            return self.pool.environments(None if function_name is None else self.service.arn(function_name))
+        arn = f"arn:aws:lambda:{match['region'] or self.region}:{match['account'] or self.account}:function:"
+        return self.pool.environments(arn + match["name"])
 
     def environ(self) -> dict[str, str]:
         """The variables that point the AWS CLI and SDKs at this cloud, as the root user of ``account``."""
@@ -257,11 +306,11 @@ class LocalCloud:
                 f"{len(self.records)} invocations>")
 
     # -- plumbing into moto ----------------------------------------------------------------------
-    def _deliver_logs(self, group: str, stream: str, events: list[dict]) -> None:
+    def _deliver_logs(self, account: str, region: str, group: str, stream: str, events: list[dict]) -> None:
         from moto.logs.exceptions import ResourceAlreadyExistsException
         from moto.logs.models import logs_backends
 
-        backend = logs_backends[self.account][self.region]
+        backend = logs_backends[account][region]
         for create in (lambda: backend.create_log_group(group, {}), lambda: backend.create_log_stream(group, stream)):
             try:
                 create()
@@ -269,17 +318,17 @@ class LocalCloud:
                 pass
         backend.put_log_events(group, stream, events)
 
-    def _deliver_metrics(self, namespace: str, metric_data: list[dict]) -> None:
+    def _deliver_metrics(self, account: str, region: str, namespace: str, metric_data: list[dict]) -> None:
         from moto.cloudwatch.models import cloudwatch_backends
 
-        cloudwatch_backends[self.account][self.region].put_metric_data(namespace, metric_data)
+        cloudwatch_backends[account][region].put_metric_data(namespace, metric_data)
 
-    def _fetch_s3(self, bucket: str, key: str, version: str | None) -> bytes:
+    def _fetch_s3(self, account: str, bucket: str, key: str, version: str | None) -> bytes:
         from moto.s3.exceptions import MissingBucket
         from moto.s3.models import s3_backends
 
         try:
-            obj = s3_backends[self.account]["aws"].get_object(bucket, key, version)
+            obj = s3_backends[account]["aws"].get_object(bucket, key, version)
         except MissingBucket:
             raise InvalidParameterValueException("Error occurred while GetObject. S3 Error Code: NoSuchBucket. "
                                                  "S3 Error Message: The specified bucket does not exist") from None
@@ -289,11 +338,10 @@ class LocalCloud:
         return bytes(obj.value)
 
     def _code_url(self, function: Function) -> str:
-        qualified = function.name if function.version == "$LATEST" else f"{function.name}:{function.version}"
-        return self._presign(f"/_lambdalab/code/{quote(qualified)}.zip")
+        return self._presign(f"/_lambdalab/code/{quote(function.qualified_arn)}.zip")
 
     def _layer_url(self, layer: LayerVersion) -> str:
-        return self._presign(f"/_lambdalab/layers/{quote(layer.name)}/{layer.version}.zip")
+        return self._presign(f"/_lambdalab/layers/{quote(layer.arn)}.zip")
 
     def _presign(self, path: str) -> str:
         """A download URL valid for 10 minutes of the cloud's time, like the presigned S3 URLs AWS hands out."""
@@ -317,15 +365,16 @@ class LocalCloud:
             return self._s3_error(start_response, denials.Refused("presign-expired", fields=(
                 ("X-Amz-Expires", str(DOWNLOAD_EXPIRES_S)), ("Expires", _iso(signed_at + DOWNLOAD_EXPIRES_S)),
                 ("ServerTime", _iso(self.clock.time())))))
-        kind, _, rest = unquote(path).removeprefix("/_lambdalab/").removesuffix(".zip").partition("/")
+        kind, _, arn = unquote(path).removeprefix("/_lambdalab/").removesuffix(".zip").partition("/")
         try:
+            service = self.regions.of(arn).service
             if kind == "layers":
-                name, _, version = rest.partition("/")
-                root = self.service.layers.find(name, int(version)).code.root
+                name, version = arn.rsplit(":", 2)[1:]
+                root = service.layers.find(name, int(version)).code.root
             else:
-                root = self.service.resolve(rest).code.root
+                root = service.resolve(arn).code.root
             body = archive_path(root).read_bytes()
-        except (LambdaError, FileNotFoundError):  # deleted since the URL was handed out
+        except (LambdaError, FileNotFoundError, KeyError):  # deleted since the URL was handed out, or no ARN
             return self._s3_error(start_response, denials.Refused("no-such-key", fields=(("Key", path),)))
         start_response("200 OK", [("Content-Type", "application/zip"), ("Content-Length", str(len(body)))])
         return [body]

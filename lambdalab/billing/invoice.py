@@ -153,11 +153,29 @@ def _sum(values: np.ndarray, mask: np.ndarray) -> int:
     return int(values[mask].sum())
 
 
-def bill(records: pd.DataFrame, *, allocations: Any = None, prices: Prices | None = None, granularity_ms: int = 1,
-         init_billed: bool = True, free_tier: bool = True) -> pd.DataFrame:
+def _of_account(records: pd.DataFrame, account: str | None) -> pd.DataFrame:
+    """The records of one account: AWS bills (and gives the free tier to) each account on its own,
+    all its Regions together."""
+    if "function_arn" not in records or records.empty:
+        return records
+    accounts = records["function_arn"].str.split(":").str[4]
+    if account is None:
+        found = sorted(set(accounts.dropna()) - {""})
+        if len(found) > 1:
+            raise ValueError(f"these records are of {len(found)} accounts ({', '.join(found)}); AWS bills each "
+                             "account on its own: bill(records, account=...)")
+        return records
+    return records[accounts == account]
+
+
+def bill(records: pd.DataFrame, *, account: str | None = None, allocations: Any = None, prices: Prices | None = None,
+         granularity_ms: int = 1, init_billed: bool = True, free_tier: bool = True) -> pd.DataFrame:
     """The line items of the bill for ``records`` (the columns of ``cloud.invocations()``, or a per-minute
     summary of them), one month after another.
 
+    ``account`` picks one account's records (each account has its own bill and free tier; its
+    Regions share them); records of several accounts without it raise ValueError. Every Region is
+    priced at the price table's rates (us-east-1's, which most Regions share).
     ``allocations`` lists the provisioned concurrency that was configured: rows (a DataFrame or
     dicts) of ``function``, ``memory_mb``, ``concurrency``, ``start`` and ``end`` (when it was
     enabled and disabled) and, optionally, ``architecture``. ``prices``, ``granularity_ms`` and
@@ -169,6 +187,7 @@ def bill(records: pd.DataFrame, *, allocations: Any = None, prices: Prices | Non
     last three exact Decimals: ``bill(...)["usd"].sum()`` is the total.
     """
     table = prices or prices_in_force()
+    records = _of_account(records, account)
     pc = _allocations(allocations)
     if records.empty:  # provisioned concurrency alone still makes a bill
         records = pd.DataFrame({"function": pd.Series(dtype=object), "start": pd.Series(dtype="datetime64[ns, UTC]"),

@@ -107,6 +107,7 @@ _ERRORS: dict[str, dict[str, Entry]] = {
                         "json": (400, "SerializationException", ""), "rest-json": (400, "SerializationException", "")},
     "invalid-argument": {"s3": (400, "InvalidArgument", "")},
     "no-such-key": {"s3": (404, "NoSuchKey", "The specified key does not exist.")},
+    "malformed-policy": {"query": (400, "MalformedPolicyDocument", "")},
     "internal": {"s3": (500, "InternalError", "We encountered an internal error. Please try again."),
                  "ec2": (500, "InternalError", ""), "query": (500, "InternalFailure", ""),
                  "json": (500, "InternalFailure", ""), "rest-json": (500, "InternalFailure", "")},
@@ -117,7 +118,7 @@ _FALLBACK = {"invalid-token": "invalid-key", "presign-early": "skewed", "header-
              "missing-content-sha256": "incomplete", "bad-content-sha256": "incomplete",
              "content-sha256": "bad-signature", "unsigned-headers": "bad-signature", "malformed-chunks": "incomplete",
              "incomplete-body": "malformed-input", "bad-digest": "malformed-input",
-             "invalid-argument": "malformed-input"}
+             "invalid-argument": "malformed-input", "malformed-policy": "malformed-input"}
 _QUERY_SERVICES = {"iam", "sts", "sns", "sqs", "monitoring", "cloudformation", "autoscaling", "elasticloadbalancing",
                    "rds", "redshift", "ses", "elasticache", "elasticbeanstalk", "sdb"}
 _QUERY_COMPATIBLE = {"sqs", "monitoring"}  # JSON now, query error codes in x-amzn-query-error

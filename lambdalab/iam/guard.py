@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 
 from ..clock import Clock
 from ..httpd import HEADERS, reason, request_body
-from . import actions, denials, sigv4
+from . import actions, denials, documents, sigv4
 from .authorizer import Authorizer
 from .denials import Refused
 from .principals import ANONYMOUS, Caller, Directory
@@ -84,6 +84,8 @@ class Guard:
         try:
             calls = actions.describe(service, environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/"), query,
                                      headers, body, region, caller.account)
+        except actions.UnreadableBody as e:  # AWS's front end refuses it before anything else looks at it
+            return send(start_response, denials.respond(service, headers, Refused("malformed-input", str(e))))
         except (ValueError, LookupError, TypeError, AttributeError):  # AWS reads the input before it authorizes
             return send(start_response, denials.respond(service, headers, Refused("malformed-input", MALFORMED)))
         owners = set()
@@ -99,6 +101,8 @@ class Guard:
                     caller.arn, call.action, call.resource, decision.denial_phrase(), service)
                 return send(start_response, denials.access_denied(service, headers, message))
             owners.add(account)
+        if problem := documents.malformed(service, headers, query, body):  # IAM reads the policy it is given
+            return send(start_response, denials.respond(service, headers, Refused("malformed-policy", problem)))
         if len(owners) == 1:  # allowed on another account's queue, topic or bucket: moto serves that account
             home = owners.pop()
         if home:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import ipaddress
-import json
 import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -21,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import unquote
+
+from ..jackson import load_json
 
 ALLOWED, EXPLICIT_DENY, IMPLICIT_DENY = "allowed", "explicit deny", "implicit deny"
 
@@ -47,12 +48,23 @@ class Policy:
 
     def statements(self) -> list[dict]:
         """The Statement list (a lone statement as a list of one); moto keeps documents as JSON text,
-        sometimes URL-encoded."""
+        sometimes URL-encoded.
+
+        A document that cannot be read (not JSON, not an object) has no statements, and a statement
+        that is not an object is none: they allow nothing and deny nothing.  AWS never holds such a
+        document (IAM refuses it as MalformedPolicyDocument, and so does lambdalab's guard), but moto
+        may, from before that check or from a service that does not look at what it stores.
+        """
         document = self.document
         if isinstance(document, str):
             text = document.strip()
-            document = json.loads(text if text.startswith("{") else unquote(text))
-        return _list(document.get("Statement", []))
+            try:
+                document = load_json(text if text.startswith("{") else unquote(text))
+            except ValueError:
+                return []
+        if not isinstance(document, Mapping):
+            return []
+        return [statement for statement in _list(document.get("Statement", [])) if isinstance(statement, Mapping)]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,14 @@
-"""Invocation records: one row per invocation, the raw material for billing, plots and concurrency views."""
+"""Invocation records: one row per invocation, the raw material for billing, plots and concurrency views.
+
+A function's name is unique only within its account and Region, so each record also carries the
+function's ARN: the view that an account's environments in one Region record through
+(:meth:`Records.at`) fills it in.
+"""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import threading
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
@@ -25,16 +32,26 @@ class InvocationRecord:
     environment: str
     error_type: str | None  # None on success; e.g. Sandbox.Timedout, Runtime.OutOfMemory, ValueError
     status: str  # success, error, timeout
+    function_arn: str = ""  # arn:aws:lambda:<region>:<account>:function:<name>
 
 
 class Records:
-    """Thread-safe, append-only store of :class:`InvocationRecord`."""
+    """Thread-safe, append-only store of :class:`InvocationRecord`; ``_lock`` guards ``_rows``."""
 
     def __init__(self) -> None:
         self._rows: list[InvocationRecord] = []
         self._lock = threading.Lock()
+        self._arn_prefix = ""  # "arn:aws:lambda:<region>:<account>:function:" in a view made by at()
+
+    def at(self, account: str, region: str) -> Records:
+        """The same store, for the functions of ``account`` in ``region``: their records get their ARN."""
+        view = copy.copy(self)
+        view._arn_prefix = f"arn:aws:lambda:{region}:{account}:function:"
+        return view
 
     def add(self, record: InvocationRecord) -> None:
+        if self._arn_prefix and not record.function_arn:
+            record = dataclasses.replace(record, function_arn=self._arn_prefix + record.function)
         with self._lock:
             self._rows.append(record)
 

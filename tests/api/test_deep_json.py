@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from deploy import error_of
 from signing import send, sign
 
-from lambdalab.api.wire import TOO_DEEP, load_json
+from lambdalab.jackson import TOO_DEEP, load_json
 
 
 def raw(cloud, method: str, path: str, body: bytes, headers: dict[str, str] | None = None):

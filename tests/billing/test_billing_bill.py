@@ -191,3 +191,19 @@ def test_an_empty_month_has_no_lines_and_a_readable_table_has_a_total():
     items = lines(usage(3_000_000, 1_500_000, memory_mb=512))
     shown = billing.bill_table(items).to_html()
     assert "$0.0000166667" in shown and "$18.33337" in shown and "$18.73337" in shown and "2E-7" not in shown
+
+
+def test_each_account_has_its_own_bill_and_free_tier_shared_by_its_regions():
+    def arn(account: str, region: str) -> str:
+        return f"arn:aws:lambda:{region}:{account}:function:f"
+
+    us, eu, other = arn("111111111111", "us-east-1"), arn("111111111111", "eu-west-1"), arn("222222222222", "us-east-1")
+    rows = [usage(600_000, 0, function_arn=place) for place in (us, eu, other)]
+    with pytest.raises(ValueError, match="2 accounts"):
+        lines(*rows)
+    first = lines(*rows, account="111111111111")
+    requests = first[first["usage_type"].str.contains("Request")]
+    assert requests["quantity"].sum() == 1_200_000  # both Regions of the account
+    assert requests["usd"].sum() == Decimal("200000") * Decimal("0.0000002")  # one free tier: 1 M free in all
+    second = lines(*rows, account="222222222222")
+    assert second["usd"].sum() == 0  # its 600,000 requests fall within its own free tier

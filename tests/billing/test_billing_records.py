@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+import uuid
 from decimal import Decimal
+
+from deploy import ACCOUNT, ROLE
 
 from lambdalab import billing, zip_files
 
@@ -51,3 +54,20 @@ def test_an_arm64_function_runs_here_is_recorded_as_arm64_and_priced_as_arm64(fn
 def cloud_record(fn, request_id: str):
     """The InvocationRecord itself, as the cloud stored it."""
     return next(r for r in fn.cloud.records.rows() if r.request_id == request_id)
+
+
+def test_another_regions_invocations_are_recorded_and_billed_with_their_architecture(cloud):
+    eu = cloud.client("lambda", region_name="eu-west-1")
+    name = f"arm-{uuid.uuid4().hex[:10]}"
+    eu.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                       Code={"ZipFile": zip_files(SOURCE)}, Architectures=["arm64"])
+    eu.get_waiter("function_active_v2").wait(FunctionName=name)
+    try:
+        assert "FunctionError" not in eu.invoke(FunctionName=name)
+        frame = cloud.invocations()
+        records = frame[frame["function_arn"] == f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:{name}"]
+        assert records["architecture"].tolist() == ["arm64"]
+        assert list(billing.cost(records, exact=True)) == [by_hand(row) for row in records.itertuples()]
+        assert not billing.bill(records, account=ACCOUNT).empty
+    finally:
+        eu.delete_function(FunctionName=name)

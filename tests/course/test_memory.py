@@ -49,9 +49,11 @@ def test_sweep_has_one_row_per_memory_and_the_cost_of_its_billed_duration(cloud)
         exact = Decimal(int(row.billed_ms)) / 1000 * row.memory_mb / 1024 * PRICE_PER_GB_SECOND + PRICE_PER_REQUEST
         assert row.cost_usd == float(exact)  # the nearest double to the exact amount
         assert row.usd_per_million == pytest.approx(row.cost_usd * 1_000_000)
-    # and the CPU came with the memory: 128 MB is about 13.8x slower than 1,769 MB
+    # and the CPU came with the memory: 128 MB is about 13.8x slower than 1,769 MB on an idle machine
+    # (the benchmark's figure); a busy one slows 1,769 MB down, not 128 MB (its share is small), so
+    # the test asks for 2x: without the throttle both would take about as long.
     slow, fast = frame.loc[0, "duration_ms"], frame.loc[2, "duration_ms"]
-    assert slow > 4 * fast, f"128 MB took {slow:.0f} ms and 1,769 MB {fast:.0f} ms"
+    assert slow > 2 * fast, f"128 MB took {slow:.0f} ms and 1,769 MB {fast:.0f} ms"
 
 
 def test_sweep_reuses_its_function_when_run_again(cloud):
