@@ -14,6 +14,7 @@ itself happened inside ``advance(minutes=5)`` still runs within those 5 minutes,
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import logging
@@ -50,6 +51,7 @@ class Clock:
 
     def __init__(self) -> None:
         self._offset = 0.0
+        self._advances: list[tuple[float, float]] = []  # (machine time of each advance, the offset from then on)
         self._timers: list[tuple[float, int, Timer]] = []
         self._seq = itertools.count()
         self._cond = threading.Condition()
@@ -69,6 +71,13 @@ class Clock:
     def offset(self) -> float:
         """How far the cloud's clock is ahead of the machine's, in seconds."""
         return self._offset
+
+    def offset_at(self, moment: float) -> float:
+        """How far the cloud's clock was ahead of the machine's at machine time ``moment``: what a
+        timestamp an SDK wrote on the machine's clock (a presigned URL's) stands for in cloud time."""
+        with self._cond:
+            passed = bisect.bisect_right(self._advances, (moment, math.inf))
+            return self._advances[passed - 1][1] if passed else 0.0
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
         """Run ``callback`` on the clock thread once ``delay`` seconds of cloud time have passed."""
@@ -126,6 +135,7 @@ class Clock:
         """Move the offset forward to ``offset``, never back (called with _cond held)."""
         if offset > self._offset:
             self._offset = offset
+            self._advances.append((time.time(), self._offset))
             self._cond.notify_all()
 
     def _settled(self) -> bool:

@@ -10,8 +10,9 @@ from datetime import timedelta
 
 import pytest
 from botocore.exceptions import ClientError
-from deploy import ROLE, arn, error_of
+from deploy import ACCOUNT, ROLE, arn, error_of
 
+from lambdalab import zip_files
 from lambdalab.iam.roles import BASIC_EXECUTION
 from lambdalab.packaging import execution_role
 
@@ -362,3 +363,29 @@ def test_a_fifo_queue_is_accepted_but_never_receives(fn, cloud, role, sqs):
     row = cloud.async_events().set_index("request_id").loc[request_id]
     assert (row["state"], row["destination"]) == ("succeeded", queue_arn)
     assert "MessageGroupId" in row["destination_error"]
+
+
+def test_another_regions_event_is_retried_and_recorded_in_that_region(cloud, role, sqs):
+    eu_lam, eu_sqs = cloud.client("lambda", region_name="eu-west-1"), cloud.client("sqs", region_name="eu-west-1")
+    url, queue_arn = make_queue(eu_sqs)
+    assert ":eu-west-1:" in queue_arn
+    home_url, _ = make_queue(sqs)
+    name = f"eu-{uuid.uuid4().hex[:8]}"
+    eu_lam.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="app.handler",
+                           Code={"ZipFile": zip_files(SOURCE)})
+    eu_lam.put_function_event_invoke_config(FunctionName=name, DestinationConfig={
+        "OnFailure": {"Destination": queue_arn}})
+    try:
+        request_id = send(eu_lam, name, {"fail": True})
+        cloud.clock.advance(minutes=3, seconds=30)
+        [message] = drain(eu_sqs, url)
+        record = json.loads(message["Body"])
+        assert record["requestContext"]["functionArn"] == f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:{name}:$LATEST"
+        assert (record["requestContext"]["requestId"], record["requestContext"]["approximateInvokeCount"]) == \
+               (request_id, 3)
+        events = cloud.async_events().set_index("request_id")
+        assert events.loc[request_id, "condition"] == "RetriesExhausted"
+        assert drain(sqs, home_url) == []
+        assert name not in [f["FunctionName"] for f in cloud.client("lambda").list_functions()["Functions"]]
+    finally:
+        eu_lam.delete_function(FunctionName=name)

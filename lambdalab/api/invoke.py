@@ -9,10 +9,10 @@ import time
 import uuid
 from typing import Any
 
+from ..jackson import load_json
 from ..sandbox.invocation import Invocation
 from ..service.errors import InvalidRequestContentException, RequestEntityTooLargeException
 from .context import ApiContext
-from .wire import load_json
 
 
 def invoke(ctx: ApiContext, p: dict[str, Any]) -> dict:

@@ -2,9 +2,9 @@
 
 A lesson may change a value (``lambdalab.start(quotas={"init_timeout_s": 2})`` or
 ``cloud.quotas.set(...)``); code reads them from the cloud's :class:`Quotas`, never from a
-constant of its own, so nothing else needs patching.  Sources are the keys of
-``reference/lambda-semantics.md`` (Q26: the 2026 quotas page; BC: botocore's model;
-ENV: the execution-environment page; obs: observed in real environments).
+constant of its own, so nothing else needs patching.  Sources are the keys that
+``docs/sources.md`` defines (Q26: the 2026 quotas page; BC: botocore's model; ENV: the
+execution-environment page; DG23: the 2023 developer guide; obs: observed in real environments).
 """
 
 from __future__ import annotations
