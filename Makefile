@@ -1,4 +1,5 @@
 # lambdalab: `make lab` opens the course, `make test` checks everything, `make bench` measures.
+# `make test-load` runs the tests and notebooks beside CPU hogs.
 
 VENV       ?= .venv
 CANDIDATES ?= python3.12 python3.11 python3.10 python3
@@ -12,7 +13,7 @@ WELCOME    := $(wildcard $(CURDIR)/notebooks/00_welcome.ipynb)
 # Jupyter refuses to run as root unless told; containers and some WSL set-ups run as root.
 LAB_FLAGS  ?= $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test bench clean
+.PHONY: lab test test-load bench clean
 
 lab: $(VENV)/.installed
 	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(strip $(LAB_FLAGS) $(WELCOME))
@@ -22,10 +23,18 @@ lab: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	@$(BIN)/python -c 'import sys; print("Python", sys.version.split()[0], "at", sys.executable)'
 	$(BIN)/pytest tests notebooks --nbval-lax --nbval-current-env
-	$(BIN)/ruff check lambdalab tests bench
+	$(BIN)/ruff check lambdalab tests bench notebooks  # notebooks too: ruff reads .ipynb code cells
 
-bench: $(VENV)/.installed-test  # the benchmark compares with python-lambda-local (a test extra)
+# The whole suite and the notebooks beside two CPU hogs per core (10-15 minutes on 2 cores);
+# make test runs the timing-sensitive tests that way (tests/test_suite_under_load.py).
+test-load: $(VENV)/.installed-test
+	$(BIN)/python tests/under_load.py tests notebooks --nbval-lax --nbval-current-env
+
+# The performance budget (bench/run.py, with python-lambda-local from the test extra beside it),
+# then each chapter's memory in a kernel of its own (bench/memory.py).
+bench: $(VENV)/.installed-test
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/memory.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info build dist

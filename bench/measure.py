@@ -79,25 +79,71 @@ def records_for(cloud, request_ids: list[str]):
     return rows.loc[request_ids]
 
 
-# -- 1 + 2: warm synchronous invoke, and the Runtime API round trip -----------------------------
-def warm_invoke(cloud, client, name: str, memory: int, warmups: int, n: int) -> dict:
-    create(client, name, TRIVIAL, memory=memory)
-    for i in range(warmups):
-        _, r = invoke(client, name, {"i": i})
-        check_ok(r, name)
-    times, ids = [], []
-    for i in tqdm(range(n), desc=f"warm invoke {memory} MB"):
+# -- 1 + 2: warm synchronous invoke against the floor, and the Runtime API round trip -----------
+def floor_client(cloud, floor_url: str):
+    """The same boto3 client as lambda_client() (session, credentials, config), pointed at the floor."""
+    return cloud.session.client("lambda", endpoint_url=floor_url, config=CLIENT_CONFIG)
+
+
+def interleaved(client, floor, name: str, n: int, desc: str) -> tuple[list[float], list[float], list[str]]:
+    """``n`` warm invokes of ``name``, each beside the same call to the floor (which of the two goes
+    first alternates), so that both see the same machine at the same moment: (ms, floor ms, request ids)."""
+    times, floor_times, ids = [], [], []
+    for i in tqdm(range(n), desc=desc):
+        if i % 2:
+            floor_times.append(invoke(floor, name, {"i": i})[0])
         dt, r = invoke(client, name, {"i": i})
+        if not i % 2:
+            floor_times.append(invoke(floor, name, {"i": i})[0])
         check_ok(r, name)
         if json.loads(r["Payload"]) != {"i": i}:
             raise RuntimeError(f"{name}: wrong payload {r['Payload'][:200]!r}")
         times.append(dt)
         ids.append(request_id(r))
+    return times, floor_times, ids
+
+
+def against_floor(times: list[float], floor_times: list[float]) -> dict:
+    lambdalab, floor_ms = summary(times), summary(floor_times)
+    return {"client_ms": lambdalab, "floor_ms": floor_ms, "ratio_p50": lambdalab["p50"] / floor_ms["p50"],
+            "client_ms_raw": times, "floor_ms_raw": floor_times}
+
+
+def warm_invoke(cloud, client, floor, name: str, memory: int, warmups: int, n: int) -> dict:
+    """Warm invokes of a trivial handler, interleaved with the floor."""
+    create(client, name, TRIVIAL, memory=memory)
+    for i in range(warmups):
+        check_ok(invoke(client, name, {"i": i})[1], name)
+        check_ok(invoke(floor, name, {"i": i})[1], "floor")
+    times, floor_times, ids = interleaved(client, floor, name, n, f"warm invoke {memory} MB, with the floor")
     rec = records_for(cloud, ids)
-    environments = sorted(set(rec["environment"]))
-    return {"memory_mb": memory, "client_ms": summary(times), "record_duration_ms": summary(list(rec["duration_ms"])),
-            "cold_in_sample": int(rec["cold"].sum()), "environments": len(environments),
-            "client_ms_raw": times}
+    return {"memory_mb": memory, **against_floor(times, floor_times),
+            "record_duration_ms": summary(list(rec["duration_ms"])),
+            "cold_in_sample": int(rec["cold"].sum()), "environments": int(rec["environment"].nunique())}
+
+
+def wire_codec(rounds: int) -> dict:
+    """The Lambda wire layer alone, per call in us: parse an Invoke request and render its response
+    (the codec), and validate the parsed request against the model."""
+    from lambdalab.api.wire import LambdaWire
+
+    wire = LambdaWire()
+    headers = {"Host": "localhost", "X-Amz-Invocation-Type": "RequestResponse", "X-Amz-Log-Type": "None",
+               "Content-Type": "application/json", "Authorization": "AWS4-HMAC-SHA256 ...",
+               "X-Amz-Date": "20240101T000000Z", "User-Agent": "Boto3/1.34", "Content-Length": "7"}
+    output = {"StatusCode": 200, "Payload": b'{"ok":true}', "ExecutedVersion": "$LATEST"}
+    path = "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Amy-fn/invocations"
+    codec, validate = [], []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        request = wire.parse("POST", path, "Qualifier=live", headers, b'{"n":1}')
+        t1 = time.perf_counter()
+        wire.validate(request)
+        t2 = time.perf_counter()
+        wire.respond("Invoke", output)
+        codec.append((time.perf_counter() - t2 + t1 - t0) * 1e6)
+        validate.append((t2 - t1) * 1e6)
+    return {"codec_us": summary(codec), "validate_us": summary(validate)}
 
 
 # -- 3: cold start ------------------------------------------------------------------------------
@@ -262,6 +308,39 @@ def timeouts(cloud, client, n: int) -> dict:
     return out
 
 
+# -- stop: cloud.stop() with invocations in flight -------------------------------------------------
+def stop_in_flight(inflight: int) -> dict:
+    """A fresh cloud with ``inflight`` handlers running (each sleeps 60 s): how long stop() takes."""
+    import lambdalab
+
+    cloud = lambdalab.start()
+    client = lambda_client(cloud)
+    create(client, "bench-stop", SLEEPY, memory=128, timeout=120)
+    outcomes: list = []
+
+    def call(k: int) -> None:
+        try:
+            outcomes.append(invoke(lambda_client(cloud), "bench-stop", {"sleep": 60, "k": k})[1])
+        except Exception as e:  # the cloud stopping under a waiting client is the point
+            outcomes.append(e)
+
+    threads = [threading.Thread(target=call, args=(k,), name=f"bench-inflight-{k}") for k in range(inflight)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 60
+    while cloud.leases.running("bench-stop") < inflight and time.monotonic() < deadline:
+        time.sleep(0.01)  # until every invocation holds its lease (no event for it)
+    if cloud.leases.running("bench-stop") < inflight:
+        cloud.stop()
+        raise RuntimeError(f"only {cloud.leases.running('bench-stop')} of {inflight} invocations got running")
+    t0 = time.perf_counter()
+    cloud.stop()
+    stop_s = time.perf_counter() - t0
+    for t in threads:
+        t.join(timeout=60)
+    return {"inflight": inflight, "stop_s": stop_s, "clients_answered": len(outcomes)}
+
+
 # -- 7: lambdalab.start() in a fresh interpreter ------------------------------------------------
 _START = """\
 import json, time
@@ -317,7 +396,7 @@ def cpu_share(cloud, client, n_iter: int, runs: int) -> dict:
 
 
 # -- 9: IAM on the invoke path ----------------------------------------------------------------------
-def iam_invoke(cloud, name: str, warmups: int, n: int) -> dict:
+def iam_invoke(cloud, floor, name: str, warmups: int, n: int) -> dict:
     """Warm invokes by an IAM user whose inline policy allows them: each one is judged by the authorizer."""
     iam = cloud.client("iam")
     user = f"bench-invoker-{os.getpid()}"
@@ -331,16 +410,12 @@ def iam_invoke(cloud, name: str, warmups: int, n: int) -> dict:
                           config=CLIENT_CONFIG)
     for i in range(warmups):
         check_ok(invoke(client, name, {"i": i})[1], name)
-    times = []
-    for i in tqdm(range(n), desc="warm invoke as an IAM user"):
-        dt, r = invoke(client, name, {"i": i})
-        check_ok(r, name)
-        times.append(dt)
+    times, floor_times, _ = interleaved(client, floor, name, n, "warm invoke as an IAM user, with the floor")
     decisions = cloud.decisions()
     judged = int(((decisions["principal"].str.endswith(f"user/{user}")) & decisions["allowed"]).sum())
     if judged < n:
         raise RuntimeError(f"only {judged} of {n} invokes were judged by IAM")
-    return {"client_ms": summary(times), "judged": judged}
+    return {**against_floor(times, floor_times), "judged": judged}
 
 
 def policy_decision(cloud, n: int) -> dict:

@@ -1,102 +1,236 @@
-"""Where a warm synchronous invoke spends its time (a diagnostic beside run.py, not part of it).
+"""Where a warm synchronous invoke spends its time beyond the floor (a diagnostic beside run.py).
 
-    python bench/profile_warm.py                 # breakdown: boto3 vs gateway vs environment
+    python bench/profile_warm.py                 # the floor, then a breakdown by stage
     python bench/profile_warm.py --pyspy 10      # + a py-spy profile of every thread (pip install py-spy)
     python bench/profile_warm.py --loop 10       # only invoke for 10 s (what --pyspy records)
 
-The breakdown compares, on one warm 128 MB trivial function:
-  * boto3 Invoke (what run.py measures);
-  * boto3 GetAccountSettings: boto3 + gateway + Lambda wire layer, no environment;
-  * raw HTTP Invoke with http.client (no boto3 on the client side; the gateway only reads the
-    credential scope of the Authorization header to route, so a fixed one is enough);
-  * boto3 Invoke against botocore's Stubber: parameter validation and serialisation only;
-  * the record's duration_ms (event delivered -> response received by the engine).
+It first measures, interleaved call by call, boto3 Invoke against lambdalab, against the floor (a
+no-op server, bench/floor.py) and against lambdalab's own HTTP server answering a constant (its
+HTTP layer alone), plus botocore's client side alone (a Stubber: no HTTP). Then it wraps the
+stages of the invoke path with timers, in this process only, and prints the median of each per
+invoke, as a tree: what the gateway thread does (route, IAM guard, wire parse/validate,
+authorization, the invoke operation, response), what the environment's thread does (thaw,
+CPU meter, the event's delivery, the Runtime API round trip, the log lines and the record) and
+the hand-off between the two threads. A stage the engine no longer has is listed as missing.
+The timers cost about a microsecond each, so the instrumented invokes run a little slower than
+run.py's; medians of parts do not add up exactly to the median of the whole.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
 import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
+from importlib import import_module
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import measure  # noqa: E402
+from floor import FloorServer  # noqa: E402
 
 NAME = "bench-profile"
-AUTH = ("AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/lambda/aws4_request, "
-        "SignedHeaders=host;x-amz-date, Signature=0")
+
+# (label, "module:Class.attribute" or "module:attribute" or "module:DICT[key]", depth in the tree)
+STAGES = [
+    ("gateway thread: the WSGI app (everything after HTTP parsing)", "lambdalab.httpd:HTTPServer._call", 0),
+    ("route + IAM guard (names the caller)", "lambdalab.iam.guard:Guard.__call__", 1),
+    ("Lambda API", "lambdalab.api:LambdaAPI.handle", 2),
+    ("wire: parse", "lambdalab.api.wire:LambdaWire.parse", 3),
+    ("wire: validate", "lambdalab.api.wire:LambdaWire.validate", 3),
+    ("authorization (IAM decision)", "lambdalab.api.authorize:LambdaAuthorization.check", 3),
+    ("Invoke operation (lookup, payload checks)", "lambdalab.api:OPERATIONS[Invoke]", 3),
+    ("invoker (lease, metrics)", "lambdalab.invoke.invoker:Invoker.invoke", 4),
+    ("metrics: started + finished", "lambdalab.observe.metrics:Metrics.started", 5),
+    ("metrics: started + finished", "lambdalab.observe.metrics:Metrics.finished", 5),
+    ("pool: acquire", "lambdalab.invoke.pool:EnvironmentPool._acquire", 5),
+    ("pool: release", "lambdalab.invoke.pool:EnvironmentPool._release", 5),
+    ("environment.invoke (hand-off + the environment's thread)",
+     "lambdalab.sandbox.environment:ExecutionEnvironment.invoke", 5),
+    ("environment thread: _invoke", "lambdalab.sandbox.environment:ExecutionEnvironment._invoke", 6),
+    ("CPU meter start (/proc reads)", "lambdalab.sandbox.environment:measure", 7),
+    ("deliver the event (Runtime API response)", "lambdalab.sandbox.environment:ExecutionEnvironment._deliver", 8),
+    ("governor: watch + unwatch", "lambdalab.sandbox.governor:Governor.watch", 8),
+    ("governor: watch + unwatch", "lambdalab.sandbox.governor:Governor.unwatch", 8),
+    ("peak memory (/proc read)", "lambdalab.sandbox.environment:ExecutionEnvironment._peak", 7),
+    ("finish (END/REPORT lines, the record)", "lambdalab.sandbox.environment:ExecutionEnvironment._finish", 7),
+    ("log lines (START, END, REPORT)", "lambdalab.observe.logs:LogShipper.put", 8),
+    ("wire: respond", "lambdalab.api.wire:LambdaWire.respond", 3),
+]
+# The stages inside _invoke beside the Runtime API round trip (its record's duration_ms, which includes
+# delivering the event and the governor's watch/unwatch), for the "rest" line.
+_INVOKE_PARTS = ("CPU meter start (/proc reads)", "peak memory (/proc read)", "finish (END/REPORT lines, the record)")
+THAW = "environment thread: thaw (SIGCONT)"
+FREEZE = "environment thread: freeze (SIGSTOP), after the response"
 
 
-def setup():
+class Timers:
+    """Per-invoke totals of each wrapped stage (invokes run one at a time, so one dict suffices)."""
+
+    def __init__(self) -> None:
+        self.current: defaultdict[str, float] = defaultdict(float)
+        self.missing: list[str] = []
+
+    def timed(self, label: Callable[..., str] | str, original: Callable) -> Callable:
+        current, clock = self.current, time.perf_counter
+
+        def wrapper(*args, **kwargs):
+            t0 = clock()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                current[label(*args) if callable(label) else label] += clock() - t0
+
+        return wrapper
+
+    def install(self) -> None:
+        for label, where, _ in STAGES:
+            module_name, _, path = where.partition(":")
+            try:
+                module = import_module(module_name)
+                if "[" in path:
+                    table, key = path.rstrip("]").split("[")
+                    getattr(module, table)[key] = self.timed(label, getattr(module, table)[key])
+                elif "." in path:
+                    cls, attr = path.split(".")
+                    owner = getattr(module, cls)
+                    setattr(owner, attr, self.timed(label, getattr(owner, attr)))
+                else:
+                    setattr(module, path, self.timed(label, getattr(module, path)))
+            except (ImportError, AttributeError, KeyError):
+                self.missing.append(f"{label} ({where})")
+        try:
+            from lambdalab.sandbox.environment import ExecutionEnvironment
+
+            ExecutionEnvironment._freeze = self.timed(lambda env, frozen: FREEZE if frozen else THAW,
+                                                      ExecutionEnvironment._freeze)
+        except (ImportError, AttributeError):
+            self.missing.append(f"{THAW} (ExecutionEnvironment._freeze)")
+
+
+def setup(memory: int = 128):
     import lambdalab
 
     cloud = lambdalab.start(cpu_throttle=True)
     client = measure.lambda_client(cloud)
-    measure.create(client, NAME, measure.TRIVIAL, memory=128)
+    measure.create(client, NAME, measure.TRIVIAL, memory=memory)
     for i in range(50):
         measure.invoke(client, NAME, {"i": i})
     return cloud, client
 
 
-def raw_invoke(conn: http.client.HTTPConnection, payload: bytes) -> float:
-    t0 = time.perf_counter()
-    conn.request("POST", f"/2015-03-31/functions/{NAME}/invocations", body=payload,
-                 headers={"Authorization": AUTH, "X-Amz-Date": "20260101T000000Z",
-                          "Content-Type": "application/json"})
-    r = conn.getresponse()
-    body = r.read()
-    if r.status != 200 or body != payload:
-        raise RuntimeError(f"raw invoke: {r.status} {body[:200]!r}")
-    return (time.perf_counter() - t0) * 1000
+def median(values: list[float]) -> float:
+    return measure.pct(values, 50)
+
+
+def constant_app(environ, start_response):
+    """lambdalab's HTTP server with nothing behind it: its HTTP layer's cost over the floor's."""
+    body = b'{"floor":1}'
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                              ("x-amzn-RequestId", "00000000-0000-0000-0000-000000000000"),
+                              ("X-Amz-Executed-Version", "$LATEST")])
+    return [body]
+
+
+def clients_compared(cloud, client, n: int) -> dict[str, list[float]]:
+    """boto3 Invoke against lambdalab, the floor and lambdalab's bare HTTP server, round-robin."""
+    from botocore.stub import Stubber
+
+    from lambdalab.httpd import HTTPServer
+
+    floor_server = FloorServer().start()
+    bare = HTTPServer(constant_app, name="bench-bare-httpd")
+    bare.start()
+    try:
+        others = {"floor": measure.floor_client(cloud, floor_server.url),
+                  "httpd": measure.floor_client(cloud, f"http://127.0.0.1:{bare.port}")}
+        for c in others.values():
+            for i in range(50):
+                measure.invoke(c, NAME, {"i": i})
+        times: dict[str, list[float]] = {"lambdalab": [], "floor": [], "httpd": [], "stub": []}
+        targets = [("lambdalab", client), *others.items()]
+        for i in range(n):
+            for label, c in targets[i % 3:] + targets[:i % 3]:
+                times[label].append(measure.invoke(c, NAME, {"i": i})[0])
+        stub_client = measure.lambda_client(cloud)
+        with Stubber(stub_client) as stubber:
+            for _ in range(n):
+                stubber.add_response("invoke", {"StatusCode": 200, "Payload": b"{}"})
+                t0 = time.perf_counter()
+                stub_client.invoke(FunctionName=NAME, Payload=b'{"i": 1}')
+                times["stub"].append((time.perf_counter() - t0) * 1000)
+        return times
+    finally:
+        bare.stop()
+        floor_server.close()
+
+
+def staged(cloud, client, n: int, timers: Timers) -> tuple[list[float], list[dict[str, float]], list[float]]:
+    totals, per_invoke, ids = [], [], []
+    for i in range(n):
+        timers.current.clear()
+        dt, r = measure.invoke(client, NAME, {"i": i})
+        totals.append(dt)
+        per_invoke.append({k: v * 1000 for k, v in timers.current.items()})
+        ids.append(measure.request_id(r))
+    durations = list(measure.records_for(cloud, ids)["duration_ms"])
+    return totals, per_invoke, durations
 
 
 def breakdown(n: int) -> None:
     cloud, client = setup()
     try:
-        inv, ids = [], []
-        for i in range(n):
-            dt, r = measure.invoke(client, NAME, {"i": i})
-            inv.append(dt)
-            ids.append(measure.request_id(r))
-        rec = measure.records_for(cloud, ids)
-        settings = []
-        for _ in range(n):
-            t0 = time.perf_counter()
-            client.get_account_settings()
-            settings.append((time.perf_counter() - t0) * 1000)
-        host, port = cloud.endpoint_url.removeprefix("http://").split(":")
-        conn = http.client.HTTPConnection(host, int(port))
-        raw = [raw_invoke(conn, b'{"i": 1}') for _ in range(n)]
-        # boto3's own client-side cost: sign + serialize + parse, against a stubbed transport
-        from botocore.stub import Stubber
-
-        stub_client = measure.lambda_client(cloud)
-        stubber = Stubber(stub_client)
-        stubbed = []
-        with stubber:
-            for _ in range(n):
-                stubber.add_response("invoke", {"StatusCode": 200, "Payload": b"{}"})
-                t0 = time.perf_counter()
-                stub_client.invoke(FunctionName=NAME, Payload=b'{"i": 1}')
-                stubbed.append((time.perf_counter() - t0) * 1000)
-        rows = [("boto3 Invoke, warm, 128 MB (run.py's number)", inv),
-                ("raw HTTP Invoke (http.client, no boto3), warm", raw),
-                ("boto3 GetAccountSettings (gateway + wire, no environment)", settings),
-                ("boto3 Invoke against botocore Stubber (client side only, no HTTP)", stubbed),
-                ("record duration_ms (engine: event delivered -> response)", list(rec["duration_ms"]))]
-        print(f"{'':<70} {'p50':>7} {'p95':>7} {'p99':>7}   (ms, n={n})")
-        for label, values in rows:
-            s = measure.summary(values)
-            print(f"{label:<70} {s['p50']:7.3f} {s['p95']:7.3f} {s['p99']:7.3f}")
+        times = clients_compared(cloud, client, n)
+        timers = Timers()
+        timers.install()
+        totals, per_invoke, durations = staged(cloud, client, n, timers)
     finally:
         cloud.stop()
+
+    us = lambda ms: f"{ms * 1000:8.0f}"  # noqa: E731
+    lam, flo, bare, stub = (median(times[k]) for k in ("lambdalab", "floor", "httpd", "stub"))
+    print(f"warm Invoke, trivial handler, 128 MB, n={n} each, round-robin; medians in us\n")
+    print(f"{us(lam)}  boto3 -> lambdalab (what run.py measures)")
+    print(f"{us(flo)}  boto3 -> the floor (no-op keep-alive server)   ratio {lam / flo:.2f}x (budget 1.4x)")
+    print(f"{us(bare)}  boto3 -> lambdalab's HTTP server, constant answer (its HTTP layer: {us(bare - flo).strip()} "
+          "over the floor)")
+    print(f"{us(stub)}  botocore's client side alone (Stubber: build, sign, parse; no HTTP)")
+    print(f"{us(lam - flo)}  lambdalab beyond the floor\n")
+
+    def stage(label: str) -> list[float]:
+        return [p.get(label, 0.0) for p in per_invoke]
+
+    app = stage(STAGES[0][0])
+    print(f"instrumented invokes: {us(median(totals))} end to end; outside the app (boto3, both HTTP hops, "
+          f"the HTTP server): {us(median([t - a for t, a in zip(totals, app, strict=True)]))}")
+    seen = set()
+    for label, _, depth in STAGES:
+        if label in seen:
+            continue
+        seen.add(label)
+        values = stage(label)
+        if label.startswith("environment thread: _invoke"):
+            outer = stage("environment.invoke (hand-off + the environment's thread)")
+            handoff = [e - i - th for e, i, th in zip(outer, values, stage(THAW), strict=True)]
+            print(f"{us(median(stage(THAW)))}  {'  ' * depth}{THAW}")
+            print(f"{us(median(handoff))}  {'  ' * depth}hand-off between the threads (wake, GIL, done event)")
+        if label.startswith("deliver the event"):
+            print(f"{us(median(durations))}  {'  ' * (depth - 1)}Runtime API round trip (record duration_ms: deliver "
+                  "-> handler -> response received, governor included)")
+        print(f"{us(median(values))}  {'  ' * depth}{label}")
+        if label.startswith("finish"):
+            rest = [v - d - sum(parts) for v, d, *parts in
+                    zip(stage("environment thread: _invoke"), durations, *map(stage, _INVOKE_PARTS), strict=True)]
+            print(f"{us(median(rest))}  {'  ' * depth}the rest of _invoke (waiting for the runtime's next request, "
+                  "the START line)")
+    print(f"{us(median(stage(FREEZE)))}  {FREEZE}")
+    if timers.missing:
+        print("\nnot found in this version of the engine (not timed): " + "; ".join(timers.missing))
 
 
 def loop(seconds: float) -> None:

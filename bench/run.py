@@ -1,4 +1,4 @@
-"""lambdalab's performance budget (DESIGN.md, "Performance budget"), measured on this machine.
+"""lambdalab's performance budget (docs/budget.md), measured on this machine.
 
     python bench/run.py            # full run, about 40 s on 2 cores
     python bench/run.py --quick    # smoke run, under a minute
@@ -26,12 +26,16 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import measure  # noqa: E402
+from async_queue import async_queue  # noqa: E402
+from floor import FloorServer  # noqa: E402
 from sqs_mapping import sqs_mapping  # noqa: E402
 
 FULL = dict(warmups=50, warm_n=1000, cold_n=30, tp_seconds=5.0, tp_memories=(128, 1769), timeout_n=5,
-            start_runs=3, cpu_runs=3, cpu_iter=3_000_000, peer_calls=200, peer_cli=10, sqs_messages=2000, sqs_n=100)
+            start_runs=3, cpu_runs=3, cpu_iter=3_000_000, peer_calls=200, peer_cli=10, async_delay_n=200,
+            async_events=2000, inflight=4, codec_rounds=5000, sqs_messages=2000, sqs_n=100)
 QUICK = dict(warmups=20, warm_n=200, cold_n=5, tp_seconds=1.5, tp_memories=(128,), timeout_n=2,
-             start_runs=1, cpu_runs=1, cpu_iter=3_000_000, peer_calls=30, peer_cli=2, sqs_messages=300, sqs_n=20)
+             start_runs=1, cpu_runs=1, cpu_iter=3_000_000, peer_calls=30, peer_cli=2, async_delay_n=30,
+             async_events=200, inflight=4, codec_rounds=1000, sqs_messages=300, sqs_n=20)
 
 
 def machine() -> dict:
@@ -129,14 +133,17 @@ def run(cfg: dict, quick: bool) -> tuple[Report, dict]:
         raise SystemExit(f"bench: the Python runtime is missing ({bootstrap}); nothing can be invoked yet")
 
     st = rep.section("start", measure.start_time, cfg["start_runs"])
+    codec = rep.section("wire_codec", measure.wire_codec, cfg["codec_rounds"])
 
     cloud = lambdalab.start(cpu_throttle=True)
+    floor_server = FloorServer().start()
     try:
         client = measure.lambda_client(cloud)
+        floor = measure.floor_client(cloud, floor_server.url)
         warm = {}
         for memory in (128, 1769):
-            warm[memory] = rep.section(f"warm_{memory}", measure.warm_invoke, cloud, client, f"bench-trivial-{memory}",
-                                       memory, cfg["warmups"], cfg["warm_n"])
+            warm[memory] = rep.section(f"warm_{memory}", measure.warm_invoke, cloud, client, floor,
+                                       f"bench-trivial-{memory}", memory, cfg["warmups"], cfg["warm_n"])
         mem = rep.section("idle_memory", measure.idle_memory, cloud, ["bench-trivial-128", "bench-trivial-1769"])
         cold = rep.section("cold_start", measure.cold_start, cloud, client, "bench-cold", cfg["cold_n"])
         tp = {}
@@ -145,24 +152,37 @@ def run(cfg: dict, quick: bool) -> tuple[Report, dict]:
                                      else "fn", memory, 4, cfg["tp_seconds"])
         to = rep.section("timeouts", measure.timeouts, cloud, client, cfg["timeout_n"])
         cpu = rep.section("cpu_share", measure.cpu_share, cloud, client, cfg["cpu_iter"], cfg["cpu_runs"])
-        iam = rep.section("iam_invoke", measure.iam_invoke, cloud, "bench-trivial-1769", cfg["warmups"], cfg["warm_n"])
+        iam = rep.section("iam_invoke", measure.iam_invoke, cloud, floor, "bench-trivial-1769", cfg["warmups"],
+                          cfg["warm_n"])
         decision = rep.section("policy_decision", measure.policy_decision, cloud, cfg["warm_n"]) if iam else None
+        aq = rep.section("async_queue", async_queue, cloud, "bench-async", cfg["async_delay_n"], cfg["async_events"])
         esm = rep.section("sqs_mapping", sqs_mapping, cloud, cfg["sqs_messages"], cfg["sqs_n"])
     finally:
+        floor_server.close()
         t0 = time.perf_counter()
         cloud.stop()
         rep.details["cloud_stop_s"] = time.perf_counter() - t0
 
+    stop = rep.section("stop_in_flight", measure.stop_in_flight, cfg["inflight"])
     peers = rep.section("peers", run_peers, cfg["peer_calls"], cfg["peer_cli"])
 
     # -- the table -------------------------------------------------------------------------------
     for memory in (128, 1769):
         w = warm.get(memory)
         if w:
-            c = w["client_ms"]
-            rep.row(f"warm_p50_{memory}", f"warm sync invoke p50, trivial, {memory} MB", c["p50"], "ms", ("<=", 3))
-            rep.row(f"warm_p95_{memory}", f"warm sync invoke p95, trivial, {memory} MB", c["p95"], "ms")
-            rep.row(f"warm_p99_{memory}", f"warm sync invoke p99, trivial, {memory} MB", c["p99"], "ms", ("<=", 10))
+            c, f = w["client_ms"], w["floor_ms"]
+            rep.row(f"floor_p50_{memory}", f"floor: boto3 Invoke of a no-op server p50 / p99 ({memory} MB run)",
+                    f["p50"], "ms", fmt=f"{{:.2f}} / {f['p99']:.2f}")
+            rep.row(f"warm_p50_{memory}", f"warm sync invoke p50 / p99, trivial, {memory} MB", c["p50"], "ms",
+                    fmt=f"{{:.2f}} / {c['p99']:.2f}")
+            rep.row(f"warm_ratio_{memory}", f"  p50 over the floor's p50, {memory} MB", w["ratio_p50"], "x",
+                    ("<=", 1.4))
+            rep.row(f"warm_p99_{memory}", f"  p99, {memory} MB", c["p99"], "ms", ("<=", 10))
+    if codec:
+        rep.row("wire_codec_p50", "  Lambda wire: parse an Invoke + render its response, p50", codec["codec_us"]["p50"],
+                "us", ("<=", 100), "{:.0f}")
+        rep.row("wire_validate_p50", "  Lambda wire: validate the parsed Invoke, p50", codec["validate_us"]["p50"],
+                "us", fmt="{:.0f}")
     if warm.get(1769):
         d = warm[1769]["record_duration_ms"]
         rep.row("runtime_api_p50", "Runtime API round trip p50 (record duration_ms, 1769 MB)", d["p50"], "ms",
@@ -201,7 +221,8 @@ def run(cfg: dict, quick: bool) -> tuple[Report, dict]:
                 "x", fmt="{:.1f}")
     if iam:
         rep.row("iam_warm_p50", "warm sync invoke p50 as an IAM user (judged by IAM), 1769 MB",
-                iam["client_ms"]["p50"], "ms", ("<=", 3))
+                iam["client_ms"]["p50"], "ms")
+        rep.row("iam_warm_ratio", "  p50 over the floor's p50", iam["ratio_p50"], "x")
     if decision:
         rep.row("policy_decision_p50", "  one IAM decision alone (2 policies, a condition), p50",
                 decision["decision_us"]["p50"], "us", fmt="{:.0f}")
@@ -209,6 +230,14 @@ def run(cfg: dict, quick: bool) -> tuple[Report, dict]:
         rep.row("sqs_delay_p50", "SQS mapping: SendMessage to the handler's start, no window, p50", esm["delay_p50_ms"],
                 "ms", ("<=", 20), "{:.1f}")
         rep.row("sqs_per_s", "SQS mapping: messages/s end to end, batches of 10", esm["per_s"], "msgs/s", fmt="{:.0f}")
+    if aq:
+        rep.row("async_start_p50", "Invoke(Event) to the handler's start p50 / p99, warm", aq["start_ms"]["p50"], "ms",
+                ("<=", 5), f"{{:.2f}} / {aq['start_ms']['p99']:.2f}")
+        rep.row("async_per_s", f"events through the async queue, {aq['environments']} environments, 4 senders",
+                aq["per_s"], "events/s", fmt="{:.0f}")
+    if stop:
+        rep.row("stop_in_flight", f"cloud.stop() with {stop['inflight']} invocations in flight", stop["stop_s"], "s",
+                ("<=", 1))
     return rep, {"warm": warm, "cold": cold, "peers": peers}
 
 

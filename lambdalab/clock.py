@@ -1,23 +1,27 @@
 """The cloud's sense of time: real time plus an offset a notebook can fast-forward.
 
-Everything that *waits* in lambdalab (idle environments' keep-alive, retry delays, visibility
-timeouts, batching windows, schedules and backoff) is a timer on this clock, so
-``cloud.clock.advance(3600)`` makes an hour pass for all of them at once.  What a handler does
-still takes real time: durations are measured with ``time.perf_counter`` and only their
-timestamps come from here.
+Everything that *waits* in lambdalab (idle environments' keep-alive, the asynchronous queue's
+retry delays and backoff, visibility timeouts, batching windows, schedules) is a timer on this
+clock, so ``cloud.clock.advance(hours=1)`` makes an hour pass for all of them at once.  What a
+handler does still takes real time: durations are measured with ``time.perf_counter`` and only
+their timestamps come from here.
 
-``advance`` steps from one due timer to the next rather than jumping: time stops at each timer's
-moment until the timer has run and the work it started (held with :meth:`Clock.hold` until
-:meth:`Clock.release`, e.g. an event source poller's batch) is done, so a chain of waits (a message
-that fails, comes back after its visibility timeout, fails again, ...) plays out within one
-``advance`` at the times AWS would have played it, and what it records carries those times.
+Fast-forwarding plays time in order rather than jumping: ``advance`` moves to the next timer that
+falls due, fires it, waits until the work it started is done, and only then moves on.  Work that
+time must wait for (an asynchronous event being run, its record being delivered, an event source
+poller's batch) says so with :meth:`Clock.hold` and :meth:`Clock.release`.  So a retry scheduled 2
+minutes after a failure that itself happened inside ``advance(minutes=5)`` still runs within those
+5 minutes, at its own time, and a message that fails, comes back after its visibility timeout and
+fails again plays out within one ``advance`` at the times AWS would have played it.
 """
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -50,13 +54,14 @@ class Clock:
 
     def __init__(self) -> None:
         self._offset = 0.0
+        self._advances: list[tuple[float, float]] = []  # (machine time of each advance, the offset from then on)
         self._timers: list[tuple[float, int, Timer]] = []
         self._seq = itertools.count()
         self._cond = threading.Condition()  # guards everything below, and _offset's changes
         self._thread: threading.Thread | None = None
         self._stopped = False
         self._busy = False  # a callback is running on the clock thread
-        self._holds = 0  # work started by timers that advance() waits for (Clock.hold)
+        self._holds = 0  # work under way that time must wait for (hold/release)
 
     def time(self) -> float:
         """Seconds since the epoch, as the cloud sees them."""
@@ -69,6 +74,13 @@ class Clock:
     def offset(self) -> float:
         """How far the cloud's clock is ahead of the machine's, in seconds."""
         return self._offset
+
+    def offset_at(self, moment: float) -> float:
+        """How far the cloud's clock was ahead of the machine's at machine time ``moment``: what a
+        timestamp an SDK wrote on the machine's clock (a presigned URL's) stands for in cloud time."""
+        with self._cond:
+            passed = bisect.bisect_right(self._advances, (moment, math.inf))
+            return self._advances[passed - 1][1] if passed else 0.0
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
         """Run ``callback`` on the clock thread once ``delay`` seconds of cloud time have passed."""
@@ -85,9 +97,33 @@ class Clock:
                 self._cond.notify_all()  # the clock thread, among advance() waiters
         return timer
 
+    def advance(self, seconds: float = 0.0, *, minutes: float = 0.0, hours: float = 0.0) -> None:
+        """Fast-forward the cloud's time, playing each timer that falls due in order (see the module's
+        docstring); returns once they and the work they started are done.
+
+        Work held when it is called (an asynchronous event running now) finishes first, at the time
+        it started in: time never jumps under a running handler.
+        """
+        total = seconds + 60 * minutes + 3600 * hours
+        if total < 0:
+            raise ValueError("the clock only moves forward")
+        with self._cond:
+            goal = self._offset + total  # where the offset ends: exactly ``total`` ahead of where it was
+            if self._thread is threading.current_thread():  # a timer advancing the clock: no waiting here
+                self._ahead(goal)
+                return
+            while True:
+                self._cond.wait_for(self._settled)
+                if self._stopped:
+                    return
+                due = self._timers[0][0] - time.time() if self._timers else math.inf  # the offset that makes it due
+                self._ahead(min(due, goal))
+                if due > goal:
+                    break
+            self._cond.wait_for(self._settled)
+
     def hold(self) -> None:
-        """Work is under way that ``advance`` must let finish before time moves on (pair with release):
-        a timer's callback holds for the work it hands to another thread, which releases when done."""
+        """Work is under way that ``advance`` must let finish before time moves on (pair with release)."""
         with self._cond:
             self._holds += 1
 
@@ -95,31 +131,19 @@ class Clock:
         """Held work is done."""
         with self._cond:
             self._holds -= 1
+            if not self._holds:
+                self._cond.notify_all()
+
+    def _ahead(self, offset: float) -> None:
+        """Move the offset forward to ``offset``, never back (called with _cond held)."""
+        if offset > self._offset:
+            self._offset = offset
+            self._advances.append((time.time(), self._offset))
             self._cond.notify_all()
 
-    def advance(self, seconds: float = 0.0, *, minutes: float = 0.0, hours: float = 0.0) -> None:
-        """Fast-forward the cloud's time, timer by timer; returns once every timer that fell due has
-        run and the work they held is done (from the clock's own thread: jumps, without waiting)."""
-        seconds += 60 * minutes + 3600 * hours
-        if seconds < 0:
-            raise ValueError("the clock only moves forward")
-        with self._cond:
-            end = self._offset + seconds
-            if self._thread is threading.current_thread():
-                self._offset = end
-                self._cond.notify_all()
-                return
-            while self._settle() and self._timers and self._timers[0][0] - time.time() <= end:
-                self._offset = max(self._offset, self._timers[0][0] - time.time())  # now is that timer's time
-                self._cond.notify_all()
-            self._offset = max(self._offset, end)
-            self._cond.notify_all()
-            self._settle()
-
-    def _settle(self) -> bool:
-        """Wait (holding the condition) until nothing due is left to run or held; False once stopped."""
-        self._cond.wait_for(lambda: self._stopped or (not self._busy and not self._due() and not self._holds))
-        return not self._stopped
+    def _settled(self) -> bool:
+        """Nothing due, no timer running, no work held (called with _cond held)."""
+        return self._stopped or (not self._busy and not self._holds and not self._due())
 
     def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` of cloud time (returns early if the clock is advanced past it)."""

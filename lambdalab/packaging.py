@@ -1,9 +1,9 @@
 """Deployment packages from source text, and execution roles, for notebooks, exercises and tests.
 
 In AWS you would zip a folder; in a notebook the code is a string, so this builds the same
-``.zip`` in memory (files keep their executable bit when marked, as a custom ``bootstrap`` needs)
-and deploys it with the same boto3 calls a learner would make.  A handler that calls another
-service needs a role that allows it: ``execution_role`` makes one with the same IAM calls.
+``.zip`` in memory (files keep their executable bit when marked, as a custom ``bootstrap`` needs).
+A handler that calls another service needs a role that allows it: ``execution_role`` makes one
+with the IAM calls a learner would make.  (``lambdalab.course`` deploys and invokes functions.)
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ import io
 import json
 import textwrap
 import zipfile
-from typing import Any
 
-COURSE_ROLE = "arn:aws:iam::123456789012:role/lambda-role"  # trusted by Lambda, may write logs (iam.roles)
 LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 
@@ -31,25 +29,6 @@ def zip_files(files: dict[str, str] | str, executable: tuple[str, ...] = ("boots
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, textwrap.dedent(text))
     return buffer.getvalue()
-
-
-def deploy(lam, name: str, files: dict[str, str] | str, *, handler: str = "app.handler",
-           runtime: str = "python3.12", role: str = COURSE_ROLE, **config: Any) -> None:
-    """Create function ``name`` from source text, or give an existing one this code and configuration.
-
-    Returns once the function can be invoked (what boto3's waiters check). ``config`` takes
-    CreateFunction's other parameters (MemorySize, Timeout, Environment, ...).
-    """
-    package = zip_files(files)
-    try:
-        lam.create_function(FunctionName=name, Runtime=runtime, Role=role, Handler=handler,
-                            Code={"ZipFile": package}, **config)
-        lam.get_waiter("function_active_v2").wait(FunctionName=name)
-    except lam.exceptions.ResourceConflictException:
-        lam.update_function_code(FunctionName=name, ZipFile=package)
-        lam.get_waiter("function_updated_v2").wait(FunctionName=name)
-        lam.update_function_configuration(FunctionName=name, Runtime=runtime, Role=role, Handler=handler, **config)
-        lam.get_waiter("function_updated_v2").wait(FunctionName=name)
 
 
 def execution_role(iam, name: str, *managed_policy_arns: str, statements: tuple[dict, ...] = ()) -> str:

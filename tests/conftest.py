@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 from deploy import Deployer
+from gate import TEST_ISOLATION
 
 import lambdalab
 
 
 @pytest.fixture(scope="session")
 def cloud():
-    with lambdalab.start() as c:
+    with lambdalab.start(isolation=TEST_ISOLATION) as c:
         yield c
 
 

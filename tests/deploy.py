@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
+import time
 import uuid
-from collections.abc import Callable
 
 import lambdalab
 from lambdalab import zip_files as zip_source
@@ -58,15 +57,11 @@ class Deployer:
         frame = self.cloud.invocations()
         return frame[frame["function"] == name].reset_index(drop=True)
 
-
-
-
-def concurrently(call: Callable[[], object], times: int) -> list:
-    """Run ``call`` on ``times`` threads at once and return what each returned."""
-    results: list = []
-    threads = [threading.Thread(target=lambda: results.append(call())) for _ in range(times)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
+    def records_when(self, name: str, count: int, timeout: float = 60.0):
+        """The function's records once there are ``count``: for asynchronous invocations, which finish on
+        a thread of their own with no event to wait for (the deadline is only reached when one is lost)."""
+        deadline = time.monotonic() + timeout
+        while len(records := self.records(name)) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(records) >= count, f"{len(records)} of {count} invocations of {name} recorded in {timeout:.0f} s"
+        return records

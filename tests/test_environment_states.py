@@ -17,10 +17,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import psutil
 import pytest
 from deploy import arn
+from gate import TEST_ISOLATION, listener
 
 import lambdalab
 from lambdalab.clock import Clock
@@ -36,7 +38,7 @@ from lambdalab.sandbox.environment import (
 )
 from lambdalab.sandbox.governor import Governor
 from lambdalab.sandbox.invocation import Invocation
-from lambdalab.sandbox.process import Reaper
+from lambdalab.sandbox.isolation import Isolation, Settings
 from lambdalab.service.quotas import Quotas
 
 INITIALIZING, READY, INVOKING, RESETTING, STOPPING, STOPPED = State
@@ -69,7 +71,7 @@ class Beacon:
     """A listening socket; ``wait()`` returns once some handler (or init) has connected to it."""
 
     def __init__(self) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server = listener()
         self.port = self.server.getsockname()[1]
 
     def wait(self, timeout: float = 15.0) -> bool:
@@ -99,14 +101,15 @@ def sandbox(tmp_path_factory, cloud, events):
     workdir = tmp_path_factory.mktemp("sandbox")
     clock = Clock()
     governor = Governor(enforce_processes=os.geteuid() == 0)
-    reaper = Reaper(str(workdir))
-    shipper = LogShipper(lambda group, stream, batch: events[stream].extend(e["message"] for e in batch))
-    ctx = SandboxContext(quotas=Quotas(), clock=clock, governor=governor, reaper=reaper, logs=shipper,
+    isolation = Isolation(workdir, urlsplit(cloud.endpoint_url).port, Settings.of(TEST_ISOLATION))
+    shipper = LogShipper(lambda account, region, group, stream, batch: events[stream].extend(
+        e["message"] for e in batch))
+    ctx = SandboxContext(quotas=Quotas(), clock=clock, governor=governor, isolation=isolation, logs=shipper,
                          records=Records(), workdir=workdir, endpoint_url=cloud.endpoint_url, region="us-east-1",
                          credentials=lambda fn: {})
     yield ctx
     governor.stop()
-    reaper.close()
+    isolation.close()
     shipper.stop()
     clock.stop()
 
@@ -381,7 +384,7 @@ def test_cloud_stop_with_invocations_in_flight(beacon):
     """Synchronous and asynchronous invocations in flight: stop() ends them and returns at once."""
     from deploy import Deployer
 
-    cloud = lambdalab.start()
+    cloud = lambdalab.start(isolation=TEST_ISOLATION)
     fn = Deployer(cloud)
     name = fn.create(BEACON, Timeout=60)
     results: list[dict] = []

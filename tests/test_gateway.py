@@ -4,26 +4,18 @@ from __future__ import annotations
 
 import http.client
 import json
+import urllib.request
 
-from lambdalab.gateway import signed_service
-
-LAMBDA_AUTH = ("AWS4-HMAC-SHA256 Credential=test/20261122/us-east-1/lambda/aws4_request, "
-               "SignedHeaders=host, Signature=0")
-
-
-def test_signed_service_comes_from_the_credential_scope():
-    assert signed_service({"HTTP_AUTHORIZATION": LAMBDA_AUTH}) == "lambda"
-    presigned = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=test%2F20261122%2Fus-east-1%2Fs3%2Faws4_request"
-    assert signed_service({"QUERY_STRING": presigned}) == "s3"
-    assert signed_service({}) is None
+from signing import send, sign
 
 
 def test_one_connection_serves_many_requests(cloud, fn):
     name = fn.create("def handler(e, c):\n    return e\n")
+    path = f"/2015-03-31/functions/{name}/invocations"
     conn = http.client.HTTPConnection("127.0.0.1", cloud.gateway.port)
     for i in range(5):
-        conn.request("POST", f"/2015-03-31/functions/{name}/invocations", json.dumps({"i": i}),
-                     {"Authorization": LAMBDA_AUTH})
+        body = json.dumps({"i": i}).encode()
+        conn.request("POST", path, body, sign(cloud, "POST", path, body))
         response = conn.getresponse()
         assert json.loads(response.read()) == {"i": i}
         assert response.getheader("Connection") == "keep-alive"
@@ -33,9 +25,11 @@ def test_one_connection_serves_many_requests(cloud, fn):
 
 def test_chunked_request_bodies_are_read(cloud, fn):
     name = fn.create("def handler(e, c):\n    return e\n")
+    path = f"/2015-03-31/functions/{name}/invocations"
     conn = http.client.HTTPConnection("127.0.0.1", cloud.gateway.port)
-    conn.request("POST", f"/2015-03-31/functions/{name}/invocations", iter([b'{"chun', b'ked": true}']),
-                 {"Authorization": LAMBDA_AUTH, "Transfer-Encoding": "chunked"}, encode_chunked=True)
+    headers = sign(cloud, "POST", path, b'{"chunked": true}')
+    conn.request("POST", path, iter([b'{"chun', b'ked": true}']), {**headers, "Transfer-Encoding": "chunked"},
+                 encode_chunked=True)
     assert json.loads(conn.getresponse().read()) == {"chunked": True}
 
 
@@ -47,15 +41,19 @@ def test_moto_sees_large_uploads_and_head_lengths(cloud):
     assert s3.head_object(Bucket="gateway-check", Key="big")["ContentLength"] == len(body)
     assert s3.get_object(Bucket="gateway-check", Key="big")["Body"].read() == body
     url = s3.generate_presigned_url("get_object", Params={"Bucket": "gateway-check", "Key": "big"})
-    import urllib.request
-
     with urllib.request.urlopen(url) as response:
         assert len(response.read()) == len(body)
 
 
-def test_unsigned_requests_go_to_moto(cloud):
-    conn = http.client.HTTPConnection("127.0.0.1", cloud.gateway.port)
-    conn.request("GET", "/moto-api/")  # moto's own dashboard, which no signature names a service for
-    response = conn.getresponse()
-    assert response.status == 200
-    assert "<title>Moto" in response.read().decode()
+def test_moto_admin_api_is_not_reachable(cloud):
+    """/moto-api/ is moto's, not AWS's: unsigned it is an anonymous S3 request for a bucket that does not
+    exist, and signed for any service it is that service's path, never moto's state or its reset."""
+    status, _, body = send(cloud, "GET", "/moto-api/data.json")
+    assert status == 404 and b"<Code>NoSuchBucket</Code>" in body and b"iam" not in body
+    status, _, body = send(cloud, "POST", "/moto-api/reset")
+    assert 400 <= status < 500 and body.startswith(b"<?xml") and b"<Error><Code>" in body
+    for service in ("iam", "sqs", "dynamodb", "s3"):
+        headers = sign(cloud, "POST", "/moto-api/reset", service=service)
+        status, _, body = send(cloud, "POST", "/moto-api/reset", headers=headers)
+        assert status >= 400 and b'"status": "ok"' not in body, service
+    assert cloud.client("iam").get_role(RoleName="lambda-role")  # nothing was reset

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
-from deploy import concurrently
+from gate import WAIT_AT_GATE, Gate
 
 import lambdalab
 
-COUNTER = """
-import os, time
+COUNTER = WAIT_AT_GATE + """
+import os
 INIT_PID = os.getpid()
 COUNT = 0
 
@@ -20,7 +21,8 @@ def handler(event, context):
         with open("/tmp/note.txt", "w") as f:
             f.write(event["write"])
     note = open("/tmp/note.txt").read() if os.path.exists("/tmp/note.txt") else None
-    time.sleep(event.get("sleep", 0))
+    if "gate" in event:
+        wait_at_gate(event["gate"])
     return {"count": COUNT, "pid": INIT_PID, "note": note}
 """
 
@@ -39,24 +41,25 @@ def test_cold_then_warm_keeps_globals_and_tmp(fn):
 
 
 def test_concurrent_invocations_get_their_own_environments(fn, cloud):
-    name = fn.create(COUNTER)
-    results = concurrently(lambda: fn.invoke(name, {"sleep": 0.5})["Payload"], 3)
+    name = fn.create(COUNTER, Timeout=60)  # the first handler waits at the gate for the others
+    with Gate() as gate:  # all three handlers run at once
+        results = gate.run(lambda: fn.invoke(name, {"gate": gate.port})["Payload"], 3)
     assert len({r["pid"] for r in results}) == 3
     assert len(cloud.environments(name)) == 3
     assert fn.records(name)["environment"].nunique() == 3
 
 
 def test_an_environment_runs_one_invocation_at_a_time(fn):
-    name = fn.create(COUNTER)
+    name = fn.create(COUNTER, Timeout=60)
     fn.invoke(name)
-    results = concurrently(lambda: fn.invoke(name, {"sleep": 0.3})["Payload"], 2)
+    with Gate() as gate:
+        results = gate.run(lambda: fn.invoke(name, {"gate": gate.port})["Payload"], 2)
     records = fn.records(name)
     assert records["environment"].nunique() == 2  # the warm one was busy, so a second one started
     assert sorted(r["count"] for r in results) == [1, 2]
 
 
-def test_background_threads_are_frozen_between_invocations(fn):
-    name = fn.create("""
+TICKER = """
 import threading, time
 TICKS = []
 
@@ -68,14 +71,28 @@ def tick():
 def handler(event, context):
     if event.get("start"):
         threading.Thread(target=tick, daemon=True).start()
-        time.sleep(0.3)
-    return len(TICKS)
-""", MemorySize=1769)  # a whole vCPU, so the ticks while running do not depend on the CPU share
-    started = fn.invoke(name, {"start": True})["Payload"]
-    time.sleep(0.6)  # idle: frozen, so the thread cannot tick (running, it would tick about 60 times)
-    later = fn.invoke(name)["Payload"]
-    assert started >= 5, f"the background thread ticked only {started} times while the handler ran"
-    assert later - started < 10, f"the background thread ran {later - started} times while idle"
+    seen = len(TICKS)
+    while len(TICKS) < seen + 5:  # it runs while the handler does (and ticks again once thawed)
+        time.sleep(0.005)
+    return TICKS
+"""
+IDLE_S = 1.0
+
+
+def longest_pause(fn, name: str) -> float:
+    """Start a thread that ticks every 10 ms, leave the environment idle for IDLE_S, and return the
+    longest pause between two ticks: about IDLE_S if the thread was frozen, ~10 ms if it ran.
+    (The idle time is the experiment, not a wait for an event; a busy machine delays ticks by far
+    less than half of it.)"""
+    fn.invoke(name, {"start": True})
+    time.sleep(IDLE_S)
+    ticks = fn.invoke(name)["Payload"]
+    return max(b - a for a, b in itertools.pairwise(ticks))
+
+
+def test_background_threads_are_frozen_between_invocations(fn):
+    name = fn.create(TICKER, MemorySize=1769)  # a whole vCPU: no CPU throttle pauses the ticks
+    assert longest_pause(fn, name) > IDLE_S / 2, "the background thread ran while the environment was idle"
 
 
 def test_freezing_can_be_turned_off(tmp_path):
@@ -83,21 +100,8 @@ def test_freezing_can_be_turned_off(tmp_path):
 
     with lambdalab.start(freeze=False) as cloud:
         fn = Deployer(cloud)
-        name = fn.create("""
-import threading, time
-TICKS = []
-def tick():
-    while True:
-        TICKS.append(1)
-        time.sleep(0.01)
-def handler(event, context):
-    if event.get("start"):
-        threading.Thread(target=tick, daemon=True).start()
-    return len(TICKS)
-""")
-        started = fn.invoke(name, {"start": True})["Payload"]
-        time.sleep(0.5)
-        assert fn.invoke(name)["Payload"] - started > 20
+        name = fn.create(TICKER, MemorySize=1769)
+        assert longest_pause(fn, name) < IDLE_S / 2, "the background thread stopped while the environment was idle"
 
 
 def test_crash_resets_the_environment_and_next_invoke_inits_again(fn):
@@ -182,9 +186,9 @@ def test_init_over_its_limit_is_retried_under_the_function_timeout(cloud):
     cloud.quotas.set(init_timeout_s=1)
     try:
         fn = Deployer(cloud)
-        name = fn.create("import time\ntime.sleep(1.5)\ndef handler(e, c):\n    return 'late'\n", Timeout=5)
+        name = fn.create("import time\ntime.sleep(1.5)\ndef handler(e, c):\n    return 'late'\n", Timeout=60)
         out = fn.invoke(name)
-        assert out["Payload"] == "late"  # the second init, inside the invoke, had the function's 5 s
+        assert out["Payload"] == "late"  # the second init, inside the invoke, had the function's 60 s
         cloud.logs.flush()
         events = cloud.client("logs").filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
         assert any(e["message"].startswith("INIT_REPORT Init Duration: ") and

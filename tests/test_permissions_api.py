@@ -135,12 +135,20 @@ def test_not_found_errors(fn, lam):
     with pytest.raises(lam.exceptions.ResourceNotFoundException) as e:
         lam.remove_permission(FunctionName=name, StatementId="nope")
     assert error_of(e) == ("ResourceNotFoundException", "Statement nope is not found in resource policy.", 404)
-    for call in (lambda: lam.get_policy(FunctionName="no-such-fn-perm"),
-                 lambda: lam.add_permission(FunctionName="no-such-fn-perm", StatementId="s",
-                                            Action="lambda:InvokeFunction", Principal="s3.amazonaws.com")):
+    # each operation words a missing function its own way (recorded against AWS: fidelity case err-permissions)
+    for call, words in ((lambda: lam.get_policy(FunctionName="no-such-fn-perm"),
+                         "The resource you requested does not exist."),
+                        (lambda: lam.remove_permission(FunctionName="no-such-fn-perm", StatementId="s"),
+                         f"No policy found for: {arn('no-such-fn-perm')}"),
+                        (lambda: lam.add_permission(FunctionName="no-such-fn-perm", StatementId="s",
+                                                    Action="lambda:InvokeFunction", Principal="s3.amazonaws.com"),
+                         f"Function not found: {arn('no-such-fn-perm')}")):
         with pytest.raises(lam.exceptions.ResourceNotFoundException) as e:
             call()
-        assert error_of(e)[1] == f"Function not found: {arn('no-such-fn-perm')}"
+        assert error_of(e)[1] == words
+    with pytest.raises(lam.exceptions.ResourceNotFoundException) as e:  # a missing version of a function
+        lam.get_policy(FunctionName=name, Qualifier="42")
+    assert error_of(e)[1] == f"Function not found: {arn(name, '42')}"
 
 
 @pytest.mark.parametrize("principal", ["someone", "s3", "arn:aws:s3:::bucket", "12345", "example.com"])

@@ -7,10 +7,10 @@ import binascii
 import uuid
 from typing import Any
 
+from ..jackson import load_json
 from ..sandbox.invocation import Invocation, trace_id
 from ..service.errors import InvalidRequestContentException, RequestEntityTooLargeException
 from .context import ApiContext
-from .wire import load_json
 
 
 def invoke(ctx: ApiContext, p: dict[str, Any]) -> dict:
@@ -35,7 +35,7 @@ def invoke(ctx: ApiContext, p: dict[str, Any]) -> dict:
     inv = Invocation(request_id=str(uuid.uuid4()), payload=payload or b"{}", invoked_arn=located.arn,
                      invocation_type=kind, client_context=client_context, trace_id=trace_id())
     if kind == "Event":
-        ctx.invoker.submit(located.function, inv)
+        ctx.queue.submit(service, located, inv)
         return {"StatusCode": 202, "_request_id": inv.request_id}
     function = service.route(located)  # an alias: the version its weights draw for this invocation
     ctx.invoker.invoke(function, inv)

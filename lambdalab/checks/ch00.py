@@ -2,37 +2,39 @@
 
 from __future__ import annotations
 
+import numbers
+
 from . import Exercise
-
-
-def _check_max_timeout(max_timeout_s) -> str | None:
-    if isinstance(max_timeout_s, bool) or not isinstance(max_timeout_s, (int, float)):
-        return (f"`max_timeout_s` should be a number of seconds, such as 60; you gave {max_timeout_s!r} "
-                f"({type(max_timeout_s).__name__}).")
-    if max_timeout_s == 900:
-        return None
-    if max_timeout_s == 15:
-        return "15 is the limit in minutes. The API counts the timeout in seconds: how many seconds are 15 minutes?"
-    if max_timeout_s == 3:
-        return ("3 seconds is the default timeout, what a function gets when you do not choose one. "
-                "The question asks for the largest timeout you may choose.")
-    if max_timeout_s == 5400:
-        return ("5,400 seconds is allowed only for Lambda Managed Instances. A standard (on-demand) function "
-                "stops earlier: look for 'Function timeout (maximum)' in cloud.quotas.table().")
-    return (f"{max_timeout_s} seconds is not the limit. Look for 'Function timeout (maximum)' in "
-            "cloud.quotas.table(); the value column is in seconds.")
-
+from .judges import Expect
 
 q1 = Exercise(
     name="ch00.q1",
-    variables=("max_timeout_s",),
-    checker=_check_max_timeout,
-    hint_text=("Run cloud.quotas.table() and find the row 'Function timeout (maximum)'. "
-               "The quota is often quoted in minutes, but the API wants seconds."),
-    solution_code="max_timeout_s = 900  # 15 minutes: no single invocation runs longer",
-    wrong_code="max_timeout_s = 15",
-    praise="900 seconds (15 minutes) is the most one invocation can run. Longer jobs are split into steps "
-           "(chapter 10 does that with Step Functions).",
+    answer="invocations",
+    judge=Expect(
+        2, kind=numbers.Integral,
+        mistakes={
+            1: "One invocation would run 1,000 x 1.2 s = 1,200 s, longer than any function may run: the timeout "
+               "stops it first. Look up the largest timeout in cloud.quotas.",
+            84: "That is what a 15-second limit gives. The limit is 15 minutes, and the API counts the timeout in "
+                "seconds: 900 s.",
+            500: "That is what the default timeout, 3 s, gives. A function may have a longer one: the question asks "
+                 "about the largest timeout you may choose.",
+        },
+        otherwise=lambda got, expected: (
+            f"{got} is not it. Find 'Function timeout (maximum)' in cloud.quotas.table() (in seconds), work out "
+            "how many whole files fit in one invocation, then how many invocations 1,000 files need.")),
+    hints=("Find the row 'Function timeout (maximum)' in cloud.quotas.table(): its unit is seconds, and "
+           "cloud.quotas.timeout_max_s gives the same number.",
+           "One invocation processes as many whole files as fit in the timeout: 900 // 1.2 of them. "
+           "math.ceil(1000 / files_per_invocation) invocations process all 1,000."),
+    solution='''import math
+
+max_timeout_s = cloud.quotas.timeout_max_s               # 900 s: 15 minutes
+files_per_invocation = int(max_timeout_s // 1.2)           # 750 whole files fit in one invocation
+invocations = math.ceil(1000 / files_per_invocation)      # 2''',
+    mistake="invocations = 1  # 1,200 s of work in one invocation",
+    praise="two invocations of 750 and 250 files. No invocation runs longer than 900 seconds (15 minutes): longer "
+           "jobs are split into pieces, which chapter 10 chains with Step Functions.",
 )
 
 __all__ = ["q1"]

@@ -11,13 +11,14 @@ has no rule for is ``<prefix>:<Operation>`` on ``"*"``, as most unscoped actions
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 from xml.etree import ElementTree
+
+from ..jackson import load_json
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,8 @@ def describe(service: str, method: str, path: str, query: str, headers: Mapping[
 
     ``path`` is WSGI's PATH_INFO (percent-decoded, UTF-8 bytes as latin-1 per PEP 3333) and
     ``query`` the raw query string.  A request whose operation cannot be told asks for nothing:
-    the service then rejects it on its own terms.
+    the service then rejects it on its own terms; a JSON body that cannot be read raises
+    :class:`UnreadableBody`.
     """
     lower = {k.lower(): v for k, v in headers.items()}
     prefix = PREFIX.get(service, service)
@@ -69,14 +71,20 @@ class _Account:
                f"{self.account if account is None else account}:{resource}"
 
 
+class UnreadableBody(ValueError):
+    """A JSON request body that AWS's front end would not read (not JSON, too deep, not UTF-8)."""
+
+
 def operation(headers: Mapping[str, str], query: str, body: bytes) -> tuple[str | None, Params]:
-    """(operation, parameters) of a JSON (X-Amz-Target) or query (Action=) request; header names in lower case."""
+    """(operation, parameters) of a JSON (X-Amz-Target) or query (Action=) request; header names in lower case.
+
+    A JSON body that cannot be read raises :class:`UnreadableBody`: no service could serve it."""
     target = headers.get("x-amz-target")
     if target:
         try:
-            params = json.loads(body or b"{}")
-        except ValueError:
-            params = {}
+            params = load_json(body or b"{}")
+        except ValueError as e:
+            raise UnreadableBody(str(e)) from None
         return target.rsplit(".", 1)[-1], params if isinstance(params, dict) else {}
     params = dict(parse_qsl(query, keep_blank_values=True))
     if "x-www-form-urlencoded" in headers.get("content-type", ""):

@@ -1,95 +1,135 @@
-"""IAM at the front door: every signed request is tied to its caller and, for moto's services, judged.
+"""IAM at the front door: every request is tied to its caller and, for moto's services, judged.
 
-The access key in a request's SigV4 credential names the caller (the signature itself is not
-verified: the keys never leave this machine).  A key the cloud never issued gets the service's
-invalid-credentials error.  Requests for Lambda go on with their caller attached and are judged
-operation by operation in the Lambda API; requests for the other services are judged here, per
-action and resource, with the resource's own policy where it has one (a bucket's, a queue's, a
-topic's, a role's trust policy), and refused with the error that service sends - moto only sees
-allowed calls.
+Authentication, as AWS does it: the access key in a request's SigV4 signature names the caller,
+and the signature must be the one its secret makes for this very request, in time (``sigv4``); an
+STS session's key must come with its own, unexpired session token.  A key the cloud never issued, a
+wrong signature, a skewed clock or an expired URL each get the service's own error.  An unsigned
+request is anonymous: S3 judges it against the bucket's policy (only ``"Principal": "*"`` lets it
+in), every other service refuses it for its missing authentication, and the Lambda API answers it
+as Lambda does.  ``verify=False`` (``lambdalab.start(verify_signatures=False)``) skips the signature
+and session-token checks, for tools that cannot sign; the access key still names the caller.
+
+Authorization: requests for Lambda go on with their caller attached and are judged operation by
+operation in the Lambda API; requests for the other services are judged here, per action and
+resource, with the resource's own policy where it has one (a bucket's, a queue's, a topic's, a
+role's trust policy), and refused with the error that service sends - moto only sees allowed calls.
 """
 
 from __future__ import annotations
 
-import io
-import re
+import time
 import uuid
 from collections.abc import Callable, Iterable
-from http import HTTPStatus
-from urllib.parse import unquote
+from datetime import datetime, timezone
 
-from . import actions, denials
+from ..clock import Clock
+from ..httpd import HEADERS, reason, request_body
+from . import actions, denials, documents, sigv4
 from .authorizer import Authorizer
-from .principals import Caller, Directory
+from .denials import Refused
+from .principals import ANONYMOUS, Caller, Directory
 from .resources import resource_side
 
-_KEY = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/")
-_QUERY_KEY = re.compile(r"X-Amz-Credential=([^&%/]+)(?:%2F|/)\d{8}(?:%2F|/)([^&%/]+)")
 # A bucket policy can lock out everyone but the account's root user, who may always mend it.
 _ROOT_ALWAYS = {"s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"}
+MALFORMED = "The request could not be processed: a parameter is missing, malformed or of the wrong type."
 CALLER = "lambdalab.caller"  # the WSGI environ key under which a request's Caller travels on
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
 
-def credential(environ: dict) -> tuple[str, str] | None:
-    """(access key id, region) from the request's Authorization header or presigned query."""
-    match = _KEY.search(environ.get("HTTP_AUTHORIZATION", "")) or \
-        _QUERY_KEY.search(environ.get("QUERY_STRING", ""))
-    return (unquote(match.group(1)), match.group(2)) if match else None
-
-
 class Guard:
-    def __init__(self, directory: Directory, authorizer: Authorizer) -> None:
-        self.directory, self.authorizer = directory, authorizer
+    def __init__(self, directory: Directory, authorizer: Authorizer, clock: Clock, verify: bool = True) -> None:
+        self.directory, self.authorizer, self.clock, self.verify = directory, authorizer, clock, verify
 
-    def __call__(self, service: str | None, environ: dict, app: WSGIApp, start_response: Callable) -> Iterable[bytes]:
-        found = credential(environ)
-        if found is None or service is None:  # unsigned: moto answers as AWS does to anonymous calls
+    def __call__(self, service: str, environ: dict, app: WSGIApp, start_response: Callable) -> Iterable[bytes]:
+        """Pass the request to ``app`` (Lambda's API or moto's app for ``service``) if its caller may make it."""
+        sig: sigv4.Signature | None = environ.get(sigv4.SIGNATURE)
+        try:
+            caller = self._authenticate(sig, environ) if sig else None
+        except Refused as refused:
+            return send(start_response, denials.respond(service, headers_of(environ), refused))
+        if service == "lambda":  # the Lambda API judges per operation (and answers the unsigned)
+            if caller is not None:
+                environ[CALLER] = caller
             return app(environ, start_response)
-        key, region = found
-        headers = _headers(environ)
-        caller = self.directory.caller(key)
-        if caller is None:
-            return _send(start_response, denials.invalid_credentials(service, headers))
-        environ[CALLER] = caller
-        environ["HTTP_X_MOTO_ACCOUNT_ID"] = caller.account  # moto serves the caller's own account
-        if service == "lambda":  # the Lambda API judges per operation
-            return app(environ, start_response)
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        environ["wsgi.input"] = io.BytesIO(body)
+        if caller is None and service != "s3":
+            return send(start_response, denials.respond(service, headers_of(environ), Refused("missing-auth")))
+        return self._authorize(caller or ANONYMOUS, service, sig, environ, app, start_response)
+
+    def _authenticate(self, sig: sigv4.Signature, environ: dict) -> Caller:
+        found = self.directory.lookup(sig.access_key)
+        if found is None:
+            raise Refused("invalid-key", fields=(("AWSAccessKeyId", sig.access_key),))
+        caller, secret = found
+        if self.verify:
+            if secret.token != sig.token:  # a session's key needs its token; a long-term key must carry none
+                raise Refused("invalid-token", fields=(("AWSAccessKeyId", sig.access_key),))
+            if secret.expires is not None and secret.expires < datetime.now(timezone.utc).replace(tzinfo=None):
+                raise Refused("expired-token")
+            sigv4.verify(sig, environ, secret.key, sigv4.Now(self.clock.time(), time.time(), self.clock.offset_at))
+        return caller
+
+    def _authorize(self, caller: Caller, service: str, sig: sigv4.Signature | None, environ: dict, app: WSGIApp,
+                   start_response: Callable) -> Iterable[bytes]:
+        headers = headers_of(environ)
+        body = request_body(environ)
         query = environ.get("QUERY_STRING", "")
+        if sig and sig.presigned:
+            query = sigv4.without_auth(query)
+        region = sig.region if sig else self.authorizer.region
+        home = caller.account or None
         if caller.is_root and service == "sts" and \
                 actions.operation({k.lower(): v for k, v in headers.items()}, query, body)[0] == "GetCallerIdentity":
-            return _send(start_response, _root_identity(caller))  # moto knows no root user to say who it is
+            return send(start_response, _root_identity(caller))  # moto knows no root user to say who it is
+        try:
+            calls = actions.describe(service, environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/"), query,
+                                     headers, body, region, caller.account)
+        except actions.UnreadableBody as e:  # AWS's front end refuses it before anything else looks at it
+            return send(start_response, denials.respond(service, headers, Refused("malformed-input", str(e))))
+        except (ValueError, LookupError, TypeError, AttributeError):  # AWS reads the input before it authorizes
+            return send(start_response, denials.respond(service, headers, Refused("malformed-input", MALFORMED)))
         owners = set()
-        for call in actions.describe(service, environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/"), query,
-                                     headers, body, region, caller.account):
+        for call in calls:
             account, policy = resource_side(call.action, call.resource, caller.account)
+            if caller.is_anonymous and call.action != "s3:CreateBucket" and _no_such_bucket(call.resource):
+                continue  # S3 answers NoSuchBucket to anyone
             if caller.is_root and account == caller.account and (policy is None or call.action in _ROOT_ALWAYS):
                 continue  # a root user may do anything at home, unless a resource policy of its own denies it
             decision = self.authorizer.decide(caller, call.action, call.resource, call.context, policy, account)
             if not decision.allowed:
-                return _send(start_response, denials.access_denied(service, headers, denials.denial_message(
-                    caller.arn, call.action, call.resource, decision.denial_phrase(), service)))
+                message = "Access Denied" if caller.is_anonymous else denials.denial_message(
+                    caller.arn, call.action, call.resource, decision.denial_phrase(), service)
+                return send(start_response, denials.access_denied(service, headers, message))
             owners.add(account)
-        if len(owners) == 1:  # allowed on another account's queue or topic: moto serves that account
-            environ["HTTP_X_MOTO_ACCOUNT_ID"] = owners.pop()
+        if problem := documents.malformed(service, headers, query, body):  # IAM reads the policy it is given
+            return send(start_response, denials.respond(service, headers, Refused("malformed-policy", problem)))
+        if len(owners) == 1:  # allowed on another account's queue, topic or bucket: moto serves that account
+            home = owners.pop()
+        if home:
+            environ["HTTP_X_MOTO_ACCOUNT_ID"] = home  # moto serves the caller's own account
         return app(environ, start_response)
 
 
-def _headers(environ: dict) -> dict[str, str]:
-    headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
-    if "CONTENT_TYPE" in environ:
-        headers["Content-Type"] = environ["CONTENT_TYPE"]
+def headers_of(environ: dict) -> dict[str, str]:
+    """The request's headers, named as they arrived (repeated ones joined with commas)."""
+    headers: dict[str, str] = {}
+    for name, value in environ.get(HEADERS, ()):
+        headers[name] = f"{headers[name]},{value}" if name in headers else value
     return headers
 
 
-def _send(start_response: Callable, response: tuple[int, list[tuple[str, str]], bytes]) -> list[bytes]:
+def send(start_response: Callable, response: tuple[int, list[tuple[str, str]], bytes]) -> list[bytes]:
     status, headers, body = response
-    start_response(f"{status} {HTTPStatus(status).phrase}",
-                   [*headers, ("Content-Length", str(len(body)))])
+    start_response(f"{status} {reason(status)}", [*headers, ("Content-Length", str(len(body)))])
     return [body]
+
+
+def _no_such_bucket(arn: str) -> bool:
+    """Does ``arn`` name a bucket (or an object in one) that does not exist?"""
+    from moto.s3.models import s3_backends
+
+    bucket = arn.removeprefix("arn:aws:s3:::").split("/", 1)[0] if arn.startswith("arn:aws:s3:::") else "*"
+    return bucket != "*" and bucket not in s3_backends.bucket_accounts
 
 
 def _root_identity(caller: Caller) -> tuple[int, list[tuple[str, str]], bytes]:

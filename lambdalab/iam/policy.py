@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import ipaddress
-import json
 import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -21,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import unquote
+
+from ..jackson import load_json
 
 ALLOWED, EXPLICIT_DENY, IMPLICIT_DENY = "allowed", "explicit deny", "implicit deny"
 
@@ -33,6 +34,7 @@ class Principal:
     account: str
     role_arn: str | None = None
     service: str | None = None
+    anonymous: bool = False  # an unsigned request: only a resource-based policy naming "*" lets it in
 
 
 @dataclass(frozen=True)
@@ -46,12 +48,23 @@ class Policy:
 
     def statements(self) -> list[dict]:
         """The Statement list (a lone statement as a list of one); moto keeps documents as JSON text,
-        sometimes URL-encoded."""
+        sometimes URL-encoded.
+
+        A document that cannot be read (not JSON, not an object) has no statements, and a statement
+        that is not an object is none: they allow nothing and deny nothing.  AWS never holds such a
+        document (IAM refuses it as MalformedPolicyDocument, and so does lambdalab's guard), but moto
+        may, from before that check or from a service that does not look at what it stores.
+        """
         document = self.document
         if isinstance(document, str):
             text = document.strip()
-            document = json.loads(text if text.startswith("{") else unquote(text))
-        return _list(document.get("Statement", []))
+            try:
+                document = load_json(text if text.startswith("{") else unquote(text))
+            except ValueError:
+                return []
+        if not isinstance(document, Mapping):
+            return []
+        return [statement for statement in _list(document.get("Statement", [])) if isinstance(statement, Mapping)]
 
 
 @dataclass(frozen=True)
@@ -123,7 +136,8 @@ def evaluate(request: Request, identity_policies: Sequence[Policy], resource_pol
     """
     principal = request.principal
     keys = {key.lower(): value for key, value in request.context.items()}
-    cross = principal.service is None and principal.account != resource_account
+    alone = bool(principal.service or principal.anonymous)  # judged by the resource's policy alone
+    cross = not alone and principal.account != resource_account
     identity = [] if principal.service else list(identity_policies)  # a service has no identity policies
     resource = [resource_policy] if resource_policy is not None else []
     found = [(policy, index, statement) for policy in identity + resource
@@ -139,10 +153,10 @@ def evaluate(request: Request, identity_policies: Sequence[Policy], resource_pol
     by_resource = next((f for f in allows if f[0] is resource_policy), None)
     if resource_policy is not None and resource_policy.kind == "trust":
         return _trusted(principal, by_identity, by_resource, cross, facts)
-    if principal.service or cross:  # only the resource's policy lets them in; another account needs its own allow too
-        if by_resource and (by_identity or principal.service):
+    if alone or cross:  # only the resource's policy lets them in; another account needs its own allow too
+        if by_resource and (by_identity or alone):
             return _decided(True, ALLOWED, by_resource, facts)
-        missing = "resource" if principal.service or by_identity else "identity"
+        missing = "resource" if alone or by_identity else "identity"
         return Decision(False, IMPLICIT_DENY, kind=missing, **facts)
     if by_identity or by_resource:
         return _decided(True, ALLOWED, by_identity or by_resource, facts)

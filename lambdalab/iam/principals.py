@@ -1,14 +1,20 @@
-"""Who is calling: an access key id turned into a principal and the identity policies it carries.
+"""Who is calling: an access key id turned into a principal, the identity policies it carries and
+the secret its requests must be signed with.
 
 The IAM data (users, groups, roles, their inline and managed policies, access keys, the sessions
 STS handed out) lives in moto; this module only reads it.  Each local account also has a root
-user whose access key the cloud hands to notebooks: like AWS's root user it may do anything to
-its own account's resources, and needs a resource-based policy for another account's.
+user whose random access key the cloud hands to notebooks (``cloud.credentials``): like AWS's root
+user it may do anything to its own account's resources, and needs a resource-based policy for
+another account's.  An unsigned request is the anonymous principal, which only a resource-based
+policy naming ``"*"`` lets in.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from ..arns import account_of
@@ -39,14 +45,28 @@ class Caller:
     def is_root(self) -> bool:
         return self.kind == "Account"
 
+    @property
+    def is_anonymous(self) -> bool:
+        return self.kind == "Anonymous"
+
     def context(self) -> dict[str, Any]:
-        """The global condition keys that describe the principal."""
-        keys: dict[str, Any] = {"aws:PrincipalArn": self.principal.role_arn or self.arn,
-                                "aws:PrincipalAccount": self.account, "aws:PrincipalType": self.kind,
-                                "aws:userid": self.userid}
+        """The global condition keys that describe the principal (an anonymous one has no ARN or account)."""
+        keys: dict[str, Any] = {"aws:PrincipalType": self.kind, "aws:userid": self.userid}
+        if not self.is_anonymous:
+            keys |= {"aws:PrincipalArn": self.principal.role_arn or self.arn, "aws:PrincipalAccount": self.account}
         if self.username:
             keys["aws:username"] = self.username
         return keys
+
+
+@dataclass(frozen=True)
+class Secret:
+    """What a signed request must prove it holds: the secret access key, and for an STS session the
+    session token it must carry and the moment it stops working (naive UTC, as moto keeps it)."""
+
+    key: str = field(repr=False)
+    token: str | None = field(default=None, repr=False)
+    expires: datetime | None = None
 
 
 def root(account: str) -> Caller:
@@ -54,28 +74,54 @@ def root(account: str) -> Caller:
                   policies=(Policy("the root user's full access", ADMIN),))
 
 
+ANONYMOUS = Caller(Principal(arn="anonymous", account="", anonymous=True), kind="Anonymous", userid="anonymous")
+
+
 class Directory:
-    """Looks callers up by access key id, in the local accounts' IAM (moto)."""
+    """Looks callers and their secrets up by access key id: the root users' keys here, every other
+    key in the local accounts' IAM (moto).
 
-    def __init__(self, root_keys: dict[str, str]) -> None:
-        self.root_keys = dict(root_keys)  # access key id -> account whose root user it belongs to
+    ``_sessions`` caches the STS session of each session key (moto finds one by scanning every
+    session ever made): a session never changes, and the IAM access key is looked up first on every
+    request, so a deleted key or role still stops working at once.  Guarded by ``_lock``."""
 
-    def caller(self, access_key_id: str) -> Caller | None:
-        """The principal behind ``access_key_id``, or None for a key the cloud never issued (or made inactive)."""
-        account = self.root_keys.get(access_key_id)
-        if account is not None:
-            return root(account)
+    def __init__(self, roots: Mapping[str, tuple[str, str]] | None = None) -> None:
+        self.roots = dict(roots or {})  # access key id -> (account of its root user, secret access key)
+        self._sessions: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def lookup(self, access_key_id: str) -> tuple[Caller, Secret] | None:
+        """The principal behind ``access_key_id`` and its secret, or None for a key the cloud never
+        issued (or that was deleted or made inactive)."""
+        found = self.roots.get(access_key_id)
+        if found is not None:
+            return root(found[0]), Secret(found[1])
         for account in list(_iam_backends()):
             iam = _iam(account)
             key = iam.access_keys.get(access_key_id)
             if key is None or key.status != "Active":
                 continue
             if key.role_arn:
-                return _session(account, access_key_id, key.role_arn)
+                session = self._session_of(account, access_key_id)
+                caller = _session(session, account, key.role_arn) if session else None
+                return (caller, Secret(key.secret_access_key, session.session_token, session.expiration)) \
+                    if caller else None
             if key.user_name:
-                return _user(iam, account, key.user_name)
+                caller = _user(iam, account, key.user_name)
+                return (caller, Secret(key.secret_access_key)) if caller else None
         return None
 
+    def _session_of(self, account: str, access_key_id: str):
+        with self._lock:
+            session = self._sessions.get(access_key_id)
+        if session is None:
+            from moto.sts.models import sts_backends
+
+            session = sts_backends[account]["aws"].get_assumed_role_from_access_key(access_key_id)
+            if session is not None:
+                with self._lock:
+                    self._sessions[access_key_id] = session
+        return session
 
     def for_arn(self, arn: str) -> Caller | None:
         """The caller an IAM user or role ARN stands for (a role as one of its sessions), for simulations."""
@@ -112,12 +158,9 @@ def _user(iam, account: str, name: str) -> Caller | None:
                   policies=tuple(policies))
 
 
-def _session(account: str, access_key_id: str, role_arn: str) -> Caller | None:
-    from moto.sts.models import sts_backends
-
-    session = sts_backends[account]["aws"].get_assumed_role_from_access_key(access_key_id)
+def _session(session, account: str, role_arn: str) -> Caller | None:
     role = find_role(role_arn)
-    if session is None or role is None:  # the role was deleted: its sessions lose every permission
+    if role is None:  # the role was deleted: its sessions lose every permission
         return None
     return _role_session(role, account, session.session_name)
 

@@ -1,6 +1,7 @@
 """The environment pool: warm environments per function version, a new one for each concurrent invoke.
 
-Environments belong to one version ($LATEST, "1", "2", ...) of one function: a version's
+Environments belong to one version ($LATEST, "1", "2", ...) of one function, named by its ARN (a
+name is unique only within an account and Region; the pool serves them all): a version's
 environments never serve another version, as on AWS.  An idle environment is reused
 most-recently-used first; it is reaped once it has been idle for the keep-alive (a timer on the
 cloud's clock, so fast-forwarding time reaps it too) and retired as soon as $LATEST's code or
@@ -20,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from ..clock import Timer
@@ -28,7 +29,7 @@ from ..sandbox.environment import ExecutionEnvironment, SandboxContext
 from ..service.models import Function
 
 log = logging.getLogger(__name__)
-Key = tuple[str, str]  # (function name, version)
+Key = tuple[str, str]  # (function ARN, version)
 STOP_DEADLINE_S = 5.0  # how long stop() waits for all environments together
 
 
@@ -37,12 +38,16 @@ class PoolClosed(RuntimeError):
 
 
 def _key(function: Function) -> Key:
-    return function.name, function.version
+    return function.arn, function.version
 
 
 class EnvironmentPool:
-    def __init__(self, ctx: SandboxContext) -> None:
+    def __init__(self, ctx: SandboxContext,
+                 context_of: Callable[[Function], SandboxContext] | None = None) -> None:
+        """``ctx`` holds what every environment shares (quotas, clock); ``context_of(function)`` is the
+        context of the function's account and Region its environments are made with (default ``ctx``)."""
         self._ctx = ctx
+        self._context_of = context_of or (lambda function: ctx)
         self._lock = threading.Lock()
         self._idle: dict[Key, list[ExecutionEnvironment]] = {}
         self._busy: set[ExecutionEnvironment] = set()
@@ -70,7 +75,7 @@ class EnvironmentPool:
                     self._busy.add(env)
                     return env
                 self._stop_later(env)
-        env = ExecutionEnvironment(function, self._ctx)  # a cold start: made outside the lock
+        env = ExecutionEnvironment(function, self._context_of(function))  # a cold start: made outside the lock
         with self._lock:
             if not self._closed:
                 self._busy.add(env)
@@ -118,15 +123,15 @@ class EnvironmentPool:
             idle.remove(env)
             self._stop_later(env)
 
-    def retire(self, name: str, qualifier: str | None, function: Function | None) -> None:
-        """A function changed: the environments it concerns that no longer match it go away.
+    def retire(self, arn: str, qualifier: str | None, function: Function | None) -> None:
+        """A function (by its unqualified ARN) changed: the environments it concerns that no longer match it go away.
 
         ``qualifier`` None: the whole function was deleted; "$LATEST": $LATEST changed (``function``)
         and its environments of older generations go; a version (``function`` None): it was deleted.
         An alias's change concerns no environment: they belong to versions.
         """
         def concerned(env: ExecutionEnvironment) -> bool:
-            return env.function.name == name and qualifier in (None, env.function.version)
+            return env.function.arn == arn and qualifier in (None, env.function.version)
 
         def current(env: ExecutionEnvironment) -> bool:
             return function is not None and env.generation == function.generation
@@ -136,7 +141,7 @@ class EnvironmentPool:
                 if concerned(env):
                     env.stale = not current(env)
             old = []
-            for key in [k for k in self._idle if k[0] == name]:
+            for key in [k for k in self._idle if k[0] == arn]:
                 old += [e for e in self._idle[key] if concerned(e) and not current(e)]
                 self._idle[key] = [e for e in self._idle[key] if e not in old]
                 if not self._idle[key]:
@@ -144,10 +149,11 @@ class EnvironmentPool:
             for env in old:
                 self._stop_later(env)
 
-    def environments(self, name: str | None = None) -> list[ExecutionEnvironment]:
+    def environments(self, arn: str | None = None) -> list[ExecutionEnvironment]:
+        """The environments alive now, oldest first: all, or those of the function with this unqualified ARN."""
         with self._lock:
             envs = [e for idle in self._idle.values() for e in idle] + list(self._busy)
-        return sorted((e for e in envs if name is None or e.function.name == name), key=lambda e: e.created)
+        return sorted((e for e in envs if arn is None or e.function.arn == arn), key=lambda e: e.created)
 
     def stop(self, deadline_s: float = STOP_DEADLINE_S) -> None:
         """Stop every environment, all at once (busy ones too: their invocations fail), within a deadline."""

@@ -3,19 +3,22 @@
 Logs and metrics both leave an invocation this way, so a slow or broken store (moto's CloudWatch
 Logs or CloudWatch) never adds latency to, nor breaks, an invocation.  Items are grouped by a key
 (a log stream, a metric namespace) so each delivery is one call per group, as AWS batches them.
+A :class:`Shipper` is one batcher seen from one account and Region: every place shares its thread.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from collections import defaultdict, deque
 from collections.abc import Callable, Hashable
-from typing import Any
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 
 Deliver = Callable[[Any, list], None]
+_Shipper = TypeVar("_Shipper", bound="Shipper")
 
 
 class _Flush:
@@ -92,3 +95,31 @@ class Batcher:
                 self._deliver(key, items)
             except Exception:  # a broken store must never break invocations
                 log.exception("%s could not deliver %d items to %s", self._thread.name, len(items), key)
+
+
+class Shipper:
+    """A :class:`Batcher` whose keys start with an account and a Region; ``deliver(account, region, *key, items)``.
+
+    :meth:`at` gives the view of another account and Region, sharing the batcher (one thread for all), so
+    ``flush()`` on any view waits for everything shipped through every view.
+    """
+
+    def __init__(self, deliver: Callable[..., None], name: str, interval: float = 0.05) -> None:
+        self._batcher = Batcher(lambda key, items: deliver(*key, items), name=name, interval=interval)
+        self._place = ("", "")  # (account, region): set by at()
+
+    def at(self: _Shipper, account: str, region: str) -> _Shipper:
+        """The same shipper, delivering to ``account`` in ``region``."""
+        view = copy.copy(self)
+        view._place = (account, region)
+        return view
+
+    def _ship(self, key: tuple, item: Any) -> None:
+        self._batcher.put((*self._place, *key), item)
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait until everything shipped so far (through any view) has been delivered."""
+        self._batcher.flush(timeout)
+
+    def stop(self) -> None:
+        self._batcher.stop()

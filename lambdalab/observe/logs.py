@@ -1,8 +1,9 @@
 """Function logs: the platform's lines in AWS's exact format, and their delivery to CloudWatch Logs.
 
 Lines are queued on the invoke path and shipped in batches (:mod:`batcher`) to the local
-CloudWatch Logs (moto's backend, in process), into ``/aws/lambda/<name>`` with one
-stream per execution environment, as AWS does.
+CloudWatch Logs (moto's backend, in process) of the function's account and Region, into its log
+group (``/aws/lambda/<name>`` unless its LoggingConfig names another) with one stream per
+execution environment, as AWS does.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from .batcher import Batcher
+from .batcher import Shipper
 
 
 def start_line(request_id: str, version: str) -> str:
@@ -49,21 +50,18 @@ def stream_name(day: datetime, environment_id: str, version: str = "$LATEST") ->
     return f"{day:%Y/%m/%d}/[{version}]{environment_id}"
 
 
-Deliver = Callable[[str, str, list[dict]], None]
+Deliver = Callable[[str, str, str, str, list[dict]], None]  # (account, region, group, stream, events)
 
 
-class LogShipper:
-    """Batches log events per (group, stream) and hands them to ``deliver`` on its own thread."""
+class LogShipper(Shipper):
+    """Batches log events per (account, region, group, stream) and hands them to ``deliver`` on its own thread.
+
+    One shipper (one thread) serves every account and Region: :meth:`at` gives the view that an
+    account's environments in one Region write through.
+    """
 
     def __init__(self, deliver: Deliver, interval: float = 0.05) -> None:
-        self._batcher = Batcher(lambda key, events: deliver(*key, events), name="lambdalab-logs", interval=interval)
+        super().__init__(deliver, name="lambdalab-logs", interval=interval)
 
     def put(self, group: str, stream: str, timestamp: float, message: str) -> None:
-        self._batcher.put((group, stream), {"timestamp": int(timestamp * 1000), "message": message})
-
-    def flush(self, timeout: float = 5.0) -> None:
-        """Wait until everything queued so far is in CloudWatch Logs."""
-        self._batcher.flush(timeout)
-
-    def stop(self) -> None:
-        self._batcher.stop()
+        self._ship((group, stream), {"timestamp": int(timestamp * 1000), "message": message})

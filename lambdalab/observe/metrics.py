@@ -13,12 +13,18 @@ and the account-wide aggregate (no dimension):
 * ``Throttles`` (Count): an invocation refused for concurrency; it never reached an environment.
 * ``ConcurrentExecutions`` (Count): invocations in flight when this one started (read its Maximum),
   for the function and for the account (not per Resource: lambdalab counts per function).
+* The asynchronous queue's, per event: ``AsyncEventsReceived`` (Count), ``AsyncEventAge``
+  (Milliseconds, from its receipt to each attempt's start), ``AsyncEventsDropped`` (Count: it failed
+  every attempt, ran out of age or lost its function), ``DestinationDeliveryFailures`` and
+  ``DeadLetterErrors`` (Count: its record or dead letter could not be sent).
 * ``IteratorAge`` (Milliseconds): for a stream mapping's invocation, how old the batch's last record
-  was when it was invoked; ``DestinationDeliveryFailures`` (Count): a record its on-failure
-  destination could not take.
+  was when it was invoked; a mapping's on-failure destination that could not take a record counts in
+  ``DestinationDeliveryFailures`` too.
 
 Datapoints carry the cloud clock's time of the invocation's start and leave the invoke path through
-a :class:`~lambdalab.observe.batcher.Batcher`; ``flush()`` waits until CloudWatch has them.
+a :class:`~lambdalab.observe.batcher.Batcher`, into the CloudWatch of the function's account and
+Region (one batcher for all: :meth:`Metrics.at` gives each place its view); ``flush()`` waits until
+CloudWatch has them.
 
 moto's CloudWatch, which answers the queries, matches dimensions loosely: GetMetricStatistics
 counts every datapoint whose dimensions *include* the ones asked for (so a ``FunctionName``-only
@@ -34,17 +40,18 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 
 from ..arns import parse_arn
-from .batcher import Batcher
+from .batcher import Shipper
 
 NAMESPACE = "AWS/Lambda"
-Deliver = Callable[[str, list[dict]], None]
+Deliver = Callable[[str, str, str, list[dict]], None]  # (account, region, namespace, metric_data)
 
 
-class Metrics:
-    """Publishes the ``AWS/Lambda`` metrics of invocations to ``deliver(namespace, metric_data)``."""
+class Metrics(Shipper):
+    """Publishes the ``AWS/Lambda`` metrics of invocations to ``deliver(account, region, namespace, metric_data)``;
+    :meth:`at` gives the view for the functions of one account in one Region."""
 
     def __init__(self, deliver: Deliver, interval: float = 0.05) -> None:
-        self._batcher = Batcher(deliver, name="lambdalab-metrics", interval=interval)
+        super().__init__(deliver, name="lambdalab-metrics", interval=interval)
 
     def started(self, function_name: str, at: datetime, function_running: int, account_running: int) -> None:
         """An invocation took a concurrency lease: ``*_running`` include it."""
@@ -69,18 +76,16 @@ class Metrics:
         """Any other metric of a function (``IteratorAge``, ``DestinationDeliveryFailures``) under the same sets."""
         self._put(name, value, unit, at, _dimension_sets(function_name, resource))
 
-    def flush(self, timeout: float = 5.0) -> None:
-        """Wait until every datapoint so far is in CloudWatch (tests and notebooks read them next)."""
-        self._batcher.flush(timeout)
-
-    def stop(self) -> None:
-        self._batcher.stop()
+    def asynchronous(self, name: str, function_name: str, resource: str, at: datetime, value: float = 1,
+                     unit: str = "Count") -> None:
+        """One of the asynchronous queue's metrics, for the event's function as it was invoked."""
+        self._put(name, value, unit, at, _dimension_sets(function_name, resource))
 
     def _put(self, name: str, value: float, unit: str, at: datetime, dimension_sets: list[dict[str, str]]) -> None:
         # moto keeps naive UTC timestamps and compares query times against them
         timestamp = at.astimezone(timezone.utc).replace(tzinfo=None)
         for dimensions in dimension_sets:
-            self._batcher.put(NAMESPACE, {
+            self._ship((NAMESPACE,), {
                 "MetricName": name, "Value": float(value), "Unit": unit, "Timestamp": timestamp,
                 "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()]})
 

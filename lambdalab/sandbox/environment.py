@@ -49,7 +49,6 @@ import secrets
 import selectors
 import shutil
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -64,13 +63,15 @@ from ..service.models import Function
 from ..service.quotas import MB, Quotas
 from .governor import Governor, Watch, cpu_share, measure, peak_rss
 from .invocation import Invocation, error_body
-from .process import Reaper, describe_exit, kill_tree, spawn
+from .isolation import Isolation
+from .process import Sandbox, describe_exit, kill_tree
 from .process_group import ProcessGroup
 from .runtime_api import PREFIX, Connection, Request, RuntimeAPIServer
 
 log = logging.getLogger(__name__)
 _INVOCATION_PATH = re.compile(r"/runtime/invocation/([^/]+)/(response|error)$")
 LOG_CAP_NOTE = "lambdalab: {} bytes of log output beyond the per-invocation cap of {} bytes were dropped"
+EXIT_STATUS_TIMEOUT = 5.0  # seconds to wait for the reaper to report an exit the pidfd has shown
 STOP_TIMEOUT = 1.0  # seconds stop() waits for the environment's thread; it only kills, reaps and cleans up
 # What an invocation gets when SHUTDOWN ends it: the platform's own error type, in the form of the
 # platform-made errors ("RequestId: <id> Error: <what>", aws-lambda-runtime-interface-emulator rapid/exit.go).
@@ -131,7 +132,7 @@ class SandboxContext:
     quotas: Quotas
     clock: Clock
     governor: Governor
-    reaper: Reaper
+    isolation: Isolation
     logs: logs.LogShipper
     records: Records
     workdir: Path
@@ -146,7 +147,7 @@ class SandboxContext:
 class _Runtime:
     """The runtime process of one INIT, and what the environment's thread knows of it."""
 
-    proc: subprocess.Popen
+    proc: Sandbox
     group: ProcessGroup
     init_ms: float | None = None  # Init Duration, for its first invocation to report (None: folded in)
     fresh: bool = True  # no event delivered yet: its first invocation is a cold start
@@ -157,17 +158,6 @@ class _Runtime:
     @property
     def exited(self) -> bool:
         return self.returncode is not None
-
-
-def _peek_exit(pid: int) -> int | None:
-    """The exit status (negative: the signal) once ``pid`` has exited, without reaping it."""
-    try:
-        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-    except ChildProcessError:  # reaped behind our back: like subprocess, report 0
-        return 0
-    if info is None:
-        return None
-    return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
 
 
 class ExecutionEnvironment:
@@ -183,7 +173,7 @@ class ExecutionEnvironment:
         self.stale = False  # its function changed while it ran: retire it when released
         self._dir = ctx.workdir / "envs" / secrets.token_hex(16)
         self.tmp = self._dir / "tmp"
-        self.tmp.mkdir(parents=True, mode=0o700)
+        self._uid = ctx.isolation.make_tmp(self.tmp)  # as root, the environment's own user owns it
         # shared with callers, under _lock
         self._lock = threading.Condition()
         self._lifecycle = Lifecycle(self._lock)
@@ -224,7 +214,7 @@ class ExecutionEnvironment:
         return self._stop_requested
 
     @property
-    def _proc(self) -> subprocess.Popen | None:
+    def _proc(self) -> Sandbox | None:
         """The runtime's process (None between a reset and the next init); read by bench and tests."""
         runtime = self._runtime
         return runtime.proc if runtime is not None else None
@@ -308,13 +298,13 @@ class ExecutionEnvironment:
         self._init_error = None
         t0 = time.perf_counter()
         try:
-            proc = spawn(runtimes.command(fn.runtime, fn.code.root, fn.opt), env=self._environ(),
-                         cwd=str(fn.code.root), max_files=q.file_descriptors_max, max_procs=q.processes_max,
-                         max_file_bytes=fn.ephemeral_storage * MB)
+            proc = self.ctx.isolation.spawn(
+                runtimes.command(fn.runtime, fn.code.root, fn.opt), env=self._environ(), cwd=str(fn.code.root),
+                uid=self._uid, tmp=self.tmp, opt=fn.opt, runtime_api=self._api.address,
+                max_files=q.file_descriptors_max, max_procs=q.processes_max, max_file_bytes=fn.ephemeral_storage * MB)
         except OSError as e:  # no bootstrap, or not executable: the platform's error, as in AWS
             return self._entrypoint_failed(phase, e, (time.perf_counter() - t0) * 1000)
         rt = self._runtime = _Runtime(proc, ProcessGroup(proc.pid))
-        self.ctx.reaper.register(proc.pid)
         out = proc.stdout.fileno()
         os.set_blocking(out, False)
         self._sel.register(out, selectors.EVENT_READ, self._read_output)
@@ -499,8 +489,10 @@ class ExecutionEnvironment:
                 request_id=inv.request_id, function=fn.name, version=fn.version, invocation_type=inv.invocation_type,
                 start=self.ctx.clock.now().fromtimestamp(started_at, tz=self.ctx.clock.now().tzinfo),
                 duration_ms=duration_ms, billed_ms=inv.billed_ms, init_ms=inv.init_ms, memory_mb=fn.memory_size,
+                architecture=fn.architectures[0], ephemeral_storage_mb=fn.ephemeral_storage,
                 max_memory_used_mb=inv.max_memory_used_mb, cold=inv.cold, environment=self.id,
-                error_type=inv.error_type, status=inv.status, event_source_mapping=inv.event_source_mapping,
+                error_type=inv.error_type, status=inv.status, invocation_model=inv.invocation_model,
+                attempt=inv.attempt, event_source_mapping=inv.event_source_mapping,
                 event_source_arn=inv.event_source_arn, batch_size=inv.batch_size))
             self.last_used = self.ctx.clock.time()
         finally:
@@ -522,7 +514,7 @@ class ExecutionEnvironment:
                 rt.group.kill("shutdown")
             if rt.group.fileno() is None and not rt.exited:  # no pidfd (macOS): look for the exit
                 timeout = 0.05 if timeout is None else min(timeout, 0.05)
-                if _peek_exit(rt.proc.pid) is not None:
+                if rt.proc.poll() is not None:
                     self._on_exit()
                     continue
             for key, _ in self._sel.select(timeout):
@@ -571,9 +563,8 @@ class ExecutionEnvironment:
         """The runtime exited: note how, and stop listening to it; it is reaped by the reset."""
         rt = self._runtime
         self._drain_output()
-        rt.returncode = _peek_exit(rt.proc.pid)
-        if rt.returncode is None:  # pragma: no cover - the pidfd said it exited
-            rt.returncode = 0
+        # The reaper, the runtime's parent, reports its exit status (and keeps it unreaped until the release).
+        rt.returncode = rt.proc.wait(timeout=EXIT_STATUS_TIMEOUT)
         for fd in (rt.group.fileno(), rt.proc.stdout.fileno()):
             if fd is not None and fd in self._sel.get_map():
                 self._sel.unregister(fd)
@@ -652,7 +643,6 @@ class ExecutionEnvironment:
         if out in self._sel.get_map():
             self._sel.unregister(out)
         rt.proc.stdout.close()
-        self.ctx.reaper.unregister(rt.proc.pid)
         for conn in list(self._api.connections):
             self._api.drop(conn)
         self._runtime = None
@@ -676,6 +666,7 @@ class ExecutionEnvironment:
             os.close(self._wake_r)
             os.close(self._wake_w)
             shutil.rmtree(self._dir, ignore_errors=True)
+            self.ctx.isolation.release(self._uid)
             self._lifecycle.to(State.STOPPED)
 
     def _environ(self) -> dict[str, str]:

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .linux import children as _children
 from .process_group import ProcessGroup
 
 MEMORY_TICK = 0.010  # seconds between memory checks of a running environment
@@ -80,17 +81,6 @@ def _cpu_seconds(pid: int, stat_fields: list[bytes]) -> float:
         return total / 1e9
     except (OSError, ValueError, IndexError):
         return (int(stat_fields[11]) + int(stat_fields[12])) / _HZ
-
-
-def _children(pid: int) -> list[int]:
-    kids: list[int] = []
-    try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
-                kids.extend(int(k) for k in f.read().split())
-    except OSError:
-        pass
-    return kids
 
 
 def measure(pid: int, max_tasks: int = 1 << 30) -> Usage:

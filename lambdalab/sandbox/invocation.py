@@ -32,6 +32,8 @@ class Invocation:
     payload: bytes
     invoked_arn: str
     invocation_type: str = "RequestResponse"
+    invocation_model: str = "sync"  # "sync"; "async" for an attempt the asynchronous queue makes; "poll" for a poller's
+    attempt: int = 1  # which attempt at its event this is (asynchronous events are retried, same request id)
     client_context: str | None = None  # JSON text, handed to the runtime as is
     trace_id: str | None = None
     event_source_mapping: str | None = None  # the UUID of the mapping whose poller made this invocation

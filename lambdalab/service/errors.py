@@ -63,9 +63,21 @@ class PolicyLengthExceededException(LambdaError):
     """A function policy would grow over its size quota."""
 
 
+class InvalidSignatureException(LambdaError, status=403):
+    """The request's signature is scoped to a Region that does not exist (an error of AWS's front end)."""
+
+
+NOT_FOUND = "The resource you requested does not exist."  # AWS's words where it names nothing
+
+
 def function_not_found(arn: str) -> ResourceNotFoundException:
     return ResourceNotFoundException(f"Function not found: {arn}")
 
 
 class ResourceInUseException(LambdaError):
     """The resource is busy with another change (an event source mapping being deleted)."""
+
+
+def not_reachable(region: str, here: str) -> ResourceNotFoundException:
+    """An ARN of another Region: AWS's answer to any call that names one."""
+    return ResourceNotFoundException(f"Functions from '{region}' are not reachable in this region ('{here}')")

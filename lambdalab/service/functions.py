@@ -21,7 +21,8 @@ Who owns what, and which lock guards it:
   slot in ``_busy`` while its package unpacks, and a second update (UpdateFunctionCode,
   UpdateFunctionConfiguration, PublishVersion) meanwhile gets AWS's ResourceConflictException
   ("An update is in progress for resource: ...") rather than waiting in a queue.
-* Function policies (``FunctionPolicies``) and layers (``LayerStore``) have locks of their own,
+* Function policies (``FunctionPolicies``), asynchronous invocation settings (``EventInvokeConfigs``)
+  and layers (``LayerStore``) have locks of their own,
   which may be held while the service's lock is taken, never the other way round.  Unpacked
   packages on disk belong to the values that name them and are removed, outside the lock,
   once none does.
@@ -30,6 +31,7 @@ Who owns what, and which lock guards it:
 from __future__ import annotations
 
 import dataclasses
+import re
 import secrets
 import threading
 import uuid
@@ -43,22 +45,25 @@ from ..arns import FUNCTION_ARN
 from ..clock import Clock
 from . import code as packages
 from .aliases import AliasStore
+from .configure import configure
 from .errors import (
     InvalidParameterValueException,
     LambdaError,
     PreconditionFailedException,
     ResourceConflictException,
     function_not_found,
+    not_reachable,
 )
+from .event_invoke import EventInvokeConfigs
 from .layers import LayerStore, unzipped_size
 from .mappings import MappingStore
 from .models import Code, Function, Located, page
 from .permissions import FunctionPolicies
 from .quotas import Quotas
-from .validation import check_environment, check_runtime
 from .versions import REVISION_MISMATCH, VERSION_NUMBER, VersionStore
 
 S3Fetch = Callable[[str, str, "str | None"], bytes]
+_UNPACKED_LATER = Code(sha256="", size=0, unzipped_size=0, root=Path())  # a new function's, until its package is
 # listener(name, qualifier, function): (name, "$LATEST", $LATEST) after an update, (name, "3", None) when
 # version 3 is deleted, (name, "prod", None) when alias prod is, (name, None, None) when the function is.
 Listener = Callable[[str, "str | None", "Function | None"], None]
@@ -78,6 +83,7 @@ class LambdaService:
         self.versions = VersionStore(self, self._lock, self._timestamp)  # published versions, per function
         self.aliases = AliasStore(self, self._lock)
         self.policies = FunctionPolicies(self)  # resource-based policies, per function, version and alias
+        self.event_invoke = EventInvokeConfigs(self)  # asynchronous invocation settings, likewise
         self.layers = LayerStore(self, package=self._package, timestamp=self._timestamp, mounts=workdir / "opt")
         self.mappings = MappingStore(self)  # event source mappings; the pollers (invoke/poll) run them
 
@@ -155,19 +161,18 @@ class LambdaService:
         match = FUNCTION_ARN.match(name)
         if not match or match["qualifier"]:
             raise InvalidParameterValueException(f"Invalid function name: {name}")
+        self._check_region(match)
         name = match["name"]
         if params.get("PackageType", "Zip") != "Zip":
             raise InvalidParameterValueException("lambdalab runs .zip packages; container images are not supported.")
-        runtime = params.get("Runtime")
-        if not runtime:
+        if not params.get("Runtime") or not params.get("Handler"):
             raise InvalidParameterValueException("Runtime and Handler are mandatory parameters for functions "
                                                  "created with deployment packages.")
-        check_runtime(runtime)
-        if not params.get("Handler"):
-            raise InvalidParameterValueException("Runtime and Handler are mandatory parameters for functions "
-                                                 "created with deployment packages.")
-        variables = (params.get("Environment") or {}).get("Variables") or {}
-        check_environment(variables, self.quotas)
+        q = self.quotas
+        blank = Function(name=name, arn=self.arn(name), runtime=params["Runtime"], role=params["Role"],
+                         handler=params["Handler"], code=_UNPACKED_LATER, last_modified="", timeout=q.timeout_default_s,
+                         memory_size=q.memory_default_mb, ephemeral_storage=q.ephemeral_default_mb)
+        settings = configure(params, blank, q)  # checked before the package is unpacked
         with self._lock:  # the name is taken from here on, while its package is unpacked outside the lock
             if name in self._functions or name in self._busy:
                 raise ResourceConflictException(f"Function already exist: {name}")
@@ -176,17 +181,10 @@ class LambdaService:
             layers = self.layers.resolve(params.get("Layers") or [])
             opt = self.layers.mount(layers)
             code = self._package(params.get("Code") or {}, layer_bytes=unzipped_size(layers))
-            function = Function(
-                name=name, arn=self.arn(name), runtime=runtime, role=params["Role"], handler=params["Handler"],
-                code=code, last_modified=self._timestamp(), description=params.get("Description", ""),
-                timeout=params.get("Timeout", self.quotas.timeout_default_s),
-                memory_size=params.get("MemorySize", self.quotas.memory_default_mb),
-                ephemeral_storage=(params.get("EphemeralStorage") or {}).get("Size", self.quotas.ephemeral_default_mb),
-                environment=dict(variables), architectures=tuple(params.get("Architectures") or ["x86_64"]),
-                tracing_mode=(params.get("TracingConfig") or {}).get("Mode", "PassThrough"),
-                log_format=(params.get("LoggingConfig") or {}).get("LogFormat", "Text"),
-                tags=dict(params.get("Tags") or {}), layers=layers, opt=opt,
-                state="Active",  # its code is unpacked before we answer, so it is ready at once
+            function = dataclasses.replace(
+                blank, **settings, code=code, last_modified=self._timestamp(),
+                architectures=tuple(params.get("Architectures") or ["x86_64"]), tags=dict(params.get("Tags") or {}),
+                layers=layers, opt=opt, state="Active",  # its code is unpacked before we answer, so it is ready at once
             )
             with self._lock:
                 self._functions[name] = function
@@ -226,8 +224,9 @@ class LambdaService:
             return {**function.configuration(), "CodeSha256": code.sha256, "CodeSize": code.size}
         with self._update(name, params.get("RevisionId")) as update:
             code = self._package(params, layer_bytes=unzipped_size(update.current.layers))
+            architectures = {"architectures": tuple(params["Architectures"])} if "Architectures" in params else {}
             try:
-                function = update.commit(code=code)
+                function = update.commit(code=code, **architectures)
             except LambdaError:
                 packages.remove(code)
                 raise
@@ -241,24 +240,9 @@ class LambdaService:
     def update_function_configuration(self, params: dict[str, Any]) -> dict:
         name = self.function_name(params["FunctionName"])  # updates change $LATEST only
         with self._update(name, params.get("RevisionId")) as update:
-            changes: dict[str, Any] = {}
-            if "Runtime" in params:
-                check_runtime(params["Runtime"])
+            changes = configure(params, update.current, self.quotas)
             if "Layers" in params:
                 changes["layers"], changes["opt"] = self.layers.attach(params["Layers"], update.current.code)
-            if "Environment" in params:
-                variables = (params["Environment"] or {}).get("Variables") or {}
-                check_environment(variables, self.quotas)
-                changes["environment"] = dict(variables)
-            simple = {"Role": "role", "Handler": "handler", "Description": "description", "Timeout": "timeout",
-                      "MemorySize": "memory_size", "Runtime": "runtime"}
-            changes.update((attr, params[key]) for key, attr in simple.items() if key in params)
-            if "EphemeralStorage" in params:
-                changes["ephemeral_storage"] = params["EphemeralStorage"]["Size"]
-            if "TracingConfig" in params:
-                changes["tracing_mode"] = params["TracingConfig"].get("Mode", update.current.tracing_mode)
-            if "LoggingConfig" in params:
-                changes["log_format"] = params["LoggingConfig"].get("LogFormat", update.current.log_format)
             return _in_progress(update.commit(**changes))
 
     def delete_function(self, function_name: str, qualifier: str | None = None) -> None:
@@ -334,11 +318,17 @@ class LambdaService:
         match = FUNCTION_ARN.match(function_name)
         if not match:
             raise function_not_found(self.arn(function_name))
+        self._check_region(match)
         arn_qualifier = match["qualifier"]
         if qualifier and arn_qualifier and qualifier != arn_qualifier:
             raise InvalidParameterValueException("The derived qualifier from the function name does not match "
                                                  "the specified qualifier.")
         return match["name"], qualifier or arn_qualifier, match["account"] in (None, self.account)
+
+    def _check_region(self, match: re.Match) -> None:
+        """An ARN of another Region names nothing here (AWS's answer, whatever the operation)."""
+        if match["region"] and match["region"] != self.region:
+            raise not_reachable(match["region"], self.region)
 
     def _discard(self, codes: list[Code]) -> None:
         """Delete the packages among ``codes`` that neither $LATEST nor any version runs any more."""

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from ..arns import LAYER_ARN
 from . import code as packages
 from .errors import (
+    NOT_FOUND,
     InvalidParameterValueException,
     PreconditionFailedException,
     ResourceConflictException,
@@ -36,8 +37,6 @@ from .permissions import _document, _text, build_statement
 
 if TYPE_CHECKING:
     from .functions import LambdaService
-
-NOT_FOUND = "The resource you requested does not exist."
 
 Package = Callable[..., Code]  # LambdaService._package(source): fetch (ZipFile or S3), check and unpack
 Location = Callable[[LayerVersion], str]

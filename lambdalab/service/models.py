@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import runtimes
+from ..arns import parse_arn
+
 
 @dataclass(frozen=True)
 class Code:
@@ -62,9 +65,15 @@ class Function:
     memory_size: int = 128
     ephemeral_storage: int = 512
     environment: dict[str, str] = field(default_factory=dict)
+    has_environment: bool = False  # Environment was given (AWS echoes it then, even without variables)
     architectures: tuple[str, ...] = ("x86_64",)
     tracing_mode: str = "PassThrough"
     log_format: str = "Text"
+    log_group_name: str = ""  # LoggingConfig.LogGroup when it is not the default /aws/lambda/<name>
+    application_log_level: str = "INFO"  # LoggingConfig's levels, shown while LogFormat is JSON
+    system_log_level: str = "INFO"
+    dead_letter_arn: str | None = None  # DeadLetterConfig.TargetArn: the SQS queue or SNS topic of failed events
+    snap_start: str = "None"  # SnapStart.ApplyOn (configuration only: lambdalab takes no snapshots)
     tags: dict[str, str] = field(default_factory=dict)
     layers: tuple[LayerVersion, ...] = ()
     opt: Path | None = None  # the layers extracted in order, what environments see as /opt (set by the service)
@@ -76,7 +85,11 @@ class Function:
 
     @property
     def log_group(self) -> str:
-        return f"/aws/lambda/{self.name}"
+        return self.log_group_name or f"/aws/lambda/{self.name}"
+
+    @property
+    def region(self) -> str:
+        return parse_arn(self.arn).region
 
     @property
     def qualified_arn(self) -> str:
@@ -109,11 +122,18 @@ class Function:
             "PackageType": "Zip",
             "Architectures": list(self.architectures),
             "EphemeralStorage": {"Size": self.ephemeral_storage},
-            "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+            "SnapStart": {"ApplyOn": self.snap_start, "OptimizationStatus": "On" if self.snap_start ==
+                          "PublishedVersions" and self.version != "$LATEST" else "Off"},
             "LoggingConfig": {"LogFormat": self.log_format, "LogGroup": self.log_group},
+            "RuntimeVersionConfig": {"RuntimeVersionArn": runtimes.version(self.runtime, self.region)[1]},
         }
-        if self.environment:
+        if self.log_format == "JSON":
+            conf["LoggingConfig"].update(ApplicationLogLevel=self.application_log_level,
+                                         SystemLogLevel=self.system_log_level)
+        if self.has_environment or self.environment:
             conf["Environment"] = {"Variables": dict(self.environment)}
+        if self.dead_letter_arn:
+            conf["DeadLetterConfig"] = {"TargetArn": self.dead_letter_arn}
         if self.layers:
             conf["Layers"] = [{"Arn": layer.arn, "CodeSize": layer.code.size} for layer in self.layers]
         if self.state == "Pending":  # AWS's create response has no LastUpdateStatus yet
@@ -127,7 +147,7 @@ class Function:
 
 # Fields that list operations (ListFunctions, ListVersionsByFunction) leave out, as AWS does.
 NOT_LISTED = ("State", "StateReason", "StateReasonCode", "LastUpdateStatus", "LastUpdateStatusReason",
-              "LastUpdateStatusReasonCode")
+              "LastUpdateStatusReasonCode", "RuntimeVersionConfig")
 
 
 def listed(conf: dict[str, Any]) -> dict[str, Any]:

@@ -14,17 +14,19 @@ import copy
 import json
 import re
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..arns import FUNCTION_ARN
 from .errors import (
+    NOT_FOUND,
     InvalidParameterValueException,
     PolicyLengthExceededException,
     PreconditionFailedException,
     ResourceConflictException,
     ResourceNotFoundException,
 )
-from .models import Function
+from .models import Function, Located
 
 if TYPE_CHECKING:
     from .functions import LambdaService
@@ -77,7 +79,7 @@ class FunctionPolicies:
     def remove_permission(self, function_name: str, statement_id: str, qualifier: str | None = None,
                           revision_id: str | None = None) -> None:
         with self._lock:
-            located = self._service.lookup(function_name, qualifier)
+            located = self._lookup(function_name, qualifier, lambda arn: f"No policy found for: {arn}")
             target, key = located.alias or located.function, (located.function.name, _normal(located.qualifier))
             statements = self._policies.get(key)
             if not statements:
@@ -97,10 +99,10 @@ class FunctionPolicies:
 
     def get_policy(self, function_name: str, qualifier: str | None = None) -> dict[str, str]:
         with self._lock:
-            located = self._service.lookup(function_name, qualifier)
+            located = self._lookup(function_name, qualifier, lambda arn: NOT_FOUND)
             statements = self._policies.get((located.function.name, _normal(located.qualifier)))
             if not statements:
-                raise ResourceNotFoundException("The resource you requested does not exist.")
+                raise ResourceNotFoundException(NOT_FOUND)
             target = located.alias or located.function
             return {"Policy": _text(_document(statements)), "RevisionId": target.revision_id}
 
@@ -119,6 +121,17 @@ class FunctionPolicies:
             return copy.deepcopy(_document(statements)) if statements else None
 
     # -- helpers ---------------------------------------------------------------------------------
+    def _lookup(self, function_name: str, qualifier: str | None, missing: Callable[[str], str]) -> Located:
+        """What the call names; a function that does not exist at all is reported in the operation's own
+        words (``missing(its ARN)``), as AWS reports it to GetPolicy and RemovePermission."""
+        try:
+            return self._service.lookup(function_name, qualifier)
+        except ResourceNotFoundException:
+            name = self._service.function_name(function_name)
+            if self._service.version(name, "$LATEST") is None:
+                raise ResourceNotFoundException(missing(self._service.arn(name))) from None
+            raise
+
     def _function_changed(self, name: str, qualifier: str | None, function: Function | None) -> None:
         """A deleted version or alias takes its policy with it; a deleted function, every one of its own."""
         if function is None:

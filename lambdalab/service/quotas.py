@@ -2,9 +2,9 @@
 
 A lesson may change a value (``lambdalab.start(quotas={"init_timeout_s": 2})`` or
 ``cloud.quotas.set(...)``); code reads them from the cloud's :class:`Quotas`, never from a
-constant of its own, so nothing else needs patching.  Sources are the keys of
-``reference/lambda-semantics.md`` (Q26: the 2026 quotas page; BC: botocore's model;
-ENV: the execution-environment page; obs: observed in real environments).
+constant of its own, so nothing else needs patching.  Sources are the keys that
+``docs/sources.md`` defines (Q26: the 2026 quotas page; BC: botocore's model; ENV: the
+execution-environment page; DG23: the 2023 developer guide; obs: observed in real environments).
 """
 
 from __future__ import annotations
@@ -75,6 +75,23 @@ DEFAULTS: tuple[Quota, ...] = (
           "the compact JSON of the whole policy; AddPermission names both sizes when it refuses"),
     Quota("tags_max", "Tags per function", 50, "count", "obs",
           "AWS's tag limit per resource; TagResource answers 'Number of tags exceeds resource tag limit.'"),
+    # Asynchronous invocation (the queue in front of Invoke with InvocationType=Event)
+    Quota("async_retry_attempts_default", "Retries of an event after a function error (default)", 2, "count",
+          "DG23", "MaximumRetryAttempts when the function, version or alias has no EventInvokeConfig saying otherwise"),
+    Quota("async_event_age_default_s", "Maximum age of an event (default)", 21600, "s", "DG23",
+          "MaximumEventAgeInSeconds when no EventInvokeConfig says otherwise"),
+    Quota("async_first_retry_s", "Wait before the first retry of a failed event", 60, "s", "DG23",
+          "about 1 minute after the first attempt failed"),
+    Quota("async_second_retry_s", "Wait before the second retry of a failed event", 120, "s", "DG23",
+          "about 2 minutes after the second attempt failed"),
+    Quota("async_backoff_min_s", "Backoff after a throttle or a system error (first)", 1, "s", "DG23",
+          "doubles with every throttle of the same event"),
+    Quota("async_backoff_max_s", "Backoff after a throttle or a system error (at most)", 300, "s", "DG23"),
+    Quota("dead_letter_message_max_bytes", "ErrorMessage attribute of a dead-letter message", 1024, "bytes", "DG23",
+          "the first 1 KB of the error message"),
+    Quota("async_concurrency", "Asynchronous events running at once", 8, "count", "lambdalab",
+          "AWS runs as many as the function's concurrency allows; each running event holds an execution "
+          "environment of this machine"),
     # Event source mappings (pollers)
     Quota("esm_sqs_batch_default", "SQS event source: BatchSize (default)", 10, "messages", "BC"),
     Quota("esm_sqs_batch_max", "SQS event source: BatchSize (maximum, standard queue)", 10000, "messages", "BC"),

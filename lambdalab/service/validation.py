@@ -33,11 +33,25 @@ RESERVED_ENV_VARS = frozenset({
 })
 
 
+# The runtimes AWS names when it refuses one it does not know, in the order it named them (a Java hash
+# set's) in January 2026 (LocalStack's AWS-validated test_create_lambda_exceptions snapshot): the list
+# changes whenever AWS adds or retires a runtime.
+AWS_RUNTIMES = ("nodejs20.x", "python3.14", "provided.al2023", "python3.12", "python3.13", "nodejs24.x",
+                "nodejs22.x", "java25", "python3.10", "python3.11", "java21", "ruby3.3", "ruby3.4", "ruby3.2",
+                "python3.8", "python3.9", "java17", "nodejs16.x", "dotnet10", "dotnet8", "java11", "dotnet6",
+                "nodejs18.x", "provided.al2", "java8.al2")
+
+
 def check_runtime(runtime: str) -> None:
+    """AWS's answer to a runtime it retired or does not know, then lambdalab's to one it cannot run."""
     if runtime in BLOCKED_RUNTIMES:
         raise InvalidParameterValueException(
             f"The runtime parameter of {runtime} is no longer supported for creating or updating "
             "AWS Lambda functions. We recommend you use a supported runtime while creating or updating functions.")
+    if runtime not in AWS_RUNTIMES:
+        raise InvalidParameterValueException(
+            f"Value {runtime} at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: "
+            f"[{', '.join(AWS_RUNTIMES)}] or be a valid ARN")
     if runtime not in SUPPORTED_RUNTIMES:
         raise InvalidParameterValueException(
             f"The runtime {runtime} is valid in AWS but lambdalab does not run it yet; "

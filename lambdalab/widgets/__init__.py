@@ -1,12 +1,18 @@
 """Views for the notebooks: ipywidgets and plotly, reusable and testable without a browser.
 
-Importing this package sets plotly's renderer deliberately: ``plotly_mimetype`` draws figures
-in JupyterLab, and ``notebook`` also stores a self-contained HTML copy in the output, so an
-exported notebook (nbconvert to HTML) shows the same plots offline.
+Importing this package sets plotly's renderer to :data:`RENDERER`. Each figure's output then
+holds two views of it: plotly's own JSON (``application/vnd.plotly.v1+json``), which JupyterLab
+draws with its plotly extension, and an HTML fallback that loads plotly.js from plotly's CDN,
+which nbconvert's HTML export and nbviewer show. Neither embeds plotly.js itself (about 4.6 MB,
+which the ``notebook`` renderer writes into the first figure's output), so a saved notebook
+stays small; the price is that an exported copy needs the network to draw its figures.
 """
 
 from __future__ import annotations
 
 import plotly.io as pio
 
-pio.renderers.default = "plotly_mimetype+notebook"
+RENDERER = "plotly_mimetype+notebook_connected"
+pio.renderers.default = RENDERER
+
+__all__ = ["RENDERER"]

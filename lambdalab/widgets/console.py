@@ -16,27 +16,16 @@ response area (:attr:`InvokeConsole.response`) is an HTML widget with the CSS cl
 
 from __future__ import annotations
 
-import base64
 import html
 import json
-import re
 from typing import Any
 
 import ipywidgets as widgets
 
+from ..course import decode
+
 CONSOLE_CLASS = "lambdalab-invoke-console"
 RESPONSE_CLASS = "lambdalab-console-response"
-
-_REPORT_FIELD = re.compile(r"(Duration|Billed Duration|Memory Size|Max Memory Used|Init Duration): ([\d.]+) (ms|MB)")
-
-
-def parse_report(line: str) -> dict[str, float]:
-    """The figures of a REPORT line: ``{"Duration": 1.62, "Billed Duration": 2.0, "Memory Size": 128.0, ...}``.
-
-    ``Init Duration`` is there only for a cold start, as in the line itself.
-    """
-    return {name: float(value) for name, value, _ in _REPORT_FIELD.findall(line)}
-
 
 def payload_text(payload: Any) -> str:
     """The payload as JSON: on one line when short, indented when long."""
@@ -130,23 +119,16 @@ class InvokeConsole(widgets.VBox):
         self.response.value = self._note(f"Invoking {name} ...")
         self.button.disabled = True
         try:
-            raw = self.lam.invoke(FunctionName=name, Payload=text.encode(), LogType="Tail")
+            done = decode(self.lam.invoke(FunctionName=name, Payload=text.encode(), LogType="Tail"))
         except Exception as e:  # an API error (the function was deleted, a throttle, ...): show it, do not raise
             self.response.value = self._note(f"The Invoke call failed: {e}", error=True)
             return None
         finally:
             self.button.disabled = False
-        body = raw["Payload"].read()
-        try:
-            payload: Any = json.loads(body)
-        except ValueError:
-            payload = body
-        log = base64.b64decode(raw.get("LogResult", "")).decode(errors="replace")
-        report = next((line for line in log.splitlines() if line.startswith("REPORT ")), "")
-        result = {"StatusCode": raw["StatusCode"], "ExecutedVersion": raw.get("ExecutedVersion"),
-                  "Payload": payload, "Log": log, "Report": parse_report(report)}
-        if raw.get("FunctionError"):
-            result["FunctionError"] = raw["FunctionError"]
+        result = {"StatusCode": done.status, "ExecutedVersion": done.version, "Payload": done.payload,
+                  "Log": done.log, "Report": done.figures}
+        if done.error:
+            result["FunctionError"] = done.error
         self.last_response = result
         self.response.value = self._render(name, result)
         return result
@@ -188,4 +170,4 @@ class InvokeConsole(widgets.VBox):
                 f'<pre style="{pre}; font-size: 90%">{_esc(result["Log"])}</pre></div>')
 
 
-__all__ = ["CONSOLE_CLASS", "RESPONSE_CLASS", "InvokeConsole", "parse_report", "payload_text"]
+__all__ = ["CONSOLE_CLASS", "RESPONSE_CLASS", "InvokeConsole", "payload_text"]

@@ -47,6 +47,16 @@ def _rows(records, function: str | None):
     return frame, start
 
 
+def _dates(times) -> list[str]:
+    """Times as the date strings plotly.js reads, to the microsecond.
+
+    Never datetime64 values: a FigureWidget sends those to the browser as they convert to Python,
+    which for nanosecond precision is an integer (nanoseconds since 1970), and plotly.js then
+    places the bar decades away.
+    """
+    return list(times.dt.strftime("%Y-%m-%d %H:%M:%S.%f"))
+
+
 def _kind(cold: bool, init_ms: float, error_type: str | None) -> str:
     """How an invocation started (for the hover text), and its error if it failed."""
     if not cold:
@@ -111,14 +121,14 @@ def environment_timeline(records, function: str | None = None, *, title: str | N
     if cold.any():
         init_custom = [(*c[:4], ms, *c[5:]) for c, ms in zip(custom_for(cold), init[cold].round(2), strict=True)]
         fig.add_bar(name="INIT", orientation="h", y=y[cold], x=init[cold],
-                    base=start[cold] - pd.to_timedelta(init[cold], unit="ms"),
+                    base=_dates(start[cold] - pd.to_timedelta(init[cold], unit="ms")),
                     marker_color=INIT_COLOR, customdata=init_custom, hovertemplate=_HOVER_INIT)
     for name, mask, color in (("invocation", ~failed, INVOKE_COLOR), ("failed invocation", failed, ERROR_COLOR)):
         if mask.any() or name == "invocation":
-            fig.add_bar(name=name, orientation="h", y=y[mask], x=duration[mask], base=start[mask],
+            fig.add_bar(name=name, orientation="h", y=y[mask], x=duration[mask], base=_dates(start[mask]),
                         marker_color=color, customdata=custom_for(mask), hovertemplate=_HOVER_INVOKE,
                         legendgroup=name)
-    fig.add_scatter(name="starts", mode="markers", x=start, y=y, showlegend=False, legendgroup="invocation",
+    fig.add_scatter(name="starts", mode="markers", x=_dates(start), y=y, showlegend=False, legendgroup="invocation",
                     marker={"symbol": "line-ns-open", "size": ROW_HEIGHT * 0.55, "color": TICK_COLOR,
                             "line": {"width": 1.5, "color": TICK_COLOR}},
                     customdata=custom, hovertemplate=_HOVER_INVOKE)

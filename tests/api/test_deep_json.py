@@ -3,37 +3,27 @@
 from __future__ import annotations
 
 import base64
-import http.client
 import json
-from urllib.parse import urlsplit
 
 import pytest
 from botocore.exceptions import ClientError
 from deploy import error_of
+from signing import send, sign
 
-from lambdalab.api.wire import TOO_DEEP, load_json
-
-AUTHORIZATION = ("AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/lambda/aws4_request, "
-                 "SignedHeaders=host, Signature=0")
+from lambdalab.jackson import TOO_DEEP, load_json
 
 
 def raw(cloud, method: str, path: str, body: bytes, headers: dict[str, str] | None = None):
-    """One request to the Lambda API as raw HTTP (the gateway routes it by its credential scope)."""
-    url = urlsplit(cloud.endpoint_url)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
-    try:
-        conn.request(method, path, body=body, headers={"Authorization": AUTHORIZATION,
-                                                       "Content-Type": "application/json", **(headers or {})})
-        response = conn.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        conn.close()
+    """One request to the Lambda API as raw HTTP, signed as botocore signs it."""
+    headers = {"Content-Type": "application/json", **(headers or {})}
+    status, answer_headers, answer = send(cloud, method, path, body, sign(cloud, method, path, body, headers))
+    return status, {k.lower(): v for k, v in answer_headers.items()}, answer
 
 
 @pytest.mark.parametrize("depth", [1001, 100_000])
 def test_a_deep_request_body_is_invalid_request_content(cloud, depth):
     status, headers, body = raw(cloud, "POST", "/2015-03-31/functions", b"[" * depth)
-    assert status == 400 and headers["x-amzn-ErrorType"] == "InvalidRequestContentException"
+    assert status == 400 and headers["x-amzn-errortype"] == "InvalidRequestContentException"
     assert json.loads(body)["message"] == f"Could not parse request body into json: {TOO_DEEP}"
 
 

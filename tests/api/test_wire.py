@@ -3,7 +3,6 @@ responses go through botocore's parser, so both directions match what real SDKs 
 
 import io
 import json
-import time
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
@@ -16,6 +15,7 @@ from botocore.awsrequest import HeadersDict
 from botocore.response import StreamingBody
 
 from lambdalab.api.wire import LambdaWire, Request, WireError, _java_regex
+from lambdalab.jackson import load_json
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:my-fn"
 ROLE = "arn:aws:iam::123456789012:role/lambda-role"
@@ -245,15 +245,21 @@ def test_validation_of_nested_and_collection_members(wire):
     assert "Map keys must satisfy constraint" in message(wire, "TagResource", {"Resource": ARN, "Tags": {"a!": "v"}})
 
 
-def test_invoke_codec_is_fast(wire):
-    headers = {"Host": "localhost", "X-Amz-Invocation-Type": "RequestResponse", "X-Amz-Log-Type": "None",
-               "Content-Type": "application/json", "Authorization": "AWS4-HMAC-SHA256 ...",
-               "X-Amz-Date": "20240101T000000Z", "User-Agent": "Boto3/1.34", "Content-Length": "7"}
-    output = {"StatusCode": 200, "Payload": b'{"ok":true}', "ExecutedVersion": "$LATEST"}
-    path = "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Amy-fn/invocations"
-    rounds = 2000
-    start = time.perf_counter()
-    for _ in range(rounds):
-        wire.parse("POST", path, "Qualifier=live", headers, b'{"n":1}')
-        wire.respond("Invoke", output)
-    assert (time.perf_counter() - start) / rounds < 100e-6
+@pytest.mark.parametrize(("data", "words", "line", "column"), [
+    (bytes.fromhex("6e87729ee9b5d749ee9b6d74"), "Invalid UTF-8 start byte 0x87", 1, 3),  # as AWS answered
+    (b'{"a": "\xc3\x28"}', "Invalid UTF-8 middle byte 0x28", 1, 10),  # the column after the bad byte
+    (b'{\n "a": "\xff"}', "Invalid UTF-8 start byte 0xff", 2, 9),
+])
+def test_bytes_that_are_not_utf8_are_refused_in_jacksons_words(data, words, line, column):
+    with pytest.raises(ValueError) as caught:
+        load_json(data)
+    assert str(caught.value) == (f"{words}\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` "
+                                 f"disabled); line: {line}, column: {column}]")
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])
+def test_non_numeric_numbers_are_not_json(token):
+    with pytest.raises(ValueError) as caught:
+        load_json(f'{{"a": {token}}}')
+    assert str(caught.value) == (f"Non-standard token '{token}': enable `JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS` "
+                                 "to allow")

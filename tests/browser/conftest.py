@@ -1,8 +1,9 @@
 """A real browser on the course: JupyterLab from the venv, driven by Debian's Chromium through Playwright.
 
-Fixtures: ``chromium`` (the executable, or a skip that says how to get one), ``lab`` (a JupyterLab
-server on a free port, over a temporary copy of notebooks/, so a run never writes into the repo)
-and ``page`` (a fresh browser context; a screenshot lands in the test's tmp dir when it fails).
+Fixtures: ``chromium`` (the executable, or a skip that says how to get one), ``lab`` (one JupyterLab
+server per test module, on a free port, over a temporary copy of notebooks/, so a run never writes
+into the repo), ``kernels_down`` (shuts the server's kernels down after a test) and ``page`` (a fresh
+browser context; a screenshot lands in the test's tmp dir when it fails).
 
 Playwright's own browser download is never used: the test runs the system's Chromium.
 ``LAMBDALAB_CHROMIUM`` points at another executable; ``LAMBDALAB_BROWSER_TESTS=required`` (set by
@@ -111,8 +112,10 @@ class Lab:
         return "\n".join(text.splitlines()[-lines:])
 
 
-@pytest.fixture
-def lab(chromium, request, tmp_path):
+@pytest.fixture(scope="module")
+def lab(chromium, request, tmp_path_factory):
+    """One JupyterLab for a test module; each test shuts down the kernels it started (see ``kernels_down``)."""
+    tmp_path = tmp_path_factory.mktemp("lab")
     root = tmp_path / "notebooks"
     shutil.copytree(ROOT / "notebooks", root, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     home = tmp_path / "jupyter"  # config, data, runtime, settings and workspaces of this run only
@@ -141,14 +144,25 @@ def lab(chromium, request, tmp_path):
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    env=env, cwd=tmp_path, start_new_session=True)
     server = Lab(process, port, token, root, log)
+    failed_before = request.session.testsfailed
     try:
         _wait_until_up(server, timeout=60)
         yield server
-        report = getattr(request.node, "rep_call", None)
-        if report is not None and report.failed:
+        if request.session.testsfailed > failed_before:
             print(f"JupyterLab's log ({log}), last lines:\n{server.log_tail()}")
     finally:
         _shut_down(server)
+
+
+@pytest.fixture
+def kernels_down(lab):
+    """After the test, shut down every kernel of the server: a course notebook's kernel holds a cloud."""
+    yield lab
+    for session in lab.api("api/sessions"):
+        try:
+            lab.api(f"api/sessions/{session['id']}", method="DELETE", timeout=30)
+        except OSError:
+            pass
 
 
 def _wait_until_up(lab: Lab, timeout: float) -> None:

@@ -7,7 +7,8 @@ import json
 import pytest
 
 import lambdalab
-from lambdalab.widgets.console import CONSOLE_CLASS, RESPONSE_CLASS, InvokeConsole, parse_report
+from lambdalab.course import report_figures
+from lambdalab.widgets.console import CONSOLE_CLASS, RESPONSE_CLASS, InvokeConsole
 
 GREETER = """
 def handler(event, context):
@@ -107,8 +108,8 @@ def test_refresh_picks_up_a_new_function(cloud, fn, greeter):
     assert '"greeting": "Hello, Grace!"' in console.response.value
 
 
-def test_parse_report_reads_every_figure():
+def test_report_figures_reads_every_figure():
     line = ("REPORT RequestId: 1\tDuration: 2.07 ms\tBilled Duration: 87 ms\tMemory Size: 128 MB\t"
             "Max Memory Used: 36 MB\tInit Duration: 84.00 ms\t")
-    assert parse_report(line) == {"Duration": 2.07, "Billed Duration": 87, "Memory Size": 128,
+    assert report_figures(line) == {"Duration": 2.07, "Billed Duration": 87, "Memory Size": 128,
                                   "Max Memory Used": 36, "Init Duration": 84.0}

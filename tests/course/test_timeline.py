@@ -5,11 +5,17 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
-from deploy import Deployer, concurrently
+from deploy import Deployer
+from gate import WAIT_AT_GATE, Gate
 
 from lambdalab.widgets.timeline import EnvironmentTimeline, bars, environment_timeline
 
-SLOW = "import time\n\ndef handler(event, context):\n    time.sleep(event.get('sleep', 0.3))\n    return 'ok'\n"
+HELD = WAIT_AT_GATE + """
+def handler(event, context):
+    if "gate" in event:
+        wait_at_gate(event["gate"])
+    return "ok"
+"""
 FAILING = "def handler(event, context):\n    if event.get('fail'):\n        raise ValueError('no')\n    return 'ok'\n"
 
 
@@ -27,10 +33,11 @@ def naive(times) -> list[pd.Timestamp]:
 def burst(cloud):
     """A function hit by 3 concurrent requests, then 2 one after another: 3 environments, 5 invocations."""
     fn = Deployer(cloud)
-    name = fn.create(SLOW)
-    concurrently(lambda: fn.invoke(name), 3)
-    fn.invoke(name, {"sleep": 0})
-    fn.invoke(name, {"sleep": 0})
+    name = fn.create(HELD, Timeout=60)
+    with Gate() as gate:  # the three run at once
+        gate.run(lambda: fn.invoke(name, {"gate": gate.port}), 3)
+    fn.invoke(name)
+    fn.invoke(name)
     return name, fn.records(name)
 
 
@@ -115,3 +122,29 @@ def test_live_widget_refresh_picks_up_new_invocations(fn):
         (output,) = live.widget.outputs
         shown = output["data"]["application/vnd.plotly.v1+json"]
         assert sum(len(t["x"]) for t in shown["data"] if t.get("name") == "invocation") == 2
+
+
+
+def test_what_the_live_widget_sends_to_the_browser_are_dates_within_the_records(fn):
+    """A FigureWidget serializes its traces itself, not through plotly's JSON encoder: a datetime64[ns]
+    column went out as integers (nanoseconds since 1970) and plotly.js drew the INIT bars decades away."""
+    from plotly.serializers import _py_to_js
+
+    name = fn.create(HELD, Timeout=60)
+    live = EnvironmentTimeline(fn.cloud, name)
+    sent: list[dict] = []
+    live.figure.observe(lambda change: sent.append(change["new"]) if change["new"] else None, names="_py2js_addTraces")
+    with Gate() as gate:  # two at once: two environments, each with its INIT bar
+        gate.run(lambda: fn.invoke(name, {"gate": gate.port}), 2)
+    live.refresh()
+    traces = [trace for message in sent for trace in _py_to_js(message, None)["trace_data"]]
+    assert {t["name"] for t in traces} >= {"INIT", "invocation", "starts"}
+    records = fn.records(name)
+    first = records["start"].min().tz_convert(None) - pd.Timedelta(seconds=5)
+    last = records["start"].max().tz_convert(None) + pd.Timedelta(seconds=5)
+    dates = [value for t in traces for key in ("base", "x") if not (t["type"] == "bar" and key == "x")
+             for value in t.get(key) or []]
+    assert len(dates) == 2 + 2 + 2  # INIT bases, invocation bases, start ticks
+    for value in dates:
+        assert isinstance(value, str), f"a date went to the browser as {type(value).__name__}: {value!r}"
+        assert first <= pd.Timestamp(value) <= last, f"{value} is not when the invocations ran"

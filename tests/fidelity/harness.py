@@ -259,6 +259,8 @@ def run_case(cloud: Any, case: dict) -> list[str]:
                 _call(run, step, where, region)
             elif "logs" in step:
                 _logs(run, step, where, region)
+            elif "advance" in step:  # the recording waited (for retries): the cloud's clock moves instead
+                cloud.clock.advance(step["advance"])
     finally:
         _clean_up(run, regions)
     return run.diffs

@@ -48,6 +48,10 @@ def deny(message: str) -> Respond:
     return lambda service, headers: denials.access_denied(service, headers, message)
 
 
+def unknown_key(service: str, headers: dict[str, str]) -> tuple[int, list[tuple[str, str]], bytes]:
+    return denials.invalid_credentials(service, headers, KEY)
+
+
 CALLS = {  # one ordinary call per service, as a learner would make it
     "s3": ("get_object", {"Bucket": "b", "Key": "k"}),
     "sqs": ("send_message", {"QueueUrl": "http://127.0.0.1:9/123456789012/q", "MessageBody": "m"}),
@@ -60,12 +64,13 @@ CALLS = {  # one ordinary call per service, as a learner would make it
     "ec2": ("stop_instances", {"InstanceIds": ["i-1"]}),
     "iam": ("create_role", {"RoleName": "r", "AssumeRolePolicyDocument": "{}"}),
     "sts": ("assume_role", {"RoleArn": "arn:aws:iam::123456789012:role/r", "RoleSessionName": "session"}),
+    "lambda": ("get_function", {"FunctionName": "f"}),
 }
 DENIED = [("s3", 403, "AccessDenied"), ("sqs", 403, "AccessDenied"), ("sns", 403, "AuthorizationError"),
           ("dynamodb", 400, "AccessDeniedException"), ("logs", 400, "AccessDeniedException"),
           ("events", 400, "AccessDeniedException"), ("stepfunctions", 400, "AccessDeniedException"),
           ("cloudwatch", 403, "AccessDenied"), ("ec2", 403, "UnauthorizedOperation"),
-          ("iam", 403, "AccessDenied"), ("sts", 403, "AccessDenied")]
+          ("iam", 403, "AccessDenied"), ("sts", 403, "AccessDenied"), ("lambda", 403, "AccessDeniedException")]
 INVALID = [("s3", 403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records."),
            ("sts", 403, "InvalidClientTokenId", denials.INVALID_TOKEN),
            ("iam", 403, "InvalidClientTokenId", denials.INVALID_TOKEN),
@@ -73,6 +78,7 @@ INVALID = [("s3", 403, "InvalidAccessKeyId", "The AWS Access Key Id you provided
            ("sqs", 403, "InvalidClientTokenId", denials.INVALID_TOKEN),
            ("dynamodb", 400, "UnrecognizedClientException", denials.INVALID_TOKEN),
            ("logs", 400, "UnrecognizedClientException", denials.INVALID_TOKEN),
+           ("lambda", 403, "UnrecognizedClientException", denials.INVALID_TOKEN),
            ("ec2", 401, "AuthFailure", "AWS was not able to validate the provided access credentials")]
 
 
@@ -87,12 +93,12 @@ def test_a_refusal_reaches_boto3_with_the_code_and_message_the_service_sends(ser
 @pytest.mark.parametrize(("service", "status", "code", "message"), INVALID, ids=[i[0] for i in INVALID])
 def test_an_access_key_never_issued_is_refused_as_each_service_refuses_it(service, status, code, message):
     operation, params = CALLS[service]
-    got_status, error = refused(service, operation, denials.invalid_credentials, **params)
+    got_status, error = refused(service, operation, unknown_key, **params)
     assert (got_status, error["Code"], error["Message"]) == (status, code, message)
 
 
 def test_s3_names_the_unknown_access_key():
-    _, error = refused("s3", "get_object", denials.invalid_credentials, Bucket="b", Key="k")
+    _, error = refused("s3", "get_object", unknown_key, Bucket="b", Key="k")
     assert error["AWSAccessKeyId"] == KEY
 
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import uuid
 
 import psutil
 import pytest
 from pollkit import Kit, until
 
 import lambdalab
+from lambdalab import zip_files
 
 ECHO = """
 import json, time
@@ -330,3 +332,39 @@ def test_an_idle_poller_uses_no_cpu(kit):
     before = cpu()
     threading.Event().wait(0.5)  # half a second of an idle queue, by design
     assert cpu() - before < 0.01
+
+
+def test_a_mapping_in_another_region_reads_that_regions_queue_and_runs_there(cloud, kit):
+    eu_lam, eu_sqs = cloud.client("lambda", region_name="eu-west-1"), cloud.client("sqs", region_name="eu-west-1")
+    name = f"eu-{uuid.uuid4().hex[:8]}"
+    source = ("import json, os\ndef handler(event, context):\n    print(json.dumps({'region': os.environ["
+              "'AWS_REGION'], 'arn': context.invoked_function_arn, 'records': event['Records']}))\n")
+    eu_lam.create_function(FunctionName=name, Runtime="python3.12", Role=kit.role, Handler="app.handler",
+                           Code={"ZipFile": zip_files(source)})
+    url = eu_sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:10]}")["QueueUrl"]
+    arn = eu_sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    assert ":eu-west-1:" in arn
+    mapping = eu_lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn, BatchSize=1)
+    assert mapping["FunctionArn"].startswith("arn:aws:lambda:eu-west-1:")
+    assert kit.lam.list_event_source_mappings(EventSourceArn=arn)["EventSourceMappings"] == []  # us-east-1 has none
+    try:
+        eu_sqs.send_message(QueueUrl=url, MessageBody="from Ireland")
+        kit.settle()
+        def ran():
+            frame = cloud.invocations()
+            return frame[frame["function_arn"] == mapping["FunctionArn"]]
+
+        until(lambda: len(ran()))
+        frame = ran()
+        assert frame["invocation_model"].tolist() == ["poll"] and frame["event_source_arn"].tolist() == [arn]
+        cloud.logs.flush()
+        logs = cloud.client("logs", region_name="eu-west-1")
+        [printed] = [json.loads(e["message"]) for e in logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")[
+            "events"] if e["message"].startswith("{")]
+        assert printed["region"] == "eu-west-1" and printed["arn"] == mapping["FunctionArn"]
+        assert [(r["body"], r["awsRegion"], r["eventSourceARN"]) for r in printed["records"]] == \
+               [("from Ireland", "eu-west-1", arn)]
+    finally:
+        eu_lam.delete_event_source_mapping(UUID=mapping["UUID"])
+        kit.settle()
+        eu_lam.delete_function(FunctionName=name)

@@ -144,7 +144,9 @@ class FakeRuntimeAPI:
             self.cond.notify_all()
         return request_id
 
-    def wait(self, request_id: str, timeout: float = 10) -> Posted:
+    def wait(self, request_id: str, timeout: float = 60) -> Posted:
+        """What the runtime posted for ``request_id``. The timeout is only reached when the runtime is
+        broken: a busy machine can take many seconds to start an interpreter, so it is generous."""
         with self.cond:
             assert self.cond.wait_for(lambda: request_id in self.posted, timeout), f"no result for {request_id}"
             return self.posted[request_id]
@@ -205,7 +207,7 @@ class Runtime:
     def invoke(self, event=None, **kwargs) -> Posted:
         return self.api.wait(self.api.queue(event, **kwargs))
 
-    def wait_exit(self, timeout: float = 10) -> int:
+    def wait_exit(self, timeout: float = 60) -> int:
         code = self.proc.wait(timeout)
         self.read_pipe()
         return code

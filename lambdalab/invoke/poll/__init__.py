@@ -41,8 +41,8 @@ log = logging.getLogger(__name__)
 
 
 class Pollers:
-    def __init__(self, invoker: Invoker, authorizer: Authorizer, metrics: Metrics, clock: Clock) -> None:
-        self._invoker, self._metrics, self._clock = invoker, metrics, clock
+    def __init__(self, authorizer: Authorizer, clock: Clock) -> None:
+        self._clock = clock
         self.access = SourceAccess(authorizer)
         self._lock = threading.Lock()
         self._pollers: dict[str, Poller] = {}  # mapping UUID -> its running poller
@@ -51,9 +51,10 @@ class Pollers:
         self._closed = False
         self._changes = threading.Lock()
 
-    def attach(self, service: LambdaService) -> None:
-        """Run the mappings of ``service`` (call once per service, as each account and Region gets one)."""
-        ctx = PollContext(service, self._invoker, self.access, self.access.authorizer, self._metrics, self._clock)
+    def attach(self, service: LambdaService, invoker: Invoker, metrics: Metrics) -> None:
+        """Run the mappings of ``service`` through the ``invoker`` of its account and Region, counting in its
+        ``metrics`` (call once per service, as each account and Region gets one)."""
+        ctx = PollContext(service, invoker, self.access, self.access.authorizer, metrics, self._clock)
         service.mappings.check_source = self.access.check
         service.mappings.subscribe(lambda mapping: self._changed(ctx, mapping))
 

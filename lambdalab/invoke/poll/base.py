@@ -213,7 +213,7 @@ class Poller:
                 return Outcome("failed", request_id)
             records = [{**r, "invokeIdentityArn": function.role} if "invokeIdentityArn" in r else r for r in records]
             inv = Invocation(request_id=request_id, payload=json.dumps({"Records": records}).encode(),
-                             invoked_arn=located.arn, trace_id=trace_id(),
+                             invoked_arn=located.arn, trace_id=trace_id(), invocation_model="poll",
                              event_source_mapping=mapping.uuid, event_source_arn=mapping.source_arn,
                              batch_size=len(records))
             self.ctx.invoker.invoke(function, inv)

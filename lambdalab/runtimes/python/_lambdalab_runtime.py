@@ -508,7 +508,7 @@ def _get_handler(handler: str):
     except ImportError as e:
         raise _Fault(_Fault.IMPORT_MODULE_ERROR, f"Unable to import module '{modname}': {e}") from None
     except SyntaxError as e:
-        trace = [f'  File "{e.filename}" Line {e.lineno}\n    {e.text}']
+        trace = [f'  File "{_aws(e.filename)}" Line {e.lineno}\n    {e.text}']
         raise _Fault(_Fault.USER_CODE_SYNTAX_ERROR, f"Syntax error in module '{modname}': {e}", trace) from None
     try:
         return getattr(module, fname)
@@ -516,12 +516,20 @@ def _get_handler(handler: str):
         raise _Fault(_Fault.HANDLER_NOT_FOUND, f"Handler '{fname}' missing on module '{modname}'") from None
 
 
+_AWS_NAMES: list = []  # host directories and the paths AWS shows for them, set once by main()
+
+
+def _aws(text: str) -> str:
+    return _lambdalab_runtime_paths.rename(text, _AWS_NAMES)
+
+
 def _make_error(message, error_type, stack_trace, request_id=None) -> dict:
+    """An error result as AWS reports it, its paths shown as AWS names them (/var/task, /opt, ...)."""
     return {
-        "errorMessage": message or "",
+        "errorMessage": _aws(message or ""),
         "errorType": error_type or "",
         "requestId": request_id if request_id is not None else "",
-        "stackTrace": stack_trace or [],
+        "stackTrace": [_aws(entry) for entry in stack_trace or []],
     }
 
 
@@ -634,6 +642,7 @@ def main() -> None:
     if mounts:
         keep = [task_root, _RUNTIME_DIR, sys.prefix, sys.base_prefix, sys.exec_prefix, *sys.path]
         _lambdalab_runtime_paths.install(mounts, keep)
+    _AWS_NAMES[:] = _lambdalab_runtime_paths.aws_names(task_root, mounts)
     _LoggingHook.install(sink, invocation)
 
     try:

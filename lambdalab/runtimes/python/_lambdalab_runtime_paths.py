@@ -1,4 +1,4 @@
-"""Make the literal paths /tmp and /opt work for Python handlers.
+"""Make the literal paths /tmp and /opt work for Python handlers, and show paths as AWS names them.
 
 Why: in AWS every execution environment has its own writable /tmp, and its layers extracted
 read-only at /opt; handler code writes to "/tmp/..." and reads "/opt/..." literally. lambdalab
@@ -23,6 +23,7 @@ os.readlink() of links made here, and tempfile.gettempdir() (it returns TMPDIR).
 import builtins
 import io
 import os
+import sys
 
 _ONE_PATH = (
     "access", "chdir", "chmod", "chown", "getxattr", "lchown", "listdir", "listxattr", "lstat", "mkdir",
@@ -89,3 +90,37 @@ def install(mounts: dict, keep: list) -> None:
             for supported in _SUPPORTS:
                 if func in supported:
                     supported.add(wrapped)
+
+
+def aws_names(task_root: str, mounts: dict) -> list:
+    """(host directory, the path AWS shows for it) pairs, longest first, for error messages and stack traces.
+
+    In AWS a handler's files are under /var/task, its layers under /opt, the runtime under
+    /var/runtime and the interpreter's library under /var/lang/lib/pythonX.Y; an error report
+    that showed lambdalab's working directory instead would be one more thing that differs.
+    The Python version stays the one that really runs.
+    """
+    lang = "/var/lang/lib/python{}.{}".format(*sys.version_info[:2])
+    site = sys.modules.get("site")
+    pairs = [(task_root, "/var/task"), (os.path.dirname(os.path.abspath(__file__)), "/var/runtime"),
+             (os.path.dirname(os.__file__), lang), *((root, point) for point, root in mounts.items())]
+    pairs += [(path, lang + "/site-packages") for path in (site.getsitepackages() if site else [])]
+    found = {}
+    for host, aws in pairs:
+        for variant in {os.path.abspath(host), os.path.realpath(host)}:
+            found.setdefault(variant.rstrip("/"), aws)
+    return sorted(found.items(), key=lambda pair: -len(pair[0]))
+
+
+def rename(text: str, names: list) -> str:
+    """``text`` with every host directory of ``names`` (a whole path component) replaced by its AWS path."""
+    for host, aws in names:
+        start = 0
+        while (i := text.find(host, start)) >= 0:
+            end = i + len(host)
+            if end == len(text) or text[end] in "/'\" ,:;)]\n":
+                text = text[:i] + aws + text[end:]
+                start = i + len(aws)
+            else:
+                start = end
+    return text

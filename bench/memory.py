@@ -1,0 +1,202 @@
+"""What each chapter costs in memory on Binder: the kernel and its environments, at the peak and after stop.
+
+    python bench/memory.py                          # every notebook in notebooks/
+    python bench/memory.py notebooks/03_*.ipynb     # some of them
+
+Each notebook runs in a fresh kernel (nbclient, the venv's Python) while a thread samples, every
+20 ms, the proportional set size (PSS, from /proc/PID/smaps_rollup) of the kernel and all its
+descendants: PSS counts a page shared by N processes as 1/N in each, so the sum is what the
+chapter really holds, which RSS overstates for 36 forked environments. It prints each chapter's
+peak (with the cell it happened in and how many processes there were), its PSS once the final
+``cloud.stop()`` cell has run (the kernel stays alive as a learner's does), and the budget: a
+Binder session has 1-2 GB for everything, so one chapter's peak must stay <= 400 MB and its idle
+kernel <= 200 MB once the cloud is stopped. The whole course's execution time is printed against
+its budget (<= 10 min) too. Linux only (smaps_rollup); the numbers go to bench/results/memory.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import psutil
+
+HERE = Path(__file__).resolve().parent
+NOTEBOOKS = HERE.parent / "notebooks"
+PEAK_BUDGET_MB, STOPPED_BUDGET_MB, COURSE_BUDGET_S = 400, 200, 600
+SAMPLE_S = 0.02
+
+
+def pss_kb(pid: int) -> int:
+    """PSS of one process in kB (0 if it is gone or unreadable)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def tree_pss(kernel: psutil.Process) -> tuple[float, float, int]:
+    """(PSS of the kernel process, PSS of its descendants, number of descendants), in MB."""
+    try:
+        children = kernel.children(recursive=True)
+    except psutil.Error:
+        children = []
+    return pss_kb(kernel.pid) / 1024, sum(pss_kb(c.pid) for c in children) / 1024, len(children)
+
+
+@dataclass
+class Chapter:
+    notebook: str
+    fresh_kernel_mb: float = 0.0  # the kernel before the first cell
+    peak_mb: float = 0.0
+    peak_kernel_mb: float = 0.0
+    peak_processes: int = 0
+    peak_cell: int = -1
+    stopped_mb: float = 0.0  # after the last cell (cloud.stop()), kernel still running
+    stopped_kernel_mb: float = 0.0
+    stopped_processes: int = 0
+    seconds: float = 0.0
+    error: str = ""
+    cells: list[dict] = field(default_factory=list)  # per code cell: its peak and the PSS when it ended
+
+
+class Sampler:
+    """Samples the kernel's tree on a thread of its own and keeps the peak (and the cell it fell in)."""
+
+    def __init__(self, kernel: psutil.Process, chapter: Chapter) -> None:
+        self.kernel, self.chapter = kernel, chapter
+        self.cell = -1
+        self.cell_peak = 0.0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()  # guards cell and cell_peak, written by both threads
+        self._thread = threading.Thread(target=self._run, name="bench-memory-sampler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def sample(self) -> tuple[float, float, int]:
+        kernel, children, count = tree_pss(self.kernel)
+        total = kernel + children
+        with self._lock:
+            self.cell_peak = max(self.cell_peak, total)
+            if total > self.chapter.peak_mb:
+                c = self.chapter
+                c.peak_mb, c.peak_kernel_mb, c.peak_processes, c.peak_cell = total, kernel, count + 1, self.cell
+        return kernel, children, count
+
+    def begin(self, cell: int) -> None:
+        with self._lock:
+            self.cell, self.cell_peak = cell, 0.0
+        self.sample()
+
+    def end(self) -> None:
+        kernel, children, _ = self.sample()
+        with self._lock:
+            self.chapter.cells.append({"cell": self.cell, "peak_mb": round(self.cell_peak, 1),
+                                       "end_mb": round(kernel + children, 1)})
+
+    def _run(self) -> None:
+        while not self._stop.wait(SAMPLE_S):
+            self.sample()
+
+
+def run_notebook(path: Path, timeout: int) -> Chapter:
+    import nbformat
+    from jupyter_client.manager import KernelManager
+    from nbclient import NotebookClient
+
+    chapter = Chapter(path.name)
+    nb = nbformat.read(path, as_version=4)
+    km = KernelManager(kernel_name="python3")  # "python" in the spec becomes this interpreter
+    km.start_kernel(cwd=str(path.parent))
+    t0 = time.perf_counter()
+    try:
+        kernel = psutil.Process(km.provisioner.pid)
+        sampler = Sampler(kernel, chapter)
+        client = NotebookClient(nb, km=km, timeout=timeout, allow_errors=False,
+                                resources={"metadata": {"path": str(path.parent)}})
+        with client.setup_kernel():
+            chapter.fresh_kernel_mb = round(sum(tree_pss(kernel)[:2]), 1)
+            sampler.start()
+            try:
+                code = 0
+                for index, cell in enumerate(nb.cells):
+                    if cell.cell_type == "code":
+                        sampler.begin(code)
+                        client.execute_cell(cell, index)
+                        sampler.end()
+                        code += 1
+            finally:
+                sampler.stop()
+            kernel_mb, children_mb, count = tree_pss(kernel)  # the last cell is cloud.stop(); the kernel lives on
+            chapter.stopped_mb, chapter.stopped_kernel_mb = kernel_mb + children_mb, kernel_mb
+            chapter.stopped_processes = count + 1
+    except Exception as e:  # a failing chapter is reported, and the others still run
+        chapter.error = f"{type(e).__name__}: {str(e)[:300]}"
+    finally:
+        chapter.seconds = time.perf_counter() - t0
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
+    return chapter
+
+
+def render(chapters: list[Chapter]) -> str:
+    ok = lambda value, limit: "ok" if value <= limit else "OVER"  # noqa: E731
+    lines = [f"{'chapter':<36} {'fresh':>6} {'peak':>7} {'(kernel':>8} {'procs':>6} {'cell)':>5} {'budget':>7} "
+             f"{'stopped':>8} {'(kernel)':>8} {'budget':>7} {'time':>6}",
+             f"{'':<36} {'MB':>6} {'MB':>7} {'MB':>8} {'':>6} {'':>5} {'<=400':>7} {'MB':>8} {'MB':>8} "
+             f"{'<=200':>7} {'s':>6}"]
+    for c in chapters:
+        if c.error:
+            lines.append(f"{c.notebook:<36} FAILED: {c.error}")
+            continue
+        lines.append(f"{c.notebook:<36} {c.fresh_kernel_mb:6.0f} {c.peak_mb:7.0f} {c.peak_kernel_mb:8.0f} "
+                     f"{c.peak_processes:6d} {c.peak_cell:5d} {ok(c.peak_mb, PEAK_BUDGET_MB):>7} {c.stopped_mb:8.0f} "
+                     f"{c.stopped_kernel_mb:8.0f} {ok(c.stopped_mb, STOPPED_BUDGET_MB):>7} {c.seconds:6.1f}")
+    total = sum(c.seconds for c in chapters)
+    lines.append(f"\nthe whole course, one kernel per chapter: {total:.0f} s (budget <= {COURSE_BUDGET_S} s: "
+                 f"{ok(total, COURSE_BUDGET_S)})")
+    lines.append("PSS of the kernel and its descendants (environments), sampled every 20 ms; 'cell' counts code "
+                 "cells from 0; 'stopped' is after the last cell, cloud.stop(), with the kernel still running.")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    parser.add_argument("--timeout", type=int, default=600, help="seconds a cell may take")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "memory.json")
+    args = parser.parse_args(argv)
+    if not Path("/proc/self/smaps_rollup").exists():
+        raise SystemExit("bench/memory.py needs Linux's /proc/PID/smaps_rollup")
+    paths = args.notebooks or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    load = os.getloadavg()[0]
+    chapters = []
+    for path in paths:
+        print(f"[memory] {path.name} ...", file=sys.stderr, flush=True)
+        chapters.append(run_notebook(path.resolve(), args.timeout))
+    print(f"lambdalab chapters' memory (PSS), Python {platform.python_version()}, "
+          f"load average {load:.2f} -> {os.getloadavg()[0]:.2f}\n")
+    print(render(chapters))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps([asdict(c) for c in chapters], indent=1))
+    return 1 if any(c.error for c in chapters) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

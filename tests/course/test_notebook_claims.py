@@ -1,0 +1,71 @@
+"""Cells that demonstrate a claim of the prose beside them, run on their own: the cell still shows what the
+text says (a chapter once said the opposite of what the engine does)."""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+
+import lambdalab
+from lambdalab.course import Functions, attempt, policy
+from lambdalab.iam.policy import Policy, Principal, Request, evaluate
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+
+
+def cell(notebook: str, cell_id: str) -> tuple[str, str]:
+    """(the code of cell ``cell_id``, the Markdown just before it)."""
+    cells = nbformat.read(NOTEBOOKS / notebook, as_version=4).cells
+    i = next(i for i, c in enumerate(cells) if c.get("id") == cell_id)
+    return cells[i].source, next(c.source for c in reversed(cells[:i]) if c.cell_type == "markdown")
+
+
+def run(source: str, namespace: dict) -> tuple[object, str]:
+    """Run a cell as Jupyter does: (the value of its last expression, what it printed)."""
+    tree = ast.parse(source)
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(tree, "<cell>", "exec"), namespace)
+        value = eval(compile(ast.Expression(last.value), "<cell>", "eval"), namespace) if last else None
+    return value, out.getvalue()
+
+
+def test_01_shows_create_function_refusing_a_role_that_does_not_exist(cloud):
+    source, text = cell("01_first_function.ipynb", "first-11b")
+    assert "also checks the role" in text and "any well-formed" not in text
+    namespace = {"lam": cloud.client("lambda"), "cloud": cloud, "attempt": attempt,
+                 "zip_bytes": lambdalab.zip_files("def handler(event, context):\n    return 1\n")}
+    _, printed = run(source, namespace)
+    assert printed == "InvalidParameterValueException: The role defined for the function cannot be assumed by Lambda.\n"
+
+
+def test_07_shows_what_a_condition_on_an_absent_key_does(cloud):
+    """In AWS (and lambdalab's engine), a negated operator or an ...IfExists one matches when the key is absent."""
+    source, text = cell("07_permissions.ipynb", "c07-29b")
+    assert "a request without the key is \"not equal\" to any value" in text
+    namespace = {"pd": pd, "Policy": Policy, "Principal": Principal, "Request": Request, "evaluate": evaluate,
+                 "policy": policy, "ACCOUNT": cloud.account, "json": json}
+    table, _ = run(source, namespace)
+    assert table.to_dict(orient="index") == {
+        "StringEquals": {"from vpc-111bbb22": True, "from vpc-999ccc33": False, "without aws:SourceVpc": False},
+        "StringEqualsIfExists": {"from vpc-111bbb22": True, "from vpc-999ccc33": False, "without aws:SourceVpc": True},
+        "StringNotEquals": {"from vpc-111bbb22": False, "from vpc-999ccc33": True, "without aws:SourceVpc": True},
+    }
+
+
+def test_03_shows_300_mb_failing_at_256_mb_and_fitting_in_512(cloud):
+    """The cell after exercise 3 shows its answer happen; the exercise's expected answer is that size."""
+    from lambdalab.checks import ch03
+
+    source, _ = cell("03_configuration_and_limits.ipynb", "c03-48")
+    _, printed = run(source, {"fn": Functions(cloud)})
+    at_256, at_512 = printed.splitlines()
+    assert at_256.startswith("256 MB: Runtime.OutOfMemory") and at_512.startswith("512 MB: {'MB': 300}")
+    assert ch03.q3.bind(cloud).check(512) and not ch03.q3.bind(cloud).check(256)
