@@ -308,25 +308,6 @@ def timeouts(cloud, client, n: int) -> dict:
     return out
 
 
-# -- async: Invoke(Event) to the handler's start ---------------------------------------------------
-def async_start(cloud, client, name: str, n: int) -> dict:
-    """From calling Invoke(InvocationType=Event) to the environment receiving the event (the record's
-    ``start``, on the cloud's clock), for a warm function; one event at a time."""
-    create(client, name, TRIVIAL, memory=1769)
-    check_ok(invoke(client, name, {"warm": True})[1], name)
-    delays = []
-    for i in tqdm(range(n), desc="async invoke to handler start"):
-        called = cloud.clock.time()
-        response = client.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"i": i}).encode())
-        rid = request_id(response)
-        deadline = time.monotonic() + 30
-        while (rows := cloud.records.rows()) and rows[-1].request_id != rid and time.monotonic() < deadline:
-            time.sleep(0.0005)  # no event to wait for: the record is written on the async worker's thread
-        record = records_for(cloud, [rid]).iloc[0]
-        delays.append((record["start"].timestamp() - called) * 1000)
-    return {"start_ms": summary(delays)}
-
-
 # -- stop: cloud.stop() with invocations in flight -------------------------------------------------
 def stop_in_flight(inflight: int) -> dict:
     """A fresh cloud with ``inflight`` handlers running (each sleeps 60 s): how long stop() takes."""

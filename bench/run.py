@@ -26,14 +26,16 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import measure  # noqa: E402
+from async_queue import async_queue  # noqa: E402
 from floor import FloorServer  # noqa: E402
+from sqs_mapping import sqs_mapping  # noqa: E402
 
 FULL = dict(warmups=50, warm_n=1000, cold_n=30, tp_seconds=5.0, tp_memories=(128, 1769), timeout_n=5,
-            start_runs=3, cpu_runs=3, cpu_iter=3_000_000, peer_calls=200, peer_cli=10, async_n=200, inflight=4,
-            codec_rounds=5000)
+            start_runs=3, cpu_runs=3, cpu_iter=3_000_000, peer_calls=200, peer_cli=10, async_delay_n=200,
+            async_events=2000, inflight=4, codec_rounds=5000, sqs_messages=2000, sqs_n=100)
 QUICK = dict(warmups=20, warm_n=200, cold_n=5, tp_seconds=1.5, tp_memories=(128,), timeout_n=2,
-             start_runs=1, cpu_runs=1, cpu_iter=3_000_000, peer_calls=30, peer_cli=2, async_n=30, inflight=4,
-             codec_rounds=1000)
+             start_runs=1, cpu_runs=1, cpu_iter=3_000_000, peer_calls=30, peer_cli=2, async_delay_n=30,
+             async_events=200, inflight=4, codec_rounds=1000, sqs_messages=300, sqs_n=20)
 
 
 def machine() -> dict:
@@ -152,9 +154,9 @@ def run(cfg: dict, quick: bool) -> tuple[Report, dict]:
         cpu = rep.section("cpu_share", measure.cpu_share, cloud, client, cfg["cpu_iter"], cfg["cpu_runs"])
         iam = rep.section("iam_invoke", measure.iam_invoke, cloud, floor, "bench-trivial-1769", cfg["warmups"],
                           cfg["warm_n"])
-        async_start = rep.section("async_start", measure.async_start, cloud, client, "bench-async", cfg["async_n"])
         decision = rep.section("policy_decision", measure.policy_decision, cloud, cfg["warm_n"]) if iam else None
-        throttle = rep.section("throttle_decision", throttle_decision, cloud, "bench-trivial-128", cfg["warm_n"])
+        aq = rep.section("async_queue", async_queue, cloud, "bench-async", cfg["async_delay_n"], cfg["async_events"])
+        esm = rep.section("sqs_mapping", sqs_mapping, cloud, cfg["sqs_messages"], cfg["sqs_n"])
     finally:
         floor_server.close()
         t0 = time.perf_counter()
@@ -224,14 +226,15 @@ def run(cfg: dict, quick: bool) -> tuple[Report, dict]:
     if decision:
         rep.row("policy_decision_p50", "  one IAM decision alone (2 policies, a condition), p50",
                 decision["decision_us"]["p50"], "us", fmt="{:.0f}")
-    if throttle:
-        rep.row("admit_p50", "  one concurrency decision (admit + release, under its lock), p50",
-                throttle["admit_us"]["p50"], "us", fmt="{:.1f}")
-        rep.row("throttle_p50", "  one throttle decision (the 429's exception included), p50",
-                throttle["throttle_us"]["p50"], "us", fmt="{:.1f}")
-    if async_start:
-        rep.row("async_start_p50", "Invoke(Event) to the handler's start, p50 (warm)", async_start["start_ms"]["p50"],
-                "ms", ("<=", 5))
+    if esm:
+        rep.row("sqs_delay_p50", "SQS mapping: SendMessage to the handler's start, no window, p50", esm["delay_p50_ms"],
+                "ms", ("<=", 20), "{:.1f}")
+        rep.row("sqs_per_s", "SQS mapping: messages/s end to end, batches of 10", esm["per_s"], "msgs/s", fmt="{:.0f}")
+    if aq:
+        rep.row("async_start_p50", "Invoke(Event) to the handler's start p50 / p99, warm", aq["start_ms"]["p50"], "ms",
+                ("<=", 5), f"{{:.2f}} / {aq['start_ms']['p99']:.2f}")
+        rep.row("async_per_s", f"events through the async queue, {aq['environments']} environments, 4 senders",
+                aq["per_s"], "events/s", fmt="{:.0f}")
     if stop:
         rep.row("stop_in_flight", f"cloud.stop() with {stop['inflight']} invocations in flight", stop["stop_s"], "s",
                 ("<=", 1))

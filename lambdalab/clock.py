@@ -1,9 +1,18 @@
 """The cloud's sense of time: real time plus an offset a notebook can fast-forward.
 
-Everything that *waits* in lambdalab (idle environments' keep-alive, later retry delays,
-schedules and backoff) is a timer on this clock, so ``cloud.clock.advance(3600)`` makes an
-hour pass for all of them at once.  What a handler does still takes real time: durations
-are measured with ``time.perf_counter`` and only their timestamps come from here.
+Everything that *waits* in lambdalab (idle environments' keep-alive, the asynchronous queue's
+retry delays and backoff, visibility timeouts, batching windows, schedules) is a timer on this
+clock, so ``cloud.clock.advance(hours=1)`` makes an hour pass for all of them at once.  What a
+handler does still takes real time: durations are measured with ``time.perf_counter`` and only
+their timestamps come from here.
+
+Fast-forwarding plays time in order rather than jumping: ``advance`` moves to the next timer that
+falls due, fires it, waits until the work it started is done, and only then moves on.  Work that
+time must wait for (an asynchronous event being run, its record being delivered, an event source
+poller's batch) says so with :meth:`Clock.hold` and :meth:`Clock.release`.  So a retry scheduled 2
+minutes after a failure that itself happened inside ``advance(minutes=5)`` still runs within those
+5 minutes, at its own time, and a message that fails, comes back after its visibility timeout and
+fails again plays out within one ``advance`` at the times AWS would have played it.
 """
 
 from __future__ import annotations
@@ -48,10 +57,11 @@ class Clock:
         self._advances: list[tuple[float, float]] = []  # (machine time of each advance, the offset from then on)
         self._timers: list[tuple[float, int, Timer]] = []
         self._seq = itertools.count()
-        self._cond = threading.Condition()
+        self._cond = threading.Condition()  # guards everything below, and _offset's changes
         self._thread: threading.Thread | None = None
         self._stopped = False
         self._busy = False  # a callback is running on the clock thread
+        self._holds = 0  # work under way that time must wait for (hold/release)
 
     def time(self) -> float:
         """Seconds since the epoch, as the cloud sees them."""
@@ -84,19 +94,56 @@ class Clock:
                 self._thread = threading.Thread(target=self._run, name="lambdalab-clock", daemon=True)
                 self._thread.start()
             if earliest:  # otherwise the thread already wakes in time
-                self._cond.notify()
+                self._cond.notify_all()  # the clock thread, among advance() waiters
         return timer
 
-    def advance(self, seconds: float) -> None:
-        """Fast-forward the cloud's time; returns once every timer that fell due has run."""
-        if seconds < 0:
+    def advance(self, seconds: float = 0.0, *, minutes: float = 0.0, hours: float = 0.0) -> None:
+        """Fast-forward the cloud's time, playing each timer that falls due in order (see the module's
+        docstring); returns once they and the work they started are done.
+
+        Work held when it is called (an asynchronous event running now) finishes first, at the time
+        it started in: time never jumps under a running handler.
+        """
+        total = seconds + 60 * minutes + 3600 * hours
+        if total < 0:
             raise ValueError("the clock only moves forward")
         with self._cond:
-            self._offset += seconds
+            goal = self._offset + total  # where the offset ends: exactly ``total`` ahead of where it was
+            if self._thread is threading.current_thread():  # a timer advancing the clock: no waiting here
+                self._ahead(goal)
+                return
+            while True:
+                self._cond.wait_for(self._settled)
+                if self._stopped:
+                    return
+                due = self._timers[0][0] - time.time() if self._timers else math.inf  # the offset that makes it due
+                self._ahead(min(due, goal))
+                if due > goal:
+                    break
+            self._cond.wait_for(self._settled)
+
+    def hold(self) -> None:
+        """Work is under way that ``advance`` must let finish before time moves on (pair with release)."""
+        with self._cond:
+            self._holds += 1
+
+    def release(self) -> None:
+        """Held work is done."""
+        with self._cond:
+            self._holds -= 1
+            if not self._holds:
+                self._cond.notify_all()
+
+    def _ahead(self, offset: float) -> None:
+        """Move the offset forward to ``offset``, never back (called with _cond held)."""
+        if offset > self._offset:
+            self._offset = offset
             self._advances.append((time.time(), self._offset))
             self._cond.notify_all()
-            if self._thread is not threading.current_thread():
-                self._cond.wait_for(lambda: self._stopped or (not self._busy and not self._due()))
+
+    def _settled(self) -> bool:
+        """Nothing due, no timer running, no work held (called with _cond held)."""
+        return self._stopped or (not self._busy and not self._holds and not self._due())
 
     def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` of cloud time (returns early if the clock is advanced past it)."""
@@ -108,7 +155,7 @@ class Clock:
         with self._cond:
             self._stopped = True
             self._timers.clear()
-            self._cond.notify()
+            self._cond.notify_all()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
 
@@ -135,3 +182,4 @@ class Clock:
     def __repr__(self) -> str:
         ahead = f", {self._offset:+.0f} s ahead" if self._offset else ""
         return f"<Clock {self.now():%Y-%m-%d %H:%M:%S} UTC{ahead}>"
+

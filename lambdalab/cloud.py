@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
+from . import mototime
 from .api import LambdaAPI
 from .api.authorize import LambdaAuthorization
 from .api.context import ApiContext
@@ -52,8 +53,11 @@ from .iam.authorizer import Authorizer
 from .iam.guard import Guard
 from .iam.principals import Directory
 from .iam.roles import check_execution_role, create_course_role, session_credentials
+from .invoke.async_queue import AsyncQueue
+from .invoke.destinations import Destinations
 from .invoke.invoker import Invoker
 from .invoke.lease import Leases
+from .invoke.poll import Pollers
 from .invoke.pool import EnvironmentPool
 from .invoke.provisioner import Provisioner
 from .observe.logs import LogShipper
@@ -72,7 +76,10 @@ from .service.quotas import Quotas
 OTHER_ACCOUNT = "210987654321"
 DOWNLOAD_EXPIRES_S = 600  # GetFunction's Code.Location and GetLayerVersion's Content.Location, as in AWS
 # Environments first (they use everything else), then what serves them, then what records them.
-_STOP_ORDER = ("pool", "invoker", "governor", "isolation", "gateway", "listener", "logs", "metrics", "workdir", "clock")
+# Asynchronous queues and event source pollers stop taking work before the environments stop (an
+# attempt they cut short is no failure); their threads are joined after.
+_STOP_ORDER = ("queue", "pollers", "pool", "workers", "poller-threads", "governor", "isolation", "gateway", "listener",
+               "logs", "metrics", "workdir", "mototime", "clock")
 log = logging.getLogger(__name__)
 _running: weakref.WeakSet[LocalCloud] = weakref.WeakSet()
 
@@ -101,6 +108,7 @@ class LocalCloud:
         self._download_key = secrets.token_bytes(32)  # signs the /_lambdalab/ download URLs
         self._isolation_settings = Settings.of(isolation)  # see lambdalab.sandbox.isolation.Settings
         self._started = False
+        self.unfinished_events = 0  # asynchronous events left queued by the last stop()
         self._stops: dict[str, Callable[[], None]] = {}  # how to stop each part that started, by name
         self._lock = threading.Lock()
 
@@ -130,6 +138,8 @@ class LocalCloud:
         for account in (self.account, self.other_account):
             create_course_role(account)
         self._stops["clock"] = self.clock.stop
+        mototime.follow(self.clock)  # moto's SQS visibility, Kinesis arrival times, ... on this cloud's clock
+        self._stops["mototime"] = lambda: mototime.unfollow(self.clock)
         self.workdir = Path(tempfile.mkdtemp(prefix="lambdalab-"))
         self._stops["workdir"] = lambda: shutil.rmtree(self.workdir, ignore_errors=True)
         for path in (self.workdir, *(self.workdir / sub for sub in ("code", "opt", "envs"))):
@@ -156,14 +166,18 @@ class LocalCloud:
         self.pool = EnvironmentPool(self._sandbox, context_of=lambda fn: self.regions.of(fn.arn).sandbox)
         self._stops["pool"] = self.pool.stop
         self.authorizer = Authorizer(self.clock, self.region)
+        roots = {key["AccessKeyId"]: (account, key["SecretAccessKey"]) for account, key in self._roots.items()}
+        directory = Directory(roots)  # the guard's and the destinations': one view of who may do what
+        self._destinations = Destinations(self.endpoint_url, directory, self.authorizer, session_credentials)
+        self.pollers = Pollers(self.authorizer, self.clock)  # event source mappings, of every place
+        self._stops["pollers"], self._stops["poller-threads"] = self.pollers.close, self.pollers.join
         self.regions = Regions((self.account, self.other_account), self._place)
-        self._stops["invoker"] = self.regions.stop
+        self._stops["queue"], self._stops["workers"] = self.regions.close, self.regions.join
         home = self.regions.get(self.account, self.region)
-        self.service, self.invoker, self.leases = home.service, home.invoker, home.leases
+        self.service, self.invoker, self.leases, self.queue = home.service, home.invoker, home.leases, home.queue
         self.metrics = home.invoker.metrics
         api = LambdaAPI(self.regions.api, self.quotas)
-        roots = {key["AccessKeyId"]: (account, key["SecretAccessKey"]) for account, key in self._roots.items()}
-        guard = Guard(Directory(roots), self.authorizer, self.clock, verify=self.verify_signatures)
+        guard = Guard(directory, self.authorizer, self.clock, verify=self.verify_signatures)
         self.gateway = Gateway(api, self._own_app, guard, listener=listener)
         self._stops["gateway"] = self.gateway.stop
         self.gateway.start()
@@ -180,19 +194,28 @@ class LocalCloud:
             credentials=lambda fn: session_credentials(fn.role, fn.name, region))
         leases = Leases(service.concurrency)  # the account's concurrency in this Region, as in AWS
         provisioner = Provisioner(service, self.pool)
-        invoker = Invoker(service, self.pool, leases, self._metrics.at(account, region))
-        api = ApiContext(service=service, invoker=invoker, code_url=self._code_url, layer_url=self._layer_url,
+        metrics = self._metrics.at(account, region)
+        invoker = Invoker(service, self.pool, leases, metrics)
+        queue = AsyncQueue(invoker, self._destinations, metrics, self.clock, self.quotas)
+        self.pollers.attach(service, invoker, metrics)
+        api = ApiContext(service=service, invoker=invoker, queue=queue, destinations=self._destinations,
+                         code_url=self._code_url, layer_url=self._layer_url,
                          authorization=LambdaAuthorization(service, self.authorizer, check_execution_role))
-        return Place(service, leases, provisioner, invoker, sandbox, api)
+        return Place(service, leases, provisioner, invoker, queue, sandbox, api)
 
     def stop(self) -> None:
-        """Stop everything: no environment, thread or process of this cloud survives it."""
+        """Stop everything: no environment, thread or process of this cloud survives it.
+
+        Asynchronous events still queued (in line, running or waiting for a retry) are counted in
+        ``unfinished_events`` and in a warning; they are ``unfinished`` in :meth:`async_events`.
+        """
         with self._lock:
             if not self._started:
                 return
             self._started = False
             _running.discard(self)
             self._shutdown()
+            self.unfinished_events = self.regions.unfinished
 
     def _shutdown(self) -> None:
         """Stop the parts that started, in ``_STOP_ORDER``; every step runs even if one before it failed.
@@ -272,8 +295,19 @@ class LocalCloud:
         return self.regions.get(account or self.account, region or self.region).service
 
     def invocations(self):
-        """Every invocation so far as a pandas DataFrame (one row per invocation)."""
+        """Every invocation so far as a pandas DataFrame (one row per invocation; an asynchronous event's
+        attempts share its request id, ``attempt`` numbering them, ``invocation_model`` "async")."""
         return self.records.frame()
+
+    def async_events(self):
+        """Every asynchronous event so far, in every account and Region, as a pandas DataFrame (one row per
+        event): its ``state`` (queued, running, waiting, or how it ended: succeeded, failed, dropped,
+        unfinished), its ``condition``, attempts and throttles, where its record and dead letter went, and
+        its ``history``."""
+        import pandas as pd
+
+        frames = [place.queue.frame() for place in self.regions.places()]
+        return pd.concat(frames, ignore_index=True).sort_values("received", ignore_index=True, kind="stable")
 
     def isolation(self):
         """What keeps environments apart on this machine, as a pandas DataFrame (protection, active, detail).

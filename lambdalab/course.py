@@ -22,6 +22,7 @@ import base64
 import json
 import re
 import time
+import urllib.request
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -125,6 +126,23 @@ class Functions:
     def configure(self, name: str, **config: Any) -> None:
         """UpdateFunctionConfiguration, then wait until the update is done."""
         self.lam.update_function_configuration(FunctionName=name, **config)
+        self.lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+
+    def package(self, name: str) -> bytes:
+        """The function's .zip, downloaded from GetFunction's ``Code.Location`` as AWS hands it out."""
+        location = self.lam.get_function(FunctionName=name)["Code"]["Location"]
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # the cloud is on this machine
+        with opener.open(location) as response:
+            return response.read()
+
+    def set_architecture(self, name: str, architecture: str) -> None:
+        """Move the function to ``architecture`` (``x86_64`` or ``arm64``) and wait until it is in place.
+
+        AWS changes a function's architecture with its code (UpdateFunctionCode's ``Architectures``,
+        since a package may hold native code for one of them), so the function's own package goes
+        up again with it.
+        """
+        self.lam.update_function_code(FunctionName=name, ZipFile=self.package(name), Architectures=[architecture])
         self.lam.get_waiter("function_updated_v2").wait(FunctionName=name)
 
     def new_environments(self, name: str) -> None:

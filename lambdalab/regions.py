@@ -5,13 +5,13 @@ lists nor runs them, and an ARN of another Region is "not reachable in this regi
 (account, region) has its own :class:`~lambdalab.service.functions.LambdaService` (functions,
 versions, aliases, policies, layers, reserved and provisioned concurrency), its own concurrency
 leases (AWS's quotas of 1,000 and of unreserved concurrency are per account and Region) and
-provisioner, its own invoker (and asynchronous queue) and its own sandbox context: its environments
+provisioner, its own invoker and asynchronous queue, and its own sandbox context: its environments
 get its ``AWS_REGION`` and a session of their role, and write their logs, metrics and records to that
 account's CloudWatch in that Region.  Every place shares the environment pool (and with it the
 machine's capacity), the governor, the clock and the quotas.  A request's Region is the one its
 signature names; its account is the one an ARN in it names, else the caller's (see ``api``).
 
-``Regions._lock`` guards ``_places`` and is held only to read or insert: a place is made outside it
+``Regions._lock`` guards ``_places`` and ``_closed`` and is held only to read or insert: a place is made outside it
 (it creates a directory), and when two requests make the same place at once the first one stored wins.
 """
 
@@ -25,6 +25,7 @@ import botocore.session
 
 from .api.context import ApiContext
 from .arns import parse_arn
+from .invoke.async_queue import AsyncQueue
 from .invoke.invoker import Invoker
 from .invoke.lease import Leases
 from .invoke.provisioner import Provisioner
@@ -44,6 +45,7 @@ class Place:
     leases: Leases
     provisioner: Provisioner  # makes the provisioned environments its service's configurations ask for
     invoker: Invoker
+    queue: AsyncQueue
     sandbox: SandboxContext
     api: ApiContext
 
@@ -55,7 +57,9 @@ class Regions:
         self.accounts = frozenset(accounts)
         self._make = make
         self._places: dict[tuple[str, str], Place] = {}
+        self._closed = False  # the cloud is stopping: a place made now gets a closed queue
         self._lock = threading.Lock()
+        self.unfinished = 0  # asynchronous events the last join() found unfinished, in every place
 
     def get(self, account: str, region: str) -> Place:
         """The place of ``account`` in ``region``, made now if need be.
@@ -74,7 +78,11 @@ class Regions:
             return place
         made = self._make(account, region)
         with self._lock:
-            return self._places.setdefault(key, made)
+            place = self._places.setdefault(key, made)
+            closed = self._closed
+        if closed:
+            place.queue.close()
+        return place
 
     def of(self, arn: str) -> Place:
         """The place that holds a function or layer of this ARN (KeyError if it is no ARN of the cloud's)."""
@@ -95,8 +103,16 @@ class Regions:
         with self._lock:
             return list(self._places.values())
 
-    def stop(self) -> None:
-        """Stop every place's provisioner (its reconciliations under way) and invoker (its asynchronous workers)."""
+    def close(self) -> None:
+        """No asynchronous attempt starts from now on, in any place (the cloud is stopping)."""
+        with self._lock:
+            self._closed = True
+        for place in self.places():
+            place.queue.close()
+
+    def join(self) -> None:
+        """After ``close()`` and the environments' stop: wait for every place's provisioner (its
+        reconciliations under way) and queue workers; what they left unfinished is counted in ``unfinished``."""
         for place in self.places():
             place.provisioner.stop()
-            place.invoker.stop()
+        self.unfinished = sum(place.queue.join() for place in self.places())

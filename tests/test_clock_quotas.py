@@ -29,6 +29,46 @@ def test_advance_fires_due_timers_at_once_and_in_order():
     clock.stop()
 
 
+def test_advance_steps_through_a_chain_of_timers_each_at_its_own_time():
+    """A timer that schedules the next (a retry after a failure) still falls within one advance."""
+    clock = Clock()
+    seen: list[float] = []
+    start = clock.time()
+
+    def step():
+        seen.append(clock.time() - start)
+        if len(seen) < 4:
+            clock.call_later(60 * len(seen), step)
+
+    clock.call_later(60, step)
+    clock.advance(3600)
+    assert [round(t) for t in seen] == [60, 120, 240, 420]  # 60, then 60, 120, 180 later
+    assert clock.offset == pytest.approx(3600, abs=0.5)
+    clock.stop()
+
+
+def test_advance_waits_for_the_work_a_timer_holds():
+    clock = Clock()
+    stamps: list[float] = []
+
+    def handed_off():
+        time.sleep(0.1)  # work on another thread, still at the timer's moment of cloud time
+        stamps.append(clock.time())
+        clock.call_later(10, lambda: stamps.append(clock.time()))
+        clock.release()
+
+    def fire():
+        clock.hold()
+        threading.Thread(target=handed_off).start()
+
+    start = clock.time()
+    clock.call_later(30, fire)
+    clock.advance(100)
+    assert len(stamps) == 2, "advance returned before the held work and the timer it set"
+    assert stamps[0] - start == pytest.approx(30, abs=0.5) and stamps[1] - stamps[0] == pytest.approx(10, abs=0.5)
+    clock.stop()
+
+
 def test_a_failing_timer_does_not_stop_the_clock():
     clock = Clock()
     done = threading.Event()

@@ -75,13 +75,17 @@ def test_records_frame_has_one_typed_row_per_invocation(fn, cloud):
     fn.invoke(name, {"fail": True})
     frame = fn.records(name)
     assert list(frame.columns) == ["request_id", "function", "version", "invocation_type", "start", "duration_ms",
-                                   "billed_ms", "init_ms", "memory_mb", "max_memory_used_mb", "cold", "environment",
-                                   "error_type", "status", "function_arn", "provisioned"]
+                                   "billed_ms", "init_ms", "memory_mb", "architecture", "ephemeral_storage_mb",
+                                   "max_memory_used_mb", "cold", "environment", "error_type", "status",
+                                   "invocation_model", "attempt", "event_source_mapping",
+                                   "event_source_arn", "batch_size", "function_arn", "provisioned"]
+    assert frame["invocation_model"].tolist() == ["sync", "sync"] and frame["attempt"].tolist() == [1, 1]
     assert (frame["function_arn"] == cloud.service.arn(name)).all()
     assert isinstance(frame["start"].dtype, pd.DatetimeTZDtype)
     assert frame["status"].tolist() == ["success", "error"]
     assert frame["error_type"].isna().tolist() == [True, False] and frame["error_type"][1] == "KeyError"
     assert (frame["memory_mb"] == 256).all() and (frame["max_memory_used_mb"] > 5).all()
+    assert (frame["architecture"] == "x86_64").all() and (frame["ephemeral_storage_mb"] == 512).all()  # the defaults
     assert frame["start"].is_monotonic_increasing
 
 

@@ -19,7 +19,7 @@ from ..iam import sigv4
 from ..iam.guard import CALLER
 from ..service.errors import LambdaError, RequestEntityTooLargeException, function_not_found
 from ..service.quotas import Quotas
-from . import concurrency, functions, invoke, layers, permissions, tags, versions
+from . import concurrency, event_invoke, functions, invoke, layers, mappings, permissions, tags, versions
 from .authorize import locate
 from .context import ApiContext
 from .unserved import unserved
@@ -27,7 +27,8 @@ from .wire import LambdaWire, WireError
 
 log = logging.getLogger(__name__)
 OPERATIONS = {**functions.OPERATIONS, **concurrency.OPERATIONS, **invoke.OPERATIONS, **permissions.OPERATIONS,
-              **tags.OPERATIONS, **layers.OPERATIONS, **versions.OPERATIONS}
+              **tags.OPERATIONS, **layers.OPERATIONS, **versions.OPERATIONS, **event_invoke.OPERATIONS,
+              **mappings.OPERATIONS}
 _UPLOADS = ("CreateFunction", "UpdateFunctionCode")
 Places = Callable[[str, str], "ApiContext | None"]  # (account, region) -> what its Lambda API reaches
 

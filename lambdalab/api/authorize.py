@@ -2,8 +2,12 @@
 
 Lambda judges an operation as the Service Authorization Reference lists it: ``Invoke`` is
 ``lambda:InvokeFunction`` on the function's ARN (qualified when the call names a version or an
-alias), ``GetLayerVersionByArn`` is ``lambda:GetLayerVersion``, listing is unscoped (``*``) and
-every other operation is the action of its own name on the function or layer it names.  Creating
+alias, as are the four EventInvokeConfig operations that name one), ``GetLayerVersionByArn`` is
+``lambda:GetLayerVersion``, listing is unscoped (``*``) and every other operation is the action of
+its own name on the function or layer it names (``lambda:PutFunctionEventInvokeConfig``, ...).  An
+event source mapping is its own resource (``...:event-source-mapping:UUID``) but
+CreateEventSourceMapping is unscoped, as in the reference; both carry the ``lambda:FunctionArn``
+condition key.  Creating
 or reconfiguring a function also needs ``iam:PassRole`` on its execution role.  Authorization comes
 before existence: a caller without permission learns nothing about whether a function exists.
 The function's (or the layer version's) resource-based policy takes part in every decision.
@@ -22,12 +26,19 @@ from ..iam.authorizer import Authorizer
 from ..iam.denials import denial_message
 from ..iam.policy import Policy
 from ..iam.principals import Caller
-from ..service.errors import AccessDeniedException, function_not_found
+from ..service.errors import AccessDeniedException, ResourceNotFoundException, function_not_found
 from ..service.functions import LambdaService
+from ..service.mappings import NOT_FOUND
 
 _RENAMED = {"Invoke": "InvokeFunction", "GetLayerVersionByArn": "GetLayerVersion"}
-_UNSCOPED = {"ListFunctions", "ListLayers", "GetAccountSettings"}
+_UNSCOPED = {"ListFunctions", "ListLayers", "GetAccountSettings", "ListEventSourceMappings"}
+_MAPPING_OPS = {"CreateEventSourceMapping", "GetEventSourceMapping", "UpdateEventSourceMapping",
+                "DeleteEventSourceMapping"}
 _PASSES_ROLE = {"CreateFunction", "UpdateFunctionConfiguration"}
+# Judged on the qualified ARN when the call names a version or an alias (the Service Authorization Reference
+# lists the function's version and alias as resources of these actions).
+_QUALIFIED = {"Invoke", "PutFunctionEventInvokeConfig", "UpdateFunctionEventInvokeConfig",
+              "GetFunctionEventInvokeConfig", "DeleteFunctionEventInvokeConfig"}
 LAMBDA_SERVICE = "lambda.amazonaws.com"
 
 
@@ -38,6 +49,7 @@ class Target:
     arn: str
     account: str
     policy: Policy | None = None
+    context: dict[str, Any] | None = None  # condition keys the operation sets (lambda:FunctionArn)
 
 
 def function_policy(service: LambdaService, function_name: str, qualifier: str | None = None) -> Policy | None:
@@ -59,7 +71,7 @@ def locate(home: str, region: str, operation: str, p: dict[str, Any]) -> Target:
         account = match["account"] or home
         qualifier = p.get("Qualifier") or match["qualifier"]
         arn = f"arn:aws:lambda:{match['region'] or region}:{account}:function:{match['name']}"
-        return Target(arn + f":{qualifier}" if operation == "Invoke" and qualifier else arn, account)
+        return Target(arn + f":{qualifier}" if operation in _QUALIFIED and qualifier else arn, account)
     if "Resource" in p:  # tags: the function ARN itself
         return Target(p["Resource"], account_of(p["Resource"], home))
     layer = p.get("Arn") or p.get("LayerName")
@@ -81,13 +93,18 @@ class LambdaAuthorization:
     def check(self, caller: Caller, operation: str, params: dict[str, Any], located: Target) -> None:
         """Raise AccessDeniedException unless ``caller`` may make this call on what :func:`locate` found;
         then check what it passes."""
-        target = self._governed(located, params)
-        self._judge(caller, f"lambda:{_RENAMED.get(operation, operation)}", target)
+        if operation in _MAPPING_OPS:  # a mapping is found by its UUID, in the caller's own account
+            target = self._mapping_target(caller.account, operation, params)
+        else:
+            target = self._governed(located, params)
+        self._judge(caller, f"lambda:{_RENAMED.get(operation, operation)}", target, target.context)
         role = params.get("Role") if operation in _PASSES_ROLE else None
         if role:
             self._judge(caller, "iam:PassRole", Target(role, account_of(role)),
                         {"iam:PassedToService": LAMBDA_SERVICE, "iam:AssociatedResourceArn": target.arn})
         if target.account != self.service.account:  # allowed, yet by an account this cloud does not have
+            if operation in _MAPPING_OPS:
+                raise ResourceNotFoundException(NOT_FOUND)
             raise function_not_found(target.arn)
         if role:
             if operation == "UpdateFunctionConfiguration":  # a missing function is reported before its role
@@ -104,7 +121,19 @@ class LambdaAuthorization:
             policy = Policy(f"resource-based policy of layer version {target.arn}", document, kind="resource")
         else:
             policy = None
-        return Target(target.arn, target.account, policy)
+        return Target(target.arn, target.account, policy, target.context)
+
+    def _mapping_target(self, home: str, operation: str, p: dict[str, Any]) -> Target:
+        """An event source mapping's ARN (unscoped for Create), with the function it names as lambda:FunctionArn."""
+        mapping = self.service.mappings.find(p["UUID"]) if "UUID" in p and home == self.service.account else None
+        function = p.get("FunctionName") or (mapping.function_arn if mapping else None)
+        if function and not function.startswith("arn:"):
+            function = self.service.arn(function)
+        context = {"lambda:FunctionArn": function} if function else None
+        if operation == "CreateEventSourceMapping":
+            return Target("*", home, context=context)
+        return Target(f"arn:aws:lambda:{self.service.region}:{home}:event-source-mapping:{p['UUID']}", home,
+                      context=context)
 
     def _judge(self, caller: Caller, action: str, target: Target, context: dict[str, Any] | None = None) -> None:
         context = {"aws:RequestedRegion": self.service.region, **(context or {})}

@@ -1,4 +1,8 @@
-"""Function resource operations: create, read, list, update, delete."""
+"""Function resource operations: create, read, list, update, delete.
+
+A DeadLetterConfig is checked here before the service stores it: the queue or topic must be one
+Lambda can send to, and the execution role must be allowed to send (``Destinations.check_dead_letter``).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from .context import ApiContext
 
 
 def create_function(ctx: ApiContext, p: dict[str, Any]) -> dict:
+    if target := (p.get("DeadLetterConfig") or {}).get("TargetArn"):
+        ctx.destinations.check_dead_letter(p["Role"], target, ctx.service.region)
     return ctx.service.create_function(p)
 
 
@@ -28,6 +34,9 @@ def update_function_code(ctx: ApiContext, p: dict[str, Any]) -> dict:
 
 
 def update_function_configuration(ctx: ApiContext, p: dict[str, Any]) -> dict:
+    if target := (p.get("DeadLetterConfig") or {}).get("TargetArn"):  # checked with the role it will have
+        role = p.get("Role") or ctx.service.resolve(ctx.service.function_name(p["FunctionName"])).role
+        ctx.destinations.check_dead_letter(role, target, ctx.service.region)
     return ctx.service.update_function_configuration(p)
 
 

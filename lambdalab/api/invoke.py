@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
-import time
 import uuid
 from typing import Any
 
 from ..jackson import load_json
-from ..sandbox.invocation import Invocation
+from ..sandbox.invocation import Invocation, trace_id
 from ..service.errors import InvalidRequestContentException, RequestEntityTooLargeException
 from .context import ApiContext
 
@@ -35,9 +33,9 @@ def invoke(ctx: ApiContext, p: dict[str, Any]) -> dict:
     if kind == "DryRun":
         return {"StatusCode": 204}
     inv = Invocation(request_id=str(uuid.uuid4()), payload=payload or b"{}", invoked_arn=located.arn,
-                     invocation_type=kind, client_context=client_context, trace_id=_trace_id())
+                     invocation_type=kind, client_context=client_context, trace_id=trace_id())
     if kind == "Event":
-        ctx.invoker.submit(located.function, inv)
+        ctx.queue.submit(service, located, inv)
         return {"StatusCode": 202, "_request_id": inv.request_id}
     function = service.route(located)  # an alias: the version its weights draw for this invocation
     ctx.invoker.invoke(function, inv)
@@ -66,11 +64,6 @@ def _client_context(value: str | None, limit: int) -> str | None:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise bad from None
     return text
-
-
-def _trace_id() -> str:
-    """An X-Ray trace header like the one Lambda hands every invocation (not sampled)."""
-    return f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()};Parent={os.urandom(8).hex()};Sampled=0;Lineage=1"
 
 
 OPERATIONS = {"Invoke": invoke}

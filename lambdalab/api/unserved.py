@@ -17,8 +17,6 @@ from .context import ApiContext
 # operation -> its words for a missing function, given the function's ARN and the qualifier asked for
 _MISSING: dict[str, Callable[[str, str], str]] = {
     "GetFunctionUrlConfig": lambda arn, qualifier: NOT_FOUND,
-    "GetFunctionEventInvokeConfig": lambda arn, qualifier: f"The function {arn}:{qualifier} doesn't have an "
-                                                           "EventInvokeConfig",
 }
 
 

@@ -20,6 +20,13 @@ and the account-wide aggregate (no dimension):
   Maximum); ``ProvisionedConcurrencyInvocations`` (Count): 1 per such invocation.
 * ``ProvisionedConcurrencySpilloverInvocations`` (Count): an invocation of a version with provisioned
   concurrency ready that ran on-demand because every provisioned environment was busy.
+* The asynchronous queue's, per event: ``AsyncEventsReceived`` (Count), ``AsyncEventAge``
+  (Milliseconds, from its receipt to each attempt's start), ``AsyncEventsDropped`` (Count: it failed
+  every attempt, ran out of age or lost its function), ``DestinationDeliveryFailures`` and
+  ``DeadLetterErrors`` (Count: its record or dead letter could not be sent).
+* ``IteratorAge`` (Milliseconds): for a stream mapping's invocation, how old the batch's last record
+  was when it was invoked; a mapping's on-failure destination that could not take a record counts in
+  ``DestinationDeliveryFailures`` too.
 
 Datapoints carry the cloud clock's time of the invocation's start and leave the invoke path through
 a :class:`~lambdalab.observe.batcher.Batcher`, into the CloudWatch of the function's account and
@@ -84,6 +91,16 @@ class Metrics(Shipper):
 
     def throttled(self, function_name: str, resource: str, at: datetime) -> None:
         self._put("Throttles", 1, "Count", at, _dimension_sets(function_name, resource))
+
+    def function_metric(self, name: str, value: float, unit: str, function_name: str, resource: str,
+                        at: datetime) -> None:
+        """Any other metric of a function (``IteratorAge``, ``DestinationDeliveryFailures``) under the same sets."""
+        self._put(name, value, unit, at, _dimension_sets(function_name, resource))
+
+    def asynchronous(self, name: str, function_name: str, resource: str, at: datetime, value: float = 1,
+                     unit: str = "Count") -> None:
+        """One of the asynchronous queue's metrics, for the event's function as it was invoked."""
+        self._put(name, value, unit, at, _dimension_sets(function_name, resource))
 
     def _put(self, name: str, value: float, unit: str, at: datetime, dimension_sets: list[dict[str, str]]) -> None:
         # moto keeps naive UTC timestamps and compares query times against them

@@ -25,11 +25,19 @@ class InvocationRecord:
     billed_ms: int
     init_ms: float | None  # Init Duration of a cold start; None when warm (or a suppressed init)
     memory_mb: int
+    architecture: str  # x86_64 or arm64, as configured (both run on this machine's CPU); priced as configured
+    ephemeral_storage_mb: int  # the /tmp size configured; billing charges what is above 512 MB
     max_memory_used_mb: int
     cold: bool  # the environment ran INIT for this invocation
     environment: str
     error_type: str | None  # None on success; e.g. Sandbox.Timedout, Runtime.OutOfMemory, ValueError
     status: str  # success, error, timeout
+    invocation_model: str = "sync"  # sync; async (an attempt of the asynchronous queue: request_id is its event's);
+    # poll (an event source mapping's poller invoked it)
+    attempt: int = 1  # 1 for the first attempt at an event, 2 and 3 for its retries
+    event_source_mapping: str | None = None  # UUID of the mapping whose poller invoked (None: another caller)
+    event_source_arn: str | None = None  # the queue or stream that poller read
+    batch_size: int | None = None  # records in the poller's batch
     function_arn: str = ""  # arn:aws:lambda:<region>:<account>:function:<name>
     provisioned: bool = False  # it ran on provisioned concurrency (an environment initialised ahead)
 
@@ -68,7 +76,7 @@ class Records:
         columns = [f.name for f in fields(InvocationRecord)]
         frame = pd.DataFrame([asdict(r) for r in self.rows()], columns=columns)
         frame["start"] = pd.to_datetime(frame["start"], utc=True)
-        return frame
+        return frame.astype({"batch_size": "Int64"})  # a count, or <NA> for an invocation no poller made
 
     def clear(self) -> None:
         with self._lock:

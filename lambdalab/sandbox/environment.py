@@ -505,8 +505,11 @@ class ExecutionEnvironment:
                 request_id=inv.request_id, function=fn.name, version=fn.version, invocation_type=inv.invocation_type,
                 start=self.ctx.clock.now().fromtimestamp(started_at, tz=self.ctx.clock.now().tzinfo),
                 duration_ms=duration_ms, billed_ms=inv.billed_ms, init_ms=inv.init_ms, memory_mb=fn.memory_size,
+                architecture=fn.architectures[0], ephemeral_storage_mb=fn.ephemeral_storage,
                 max_memory_used_mb=inv.max_memory_used_mb, cold=inv.cold, environment=self.id,
-                error_type=inv.error_type, status=inv.status,
+                error_type=inv.error_type, status=inv.status, invocation_model=inv.invocation_model,
+                attempt=inv.attempt, event_source_mapping=inv.event_source_mapping,
+                event_source_arn=inv.event_source_arn, batch_size=inv.batch_size,
                 provisioned=self.initialization_type == PROVISIONED_CONCURRENCY))
             self.last_used = self.ctx.clock.time()
         finally:

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
+import time
 from dataclasses import dataclass, field
 
 
 def error_body(error_type: str, message: str) -> bytes:
     """A platform-made error payload, as Lambda's own: ``{"errorType": ..., "errorMessage": ...}``."""
     return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+
+
+def trace_id() -> str:
+    """An X-Ray trace header like the one Lambda hands every invocation (not sampled)."""
+    return f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()};Parent={os.urandom(8).hex()};Sampled=0;Lineage=1"
 
 
 @dataclass
@@ -25,8 +32,13 @@ class Invocation:
     payload: bytes
     invoked_arn: str
     invocation_type: str = "RequestResponse"
+    invocation_model: str = "sync"  # "sync"; "async" for an attempt the asynchronous queue makes; "poll" for a poller's
+    attempt: int = 1  # which attempt at its event this is (asynchronous events are retried, same request id)
     client_context: str | None = None  # JSON text, handed to the runtime as is
     trace_id: str | None = None
+    event_source_mapping: str | None = None  # the UUID of the mapping whose poller made this invocation
+    event_source_arn: str | None = None  # the queue or stream it polled
+    batch_size: int | None = None  # records in the batch
     # Outcome, written by the thread that settled it before ``done`` is set
     response: bytes = b""
     error_type: str | None = None  # set when the function failed (FunctionError "Unhandled")

@@ -78,6 +78,10 @@ def function_not_found(arn: str) -> ResourceNotFoundException:
     return ResourceNotFoundException(f"Function not found: {arn}")
 
 
+class ResourceInUseException(LambdaError):
+    """The resource is busy with another change (an event source mapping being deleted)."""
+
+
 def not_reachable(region: str, here: str) -> ResourceNotFoundException:
     """An ARN of another Region: AWS's answer to any call that names one."""
     return ResourceNotFoundException(f"Functions from '{region}' are not reachable in this region ('{here}')")

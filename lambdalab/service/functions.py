@@ -21,10 +21,11 @@ Who owns what, and which lock guards it:
   slot in ``_busy`` while its package unpacks, and a second update (UpdateFunctionCode,
   UpdateFunctionConfiguration, PublishVersion) meanwhile gets AWS's ResourceConflictException
   ("An update is in progress for resource: ...") rather than waiting in a queue.
-* Function policies (``FunctionPolicies``), concurrency (``Concurrency``) and layers (``LayerStore``)
-  have locks of their own, which may be held while the service's lock is taken, never the other
-  way round.  Unpacked packages on disk belong to the values that name them and are removed,
-  outside the lock, once none does.
+* Function policies (``FunctionPolicies``), concurrency (``Concurrency``), asynchronous invocation
+  settings (``EventInvokeConfigs``), event source mappings (``MappingStore``) and layers
+  (``LayerStore``) have locks of their own, which may be held while the service's lock is taken,
+  never the other way round.  Unpacked packages on disk belong to the values that name them and are
+  removed, outside the lock, once none does.
 """
 
 from __future__ import annotations
@@ -54,7 +55,9 @@ from .errors import (
     function_not_found,
     not_reachable,
 )
+from .event_invoke import EventInvokeConfigs
 from .layers import LayerStore, unzipped_size
+from .mappings import MappingStore
 from .models import Code, Function, Located, page
 from .permissions import FunctionPolicies
 from .quotas import Quotas
@@ -82,7 +85,9 @@ class LambdaService:
         self.aliases = AliasStore(self, self._lock)
         self.policies = FunctionPolicies(self)  # resource-based policies, per function, version and alias
         self.concurrency = Concurrency(self, self._timestamp)  # reserved and provisioned concurrency, and what runs
+        self.event_invoke = EventInvokeConfigs(self)  # asynchronous invocation settings, likewise
         self.layers = LayerStore(self, package=self._package, timestamp=self._timestamp, mounts=workdir / "opt")
+        self.mappings = MappingStore(self)  # event source mappings; the pollers (invoke/poll) run them
 
     # -- lookups ---------------------------------------------------------------------------------
     def arn(self, name: str, qualifier: str | None = None) -> str:

@@ -1,17 +1,18 @@
 """Memory and the CPU that comes with it: measure one handler at several memory sizes.
 
-* :func:`memory_sweep` does what aws-lambda-power-tuning does, on the local cloud: it sets one
-  function to each memory size, warms it up, invokes it and reads Duration and Billed Duration
-  from the invocation records; the cost per invocation follows from them.
+* :func:`sweep` does what aws-lambda-power-tuning does, on the local cloud: it sets a function
+  to each memory size (and architecture), warms it up, invokes it and reads Duration and Billed
+  Duration from the invocation records; the cost per invocation is what
+  :func:`lambdalab.billing.cost` bills for them. :func:`memory_sweep` deploys a handler first;
+  :func:`lambdalab.billing.power_tune` sweeps a function that exists and picks a configuration.
 * :func:`sweep_figure` draws the result as power tuning does: duration and cost against memory,
-  on two y axes.
+  on two y axes, one pair of lines per architecture.
 * :class:`MemoryExplorer` is the same measurement, one memory size at a time: a slider, a button,
   and a live figure that gains a point per click.
 
-Prices are Lambda's published us-east-1 x86 prices (docs/sources.md, Billing): the first tier of
-duration, and the request charge, which power tuning leaves out and this module includes. A cost is
-shown per million invocations, where one invocation's few millionths of a dollar become readable
-dollars and cents.
+Prices are Lambda's published us-east-1 prices (:mod:`lambdalab.billing`), the request charge
+included, which power tuning leaves out. A cost is shown per million invocations, where one
+invocation's few millionths of a dollar become readable dollars and cents.
 """
 
 from __future__ import annotations
@@ -22,25 +23,21 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from ..billing import cost
+from ..billing.prices import ARCHITECTURES
 from ..course import Functions
 from ..sandbox.governor import HOST_CPUS
 from ..service.quotas import DEFAULTS
 
-PRICE_PER_GB_SECOND = 0.0000166667  # USD, x86_64, first 6 billion GB-s a month, us-east-1
-PRICE_PER_REQUEST = 0.0000002  # USD per request ($0.20 per million)
 _DEFAULT = {q.key: q.value for q in DEFAULTS}
 MB_PER_VCPU = _DEFAULT["mb_per_vcpu"]  # 1,769 MB of memory come with one vCPU (AWS's figure)
 DURATION_COLOR, COST_COLOR = "#d62728", "#1f77b4"  # power tuning's red time line and blue cost line
+DASH = {"x86_64": "solid", "arm64": "dash"}
 
 
 def gb_seconds(billed_ms: float, memory_mb: int) -> float:
     """What Lambda bills for duration: memory in GB (MB / 1,024) times billed seconds."""
     return billed_ms / 1000 * memory_mb / 1024
-
-
-def invocation_cost(billed_ms: float, memory_mb: int) -> float:
-    """USD for one invocation: its GB-seconds at the x86 price, plus the request charge."""
-    return gb_seconds(billed_ms, memory_mb) * PRICE_PER_GB_SECOND + PRICE_PER_REQUEST
 
 
 def vcpus(memory_mb: int, host_cpus: int | None = None, quotas=None) -> float:
@@ -52,24 +49,43 @@ def vcpus(memory_mb: int, host_cpus: int | None = None, quotas=None) -> float:
     return min(share, host_cpus) if host_cpus else share
 
 
-def sweep_row(memory_mb: int, duration_ms: float, billed_ms: float, **measured: Any) -> dict[str, Any]:
-    """One row of a sweep: what one invocation at ``memory_mb`` is billed, in GB-seconds and in USD
-    (``cost_usd`` for one invocation, ``usd_per_million`` for a million of them)."""
-    cost = invocation_cost(billed_ms, memory_mb)
-    return {"memory_mb": memory_mb, **measured, "duration_ms": duration_ms, "billed_ms": billed_ms,
-            "gb_seconds": gb_seconds(billed_ms, memory_mb), "cost_usd": cost, "usd_per_million": cost * 1_000_000}
+def sweep_row(memory_mb: int, duration_ms: float, billed_ms: float, architecture: str = "x86_64",
+              cost_usd: float | None = None, **measured: Any) -> dict[str, Any]:
+    """One row of a sweep: what one invocation at ``memory_mb`` on ``architecture`` is billed, in
+    GB-seconds and in USD (``cost_usd`` for one invocation, ``usd_per_million`` for a million of them).
+    ``cost_usd`` defaults to the cost of an invocation billed ``billed_ms`` (whole ms)."""
+    if cost_usd is None:
+        cost_usd = float(cost({"memory_mb": memory_mb, "billed_ms": billed_ms, "architecture": architecture}))
+    return {"memory_mb": memory_mb, "architecture": architecture, **measured, "duration_ms": duration_ms,
+            "billed_ms": billed_ms, "gb_seconds": gb_seconds(billed_ms, memory_mb), "cost_usd": cost_usd,
+            "usd_per_million": cost_usd * 1_000_000}
+
+
+def trimmed_mean(values, discard: float) -> float:
+    """The mean without the lowest and highest ``discard`` share of ``values`` (power tuning's average:
+    int(n x discard) dropped at each end, none when there are too few)."""
+    ordered = sorted(values)
+    drop = int(len(ordered) * discard)
+    kept = ordered[drop:len(ordered) - drop]
+    return sum(kept) / len(kept)
 
 
 def measure(cloud, name: str, memory_mb: int, event: Any = None, repeat: int = 1, warmup: bool = True,
-            fn: Functions | None = None) -> dict[str, Any]:
-    """Set ``name`` to ``memory_mb``, warm it up, invoke it ``repeat`` times; one row of medians.
+            fn: Functions | None = None, *, architecture: str | None = None,
+            discard: float | None = None) -> dict[str, Any]:
+    """Set ``name`` to ``memory_mb`` (and ``architecture``), warm it up, invoke it ``repeat`` times; one row.
 
     Changing the memory replaces the function's execution environments, so the first invocation
     after it is a cold start. With ``warmup`` that one is not counted: the row describes warm
-    invocations, whose Duration is the handler's own work.
+    invocations, whose Duration is the handler's own work. The row holds medians, or with
+    ``discard`` power tuning's trimmed means (:func:`trimmed_mean`); its cost is that of the
+    invocations measured, each billed by :func:`lambdalab.billing.cost`.
     """
     fn = fn or Functions(cloud)
-    if fn.lam.get_function_configuration(FunctionName=name)["MemorySize"] != memory_mb:
+    config = fn.lam.get_function_configuration(FunctionName=name)
+    if architecture is not None and config["Architectures"] != [architecture]:
+        fn.set_architecture(name, architecture)
+    if config["MemorySize"] != memory_mb:
         fn.configure(name, MemorySize=memory_mb)
     ids = []
     for i in range(repeat + (1 if warmup else 0)):
@@ -82,32 +98,51 @@ def measure(cloud, name: str, memory_mb: int, event: Any = None, repeat: int = 1
             ids.append(done.request_id)
     records = cloud.invocations()
     rows = records[records["request_id"].isin(ids)]
-    return sweep_row(memory_mb, float(rows["duration_ms"].median()), float(rows["billed_ms"].median()),
-                     vcpus=round(vcpus(memory_mb, HOST_CPUS, cloud.quotas), 3), invocations=len(rows))
+    rows = rows.assign(cost_usd=cost(rows))
+
+    def average(column: str) -> float:
+        return float(rows[column].median()) if discard is None else trimmed_mean(rows[column], discard)
+
+    return sweep_row(memory_mb, average("duration_ms"), average("billed_ms"), rows["architecture"].iloc[0],
+                     average("cost_usd"), vcpus=round(vcpus(memory_mb, HOST_CPUS, cloud.quotas), 3),
+                     invocations=len(rows))
 
 
-def memory_sweep(cloud, source: dict[str, str] | str, memories: Iterable[int], event: Any = None, repeat: int = 1,
-                 progress: bool = True, *, function_name: str = "memory-sweep", timeout: int = 60):
-    """Measure the handler in ``source`` at each memory size; a DataFrame with one row per size.
-
-    One function (``function_name``) is updated from size to size, so only one execution
-    environment is alive at a time. Columns: memory_mb, vcpus (the CPU share on this machine),
-    invocations (measured, warm), duration_ms and billed_ms (medians: one hiccup of a shared machine
-    does not move them), gb_seconds, cost_usd, the cost of one invocation at that billed duration
-    (gb_seconds x $0.0000166667 + $0.0000002 for the request), and usd_per_million, a million of them.
-    """
+def sweep(cloud, name: str, memories: Iterable[int], architectures: Iterable[str] | None = None, event: Any = None,
+          repeat: int = 1, *, discard: float | None = None, progress: bool = False):
+    """Measure function ``name`` at each memory size on each architecture (default: the one it has);
+    a DataFrame with one :func:`measure` row per pair, architecture by architecture."""
     import pandas as pd
 
-    memories = list(memories)
     fn = Functions(cloud)
-    fn.deploy(function_name, source, MemorySize=memories[0], Timeout=timeout)
-    steps: Iterable[int] = memories
+    memories = list(memories)
+    if architectures is None:
+        architectures = fn.lam.get_function_configuration(FunctionName=name)["Architectures"]
+    steps: Iterable[tuple[str, int]] = [(arch, m) for arch in architectures for m in memories]
     if progress:
         from tqdm.auto import tqdm
 
-        steps = tqdm(memories, desc="memory sizes", unit="size")
-    rows = [measure(cloud, function_name, m, event, repeat, fn=fn) for m in steps]
+        steps = tqdm(steps, desc="configurations", unit="configuration")
+    rows = [measure(cloud, name, m, event, repeat, fn=fn, architecture=arch, discard=discard) for arch, m in steps]
     return pd.DataFrame(rows)
+
+
+def memory_sweep(cloud, source: dict[str, str] | str, memories: Iterable[int], event: Any = None, repeat: int = 1,
+                 progress: bool = True, *, function_name: str = "memory-sweep", timeout: int = 60,
+                 architectures: Iterable[str] = ("x86_64",)):
+    """Measure the handler in ``source`` at each memory size (on each of ``architectures``); a
+    DataFrame with one row per size and architecture.
+
+    One function (``function_name``) is updated from size to size, so only one execution
+    environment is alive at a time. Columns: memory_mb, architecture, vcpus (the CPU share on
+    this machine), invocations (measured, warm), duration_ms and billed_ms (medians: one hiccup of
+    a shared machine does not move them), gb_seconds, cost_usd, the median cost of one invocation
+    (for x86_64, gb_seconds x $0.0000166667 + $0.0000002 for the request), and usd_per_million, a
+    million of them.
+    """
+    memories = list(memories)
+    Functions(cloud).deploy(function_name, source, MemorySize=memories[0], Timeout=timeout)
+    return sweep(cloud, function_name, memories, architectures, event, repeat, progress=progress)
 
 
 def sweep_table(frame):
@@ -131,16 +166,25 @@ def _axes_layout(figure, title: str) -> None:
 
 
 def _traces(frame) -> list[go.Scatter]:
-    frame = frame.sort_values("memory_mb")
-    custom = frame[["billed_ms", "gb_seconds"]].to_numpy() if len(frame) else None
-    return [
-        go.Scatter(x=frame["memory_mb"], y=frame["duration_ms"], name="duration (ms)", mode="lines+markers",
-                   line={"color": DURATION_COLOR}, customdata=custom,
-                   hovertemplate="%{y:.1f} ms (billed %{customdata[0]:.0f} ms)<extra>duration</extra>"),
-        go.Scatter(x=frame["memory_mb"], y=frame["usd_per_million"], name="cost per million invocations (USD)",
-                   yaxis="y2", mode="lines+markers", line={"color": COST_COLOR}, customdata=custom,
-                   hovertemplate="$%{y:,.2f} per million (%{customdata[1]:.4f} GB-s each)<extra>cost</extra>"),
-    ]
+    """Duration and cost lines, one pair per architecture in ``frame`` (named by it when there are several)."""
+    present = list(frame["architecture"].unique()) if "architecture" in frame and len(frame) else []
+    archs = [a for a in ARCHITECTURES if a in present] or [None]
+    traces = []
+    for arch in archs:
+        rows = (frame if arch is None else frame[frame["architecture"] == arch]).sort_values("memory_mb")
+        custom = rows[["billed_ms", "gb_seconds"]].to_numpy() if len(rows) else None
+        tag = f", {arch}" if len(archs) > 1 else ""
+        dash = DASH.get(arch, "solid")
+        traces += [
+            go.Scatter(x=rows["memory_mb"], y=rows["duration_ms"], name=f"duration{tag} (ms)", mode="lines+markers",
+                       line={"color": DURATION_COLOR, "dash": dash}, customdata=custom,
+                       hovertemplate=f"%{{y:.1f}} ms (billed %{{customdata[0]:.0f}} ms)<extra>duration{tag}</extra>"),
+            go.Scatter(x=rows["memory_mb"], y=rows["usd_per_million"], name=f"cost per million invocations{tag} (USD)",
+                       yaxis="y2", mode="lines+markers", line={"color": COST_COLOR, "dash": dash}, customdata=custom,
+                       hovertemplate=f"$%{{y:,.2f}} per million (%{{customdata[1]:.4f}} GB-s each)<extra>cost{tag}"
+                                     "</extra>"),
+        ]
+    return traces
 
 
 def sweep_figure(frame, title: str = "Duration and cost against memory") -> go.Figure:
@@ -251,5 +295,5 @@ class MemoryExplorer:
         return f"<MemoryExplorer {self.function_name}: {len(self.points)} points>"
 
 
-__all__ = ["MemoryExplorer", "gb_seconds", "invocation_cost", "measure", "memory_sweep", "sweep_figure", "sweep_row",
-           "sweep_table", "vcpus"]
+__all__ = ["MemoryExplorer", "gb_seconds", "measure", "memory_sweep", "sweep", "sweep_figure", "sweep_row",
+           "sweep_table", "trimmed_mean", "vcpus"]

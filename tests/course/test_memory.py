@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import uuid
+from decimal import Decimal
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -21,7 +22,7 @@ def handler(event, context):
     return total
 """
 EVENT = {"n": 300_000}  # about 12 ms at a full vCPU, 170 ms at 128 MB
-PRICE_PER_GB_SECOND, PRICE_PER_REQUEST = 0.0000166667, 0.0000002  # x86, us-east-1 (docs/sources.md, Billing)
+PRICE_PER_GB_SECOND, PRICE_PER_REQUEST = Decimal("0.0000166667"), Decimal("0.0000002")  # x86, us-east-1
 
 
 def unique(prefix: str) -> str:
@@ -45,7 +46,8 @@ def test_sweep_has_one_row_per_memory_and_the_cost_of_its_billed_duration(cloud)
     for row in frame.itertuples():
         gb_s = row.billed_ms / 1000 * row.memory_mb / 1024
         assert row.gb_seconds == gb_s
-        assert row.cost_usd == gb_s * PRICE_PER_GB_SECOND + PRICE_PER_REQUEST
+        exact = Decimal(int(row.billed_ms)) / 1000 * row.memory_mb / 1024 * PRICE_PER_GB_SECOND + PRICE_PER_REQUEST
+        assert row.cost_usd == float(exact)  # the nearest double to the exact amount
         assert row.usd_per_million == pytest.approx(row.cost_usd * 1_000_000)
     # and the CPU came with the memory: 128 MB is about 13.8x slower than 1,769 MB on an idle machine
     # (the benchmark's figure); a busy one slows 1,769 MB down, not 128 MB (its share is small), so

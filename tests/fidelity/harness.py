@@ -52,10 +52,11 @@ PATTERNS = {  # what each placeholder stands for
     "runtime-id": r"[0-9a-f]{64}",
     "log-stream": r"\d{4}/\d{2}/\d{2}/\[[^\]]+\][0-9a-f]{32}",
     "url": r"\S+",
+    "label": r"[0-9T:.\-]+",  # a DynamoDB stream's label, a time
     "any": r".*",
 }
 _TOKEN = re.compile(r"<([a-z0-9-]+)(?::(\d+))?>")
-_NAMES = re.compile(r"<(?:function|queue)-name:(\d+)>")  # one unique name per number, shared by every kind
+_NAMES = re.compile(r"<(?:function|queue|role|stream|table)-name:(\d+)>")  # one unique name per number, any kind
 # How the actual values are shown in a difference: volatile parts as placeholders, so it reads the same every run.
 _DISPLAY = [
     (re.compile(_UUID), "<uuid>"),
@@ -112,8 +113,11 @@ class Run:
         return self.names[n]
 
     def literals(self, text: str, region: str) -> str:
-        """Replace the case's literal placeholders (names, account, region, partition) in ``text``."""
+        """Replace the case's literal placeholders (names, account, region, partition, and the numbered ones an
+        earlier answer bound, such as a stream's label) in ``text``."""
         text = _NAMES.sub(lambda m: self.name(m.group(1)), text)
+        text = _TOKEN.sub(lambda m: self.bound.get(f"{m.group(1)}:{m.group(2)}", m.group(0)) if m.group(2)
+                          else m.group(0), text)
         return text.replace("<account>", self.cloud.account).replace("<region>", region).replace("<partition>", "aws")
 
     def request(self, value: Any, region: str) -> Any:
@@ -255,7 +259,7 @@ def run_case(cloud: Any, case: dict) -> list[str]:
                 _call(run, step, where, region)
             elif "logs" in step:
                 _logs(run, step, where, region)
-            elif "advance" in step:  # the recording waited (for an allocation): the cloud's clock moves instead
+            elif "advance" in step:  # the recording waited (for retries, an allocation): the clock moves instead
                 cloud.clock.advance(step["advance"])
     finally:
         _clean_up(run, regions)
