@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from . import mototime
+from . import memory, mototime
 from .api import LambdaAPI
 from .api.authorize import LambdaAuthorization
 from .api.context import ApiContext
@@ -135,6 +135,7 @@ class LocalCloud:
 
     def _start(self, moto_settings: Any) -> None:
         moto_settings.default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True  # as in AWS
+        memory.share_models_with_moto()
         for account in (self.account, self.other_account):
             create_course_role(account)
         self._stops["clock"] = self.clock.stop
@@ -214,8 +215,11 @@ class LocalCloud:
                 return
             self._started = False
             _running.discard(self)
-            self._shutdown()
-            self.unfinished_events = self.regions.unfinished
+            try:
+                self._shutdown()
+            finally:
+                self.unfinished_events = self.regions.unfinished
+                memory.release(self)  # the kernel lives on: give back moto's state and free pages
 
     def _shutdown(self) -> None:
         """Stop the parts that started, in ``_STOP_ORDER``; every step runs even if one before it failed.
@@ -254,8 +258,12 @@ class LocalCloud:
 
     @property
     def session(self):
-        """A boto3 Session whose clients talk to this cloud as the root user of ``account``."""
-        return self._session()
+        """A boto3 Session whose clients talk to this cloud as the root user of ``account``.
+
+        A Session of its own, which parses the models of its clients again: ``client()`` shares them."""
+        import boto3
+
+        return boto3.Session(**self._keys(), region_name=self.region)
 
     def client(self, service: str, *, credentials: dict[str, str] | None = None, account: str | None = None,
                **kwargs: Any):
@@ -266,7 +274,8 @@ class LocalCloud:
         IAM's CreateAccessKey, or the ``Credentials`` of STS's AssumeRole.  ``region_name="eu-west-1"``
         reaches that Region (default: the cloud's).
         """
-        return self._session(credentials, account).client(service, endpoint_url=self.endpoint_url, **kwargs)
+        return memory.client(service, endpoint_url=self.endpoint_url, **{"region_name": self.region, **kwargs},
+                             **self._keys(credentials, account))
 
     def decisions(self):
         """IAM's decisions so far (all but the root users' in their own account), as a pandas DataFrame."""
@@ -278,17 +287,16 @@ class LocalCloud:
         frame = pd.DataFrame([asdict(j) for j in self.authorizer.judgements()], columns=columns)
         return frame.astype({"statement": "Int64"})  # a statement index, or <NA> when none decided
 
-    def _session(self, credentials: dict[str, str] | None = None, account: str | None = None):
-        import boto3
-
+    def _keys(self, credentials: dict[str, str] | None = None, account: str | None = None) -> dict[str, str | None]:
+        """boto3's keyword arguments for ``credentials``, or for the root user of ``account``."""
         if credentials is None:
             if (account or self.account) not in self._roots:
                 raise ValueError(f"no root user for account {account}: this cloud's accounts are {self.account} "
                                  f"and {self.other_account}")
             credentials = self._roots[account or self.account]
-        return boto3.Session(aws_access_key_id=credentials["AccessKeyId"],
-                             aws_secret_access_key=credentials["SecretAccessKey"],
-                             aws_session_token=credentials.get("SessionToken"), region_name=self.region)
+        return {"aws_access_key_id": credentials["AccessKeyId"],
+                "aws_secret_access_key": credentials["SecretAccessKey"],
+                "aws_session_token": credentials.get("SessionToken")}
 
     def services(self, account: str | None = None, region: str | None = None) -> LambdaService:
         """The Lambda service of ``account`` (default ``cloud.account``) in ``region`` (default the cloud's)."""

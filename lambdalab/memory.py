@@ -1,14 +1,21 @@
-"""Give back what a stopped cloud held, so that a notebook's kernel shrinks after ``cloud.stop()``.
+"""What the kernel holds for its clouds: botocore's service models once, and a stopped cloud's state given back.
 
 A chapter's kernel lives on after its cloud stops, and Binder gives the whole session 1-2 GB.
-What a cloud leaves behind in the process: moto's backends keep every account's state (IAM
-with AWS's managed policies, buckets, queues, log events, metric data) in module-level tables;
-moto's own botocore session keeps the service models it parsed; and freed memory stays with the
-allocator unless it is handed back. :func:`release` drops the first two for the stopped cloud's
-accounts, when no other running cloud in this process uses them (tests run several at once),
-collects garbage, and asks glibc to return free pages to the system (``malloc_trim``).
-Measured on the course: about 10 MB per chapter; what the kernel keeps beyond that is imported
-code and objects the notebook itself still references (its clients, frames and figures).
+
+*Once per process.* A boto3 Session parses each service model it uses (hundreds of kB to MB of
+JSON) and botocore's table of endpoints (about 7 MB) for itself, so a client made from a new
+Session costs about 10 MB. :func:`client` makes every client of every cloud in the process from
+one Session, each with its own keys, and moto's own session reads from the same loader
+(:func:`share_models_with_moto`), so each model is parsed once however many clients a notebook
+makes (its chapter, its exercises, its widgets).
+
+*Given back on stop.* moto's backends keep every account's state (IAM with AWS's managed policies,
+buckets, queues, log events, metric data) in module-level tables, and freed memory stays with the
+allocator unless it is handed back. :func:`release` drops moto's state for the stopped cloud's
+accounts when no other running cloud in this process uses them (tests run several at once), and
+the parsed models when no cloud runs at all, collects garbage, and asks glibc to return free pages
+to the system (``malloc_trim``). What the kernel keeps beyond that is imported code and the objects
+the notebook itself still references (its clients, frames and figures).
 """
 
 from __future__ import annotations
@@ -17,18 +24,63 @@ import ctypes
 import ctypes.util
 import gc
 import sys
-from typing import TYPE_CHECKING
+import threading
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import boto3
+    import botocore.session
+
     from .cloud import LocalCloud
+
+# Guards _sessions, and every use of the shared boto3 Session: botocore's sessions are not thread-safe,
+# so clients are made one at a time (a few ms each; no request path takes this lock).
+_lock = threading.RLock()
+_sessions: dict[str, Any] = {}  # "botocore", "boto3": made on first use, kept for the process
+
+
+def botocore_session() -> botocore.session.Session:
+    """The process's one botocore session, whose loader keeps every model it parsed."""
+    with _lock:
+        if "botocore" not in _sessions:
+            import botocore.session
+
+            _sessions["botocore"] = botocore.session.get_session()
+        return _sessions["botocore"]
+
+
+def client(service: str, **kwargs: Any):
+    """A boto3 client for ``service`` made from the process's one Session; pass its keys, Region and endpoint."""
+    with _lock:
+        if "boto3" not in _sessions:
+            import boto3
+
+            _sessions["boto3"] = boto3.Session(botocore_session=botocore_session())
+        session: boto3.Session = _sessions["boto3"]
+        return session.client(service, **kwargs)
+
+
+def share_models_with_moto() -> None:
+    """Let moto's own botocore session (it asks for the Regions of each service it serves) read the
+    process's loader, before it parses a model of its own."""
+    from moto.core.base_backend import AccountSpecificBackend
+
+    loader = botocore_session().get_component("data_loader")
+    with _lock:
+        moto_session = AccountSpecificBackend.get_session()._session  # one per process, cached by moto
+        if moto_session.get_component("data_loader") is not loader:
+            moto_session.register_component("data_loader", loader)
 
 
 def release(cloud: LocalCloud) -> None:
-    """Free what the stopped ``cloud`` kept in this process (call it at the end of ``stop()``)."""
+    """Free what the stopped ``cloud`` kept in this process (``stop()`` calls it last)."""
     from .cloud import _running
 
-    in_use = {a for other in _running if other is not cloud for a in (other.account, other.other_account)}
+    others = [other for other in _running if other is not cloud]
+    in_use = {a for other in others for a in (other.account, other.other_account)}
     _drop_moto_accounts({cloud.account, cloud.other_account} - in_use)
+    if not others:
+        _forget_models()
     gc.collect()
     _trim_heap()
 
@@ -46,9 +98,18 @@ def _drop_moto_accounts(accounts: set[str]) -> None:
             names = getattr(backends, "bucket_accounts", {})  # S3's global bucket names: free them too
             for name in [n for n, (_, account) in names.items() if account in accounts]:
                 del names[name]
-    get_session = base.AccountSpecificBackend.get_session  # moto's botocore session, cached for the process
-    if get_session.cache_info().currsize:
-        get_session()._session.get_component("data_loader")._cache.clear()  # the models it parsed: reloaded on use
+
+
+def _forget_models() -> None:
+    """Drop the parsed models no client holds any more: the shared loader's and moto's own (its
+    response serializers parse a model per service); each is parsed again when next used."""
+    with _lock:
+        if "botocore" in _sessions:
+            _sessions["botocore"].get_component("data_loader")._cache.clear()
+    utils = sys.modules.get("moto.core.utils")
+    for cached in (getattr(utils, "get_service_model", None), getattr(utils, "get_pagination_model", None)):
+        if cached is not None:
+            cached.cache_clear()
 
 
 def _trim_heap() -> None:

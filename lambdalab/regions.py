@@ -21,8 +21,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-import botocore.session
-
+from . import memory
 from .api.context import ApiContext
 from .arns import parse_arn
 from .invoke.async_queue import AsyncQueue
@@ -34,7 +33,7 @@ from .service.errors import InvalidSignatureException
 from .service.functions import LambdaService
 
 # The Regions of the aws partition where Lambda runs, as botocore knows them (the ARNs say "aws").
-REGIONS = frozenset(botocore.session.get_session().get_available_regions("lambda", partition_name="aws"))
+REGIONS = frozenset(memory.botocore_session().get_available_regions("lambda", partition_name="aws"))
 
 
 @dataclass(frozen=True)

@@ -1,35 +1,121 @@
-"""lambdalab.memory.release(): a stopped cloud's moto state goes, unless another running cloud shares it."""
+"""What a cloud costs the process that runs it: service models parsed once, moto's state given back on stop.
+
+``cloud.stop()`` ends with ``lambdalab.memory.release``: moto forgets the stopped cloud's accounts
+unless another running cloud uses them (these tests run beside the session's cloud, in the default
+accounts), and when no cloud runs at all the parsed models go too (checked in a fresh interpreter).
+"""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
+import botocore.loaders
+from moto.core.base_backend import AccountSpecificBackend
+from moto.iam.models import iam_backends
+from moto.logs.models import logs_backends
+from moto.s3.models import s3_backends
+
 import lambdalab
-from lambdalab.memory import release
+from lambdalab import memory
+from lambdalab.course import Functions
 
 ACCOUNTS = {"account": "111111111111", "other_account": "222222222222"}
+HELLO = "def handler(event, context):\n    return {'hello': event['name']}\n"
 
 
 def buckets(cloud) -> list[str]:
     return [b["Name"] for b in cloud.client("s3").list_buckets()["Buckets"]]
 
 
-def test_release_forgets_the_stopped_clouds_accounts_in_moto():
+def held_by_moto(*accounts: str) -> dict[str, list[str]]:
+    """The accounts among ``accounts`` that moto's IAM, S3 and CloudWatch Logs still hold state for."""
+    return {name: [a for a in accounts if a in backends]  # a dict look-up: it creates nothing
+            for name, backends in (("iam", iam_backends), ("s3", s3_backends), ("logs", logs_backends))}
+
+
+def test_a_stopped_cloud_gives_back_moto_state_and_the_next_cloud_starts_afresh():
     with lambdalab.start(**ACCOUNTS) as cloud:
-        cloud.client("s3").create_bucket(Bucket="kept-until-release")
-    with lambdalab.start(**ACCOUNTS) as again:  # moto's state outlives a cloud...
-        assert buckets(again) == ["kept-until-release"]
-    release(again)
-    with lambdalab.start(**ACCOUNTS) as fresh:  # ...until it is released
+        cloud.client("s3").create_bucket(Bucket="given-back")
+        fn = Functions(cloud)
+        assert fn.invoke(fn.deploy("hello", HELLO), {"name": "first"}) == {"hello": "first"}
+        cloud.logs.flush()
+        assert held_by_moto(*ACCOUNTS.values())["logs"] == [ACCOUNTS["account"]]  # the function's log group
+    assert held_by_moto(*ACCOUNTS.values()) == {"iam": [], "s3": [], "logs": []}
+
+    with lambdalab.start(**ACCOUNTS) as fresh:  # same process, same accounts
         assert buckets(fresh) == []
-        fresh.client("s3").create_bucket(Bucket="kept-until-release")  # its name is free again
-        assert fresh.client("iam").get_role(RoleName="lambda-role")  # the course role is made again
-    release(fresh)
+        fresh.client("s3").create_bucket(Bucket="given-back")  # S3's global name is free again
+        fn = Functions(fresh)  # the course role exists again: the function can be created and run
+        assert fn.invoke(fn.deploy("hello", HELLO), {"name": "second"}) == {"hello": "second"}
 
 
-def test_release_keeps_what_a_running_cloud_of_the_same_account_uses(cloud):
-    """``cloud`` is the tests' session cloud, still running, in the default account."""
+def test_stopping_a_cloud_keeps_what_a_running_cloud_of_the_same_accounts_uses(cloud):
+    """``cloud`` is the tests' session cloud, still running, in the default accounts."""
     cloud.client("s3").create_bucket(Bucket="still-in-use")
     with lambdalab.start() as other:
         assert "still-in-use" in buckets(other)
-    release(other)
     assert "still-in-use" in buckets(cloud)
     assert cloud.client("iam").get_role(RoleName="lambda-role")["Role"]["RoleName"] == "lambda-role"
+    assert held_by_moto(cloud.account, cloud.other_account)["iam"] == [cloud.account, cloud.other_account]
+
+
+def parsed(monkeypatch) -> list[str]:
+    """The model files botocore reads from now on (the list fills as they are read)."""
+    read, load_file = [], botocore.loaders.JSONFileLoader.load_file
+
+    def recording(self, path: str):
+        data = load_file(self, path)
+        if data is not None:  # None: no such file (botocore looks for optional extras too)
+            read.append(path)
+        return data
+
+    monkeypatch.setattr(botocore.loaders.JSONFileLoader, "load_file", recording)
+    return read
+
+
+def test_clients_and_moto_parse_each_model_once_per_process(cloud, monkeypatch):
+    loader = memory.botocore_session().get_component("data_loader")
+    assert AccountSpecificBackend.get_session()._session.get_component("data_loader") is loader  # moto's too
+    for service in ("lambda", "iam"):
+        cloud.client(service)  # parsed now, if no client parsed it before
+    read = parsed(monkeypatch)
+    assert cloud.client("lambda", region_name="eu-west-1").list_functions()["Functions"] == []
+    assert cloud.client("iam", account=cloud.other_account).get_role(RoleName="lambda-role")
+    with lambdalab.start(**ACCOUNTS) as other:  # another cloud: its API, moto's IAM for new accounts, a client
+        assert other.client("lambda").list_functions()["Functions"] == []
+    assert read == [], f"parsed again: {read}"
+
+
+NO_CLOUD_LEFT = """
+import json, sys
+import botocore.loaders
+from moto.core import utils
+import lambdalab
+from lambdalab.course import Functions
+
+with lambdalab.start() as cloud:
+    fn = Functions(cloud)
+    fn.deploy("hello", sys.argv[1])
+    cloud.client("s3").list_buckets()
+    moto_models = utils.get_service_model.cache_info().currsize
+read = []
+load_file = botocore.loaders.JSONFileLoader.load_file
+botocore.loaders.JSONFileLoader.load_file = lambda self, path: read.append(path) or load_file(self, path)
+with lambdalab.start() as again:
+    answer = Functions(again).invoke(Functions(again).deploy("hello", sys.argv[1]), {"name": "again"})
+print(json.dumps({"moto_models": moto_models, "moto_models_after": utils.get_service_model.cache_info().currsize,
+                  "parsed_again": any(path.endswith("/lambda/2015-03-31/service-2") for path in read),
+                  "answer": answer}))
+"""
+
+
+def test_when_no_cloud_is_left_the_parsed_models_go_too():
+    """In a fresh interpreter, where the stopped cloud is the only one."""
+    done = subprocess.run([sys.executable, "-c", NO_CLOUD_LEFT, HELLO], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["moto_models"] > 0 and seen["moto_models_after"] == 0
+    assert seen["parsed_again"], "the second cloud found the first one's lambda model still parsed"
+    assert seen["answer"] == {"hello": "again"}

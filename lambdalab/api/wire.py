@@ -34,9 +34,9 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-import botocore.loaders
 from botocore.model import OperationModel, ServiceModel, Shape
 
+from .. import memory
 from ..jackson import load_json
 
 Limits = Mapping[str, tuple[float | None, float | None]]
@@ -227,7 +227,8 @@ class LambdaWire:
     """rest-json codec for Lambda: parse requests, validate them as AWS's front end does, render replies."""
 
     def __init__(self) -> None:
-        self.model = ServiceModel(botocore.loaders.Loader().load_service_model("lambda", "service-2"), "lambda")
+        loader = memory.botocore_session().get_component("data_loader")  # the model clients parse, parsed once
+        self.model = ServiceModel(loader.load_service_model("lambda", "service-2"), "lambda")
         self._routes: dict[tuple[str, ...], list[_Route]] = {}
         self._outputs: dict[str, tuple[int, _Members]] = {}
         for name in self.model.operation_names:
