@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+import uuid
 
 import pytest
 from botocore.exceptions import ClientError
 from deploy import error_of
 
 from lambdalab import runtimes
+from lambdalab.iam.roles import BASIC_EXECUTION
+from lambdalab.packaging import execution_role
 
 ECHO = "def handler(event, context):\n    print('hello')\n    return event\n"
 
@@ -87,7 +90,10 @@ def test_a_dead_letter_config_is_kept_until_its_target_is_emptied(cloud, fn, lam
     queue = cloud.client("sqs").create_queue(QueueName=f"dlq-{fn.create(ECHO)}")["QueueUrl"]
     target = cloud.client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
         "Attributes"]["QueueArn"]
-    name = fn.create(ECHO, DeadLetterConfig={"TargetArn": target})
+    # AWS checks that the execution role may send to the dead-letter queue (TestLambdaDLQ, Nov 2025)
+    role = execution_role(cloud.client("iam"), f"dlq-sender-{uuid.uuid4().hex[:8]}", BASIC_EXECUTION,
+                          statements=({"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": target},))
+    name = fn.create(ECHO, Role=role, DeadLetterConfig={"TargetArn": target})
     assert settings(lam, name)["DeadLetterConfig"] == {"TargetArn": target}
     # AWS answered an update with DeadLetterConfig={} with the target still set (TestLambdaDLQ, Nov 2025)
     assert lam.update_function_configuration(FunctionName=name, DeadLetterConfig={})["DeadLetterConfig"] == \

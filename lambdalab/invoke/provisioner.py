@@ -7,6 +7,11 @@ configuration's environments (in real time, at most the INIT timeout) and report
 which turns the configuration READY once its allocation time has passed on the cloud's clock too,
 or FAILED.  A failed configuration wants no environments: the next reconciliation stops them.
 
+A reconciliation holds the cloud's clock (``Clock.hold``) until it has reported, so
+``cloud.clock.advance(...)`` past the allocation time returns once the INITs are done and the
+configuration is READY (or FAILED), as a learner waiting for READY in AWS would see it, rather than
+racing the INITs in real time.
+
 ``_lock`` serializes reconciliations (a Put and a Delete in quick succession are applied in
 order); the waits for INIT run outside it.  ``_threads`` (under ``_guard``) are the threads at
 work, joined by ``stop()``.
@@ -39,6 +44,7 @@ class Provisioner:
                                   daemon=True)
         with self._guard:
             self._threads.add(thread)
+        self._service.clock.hold()  # released when the reconciliation has reported
         thread.start()
 
     def _reconcile(self, name: str) -> None:
@@ -71,6 +77,7 @@ class Provisioner:
         finally:
             with self._guard:
                 self._threads.discard(threading.current_thread())
+            self._service.clock.release()
 
     def stop(self, deadline_s: float = STOP_DEADLINE_S) -> None:
         """Wait for the reconciliations under way (the pool is stopped first: their INITs end with it)."""
