@@ -64,6 +64,11 @@ class PolicyExplorer(widgets.VBox):
         self.decide()
 
     def decide(self) -> Decision | None:
+        if not self.cloud.running:  # its IAM went with it
+            self.result.value = ("<span style='color:#c62828'>The local cloud is stopped (the last cell of a chapter "
+                                 "stops it). Run the notebook again from the top, or at least up to this explorer."
+                                 "</span>")
+            return None
         caller = Directory({}).for_arn(self.principal.value or "")
         try:
             context = json.loads(self.context.value or "{}")
