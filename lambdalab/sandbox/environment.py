@@ -64,7 +64,7 @@ from ..service.quotas import MB, Quotas
 from .governor import Governor, Watch, cpu_share, measure, peak_rss
 from .invocation import Invocation, error_body
 from .isolation import Isolation
-from .process import Sandbox, describe_exit, kill_tree
+from .process import Sandbox, exit_error, kill_tree
 from .process_group import ProcessGroup
 from .runtime_api import PREFIX, Connection, Request, RuntimeAPIServer
 
@@ -461,8 +461,8 @@ class ExecutionEnvironment:
             self._fail("Sandbox.Failure", f"RequestId: {inv.request_id} Error: {SHUT_DOWN}")
         else:
             error_type = "Runtime.OutOfMemory" if reason == "oom" else "Runtime.ExitError"
-            how = "signal: killed" if reason in ("oom", "tasks") else describe_exit(rt.returncode)
-            message = f"RequestId: {inv.request_id} Error: Runtime exited with error: {how}"
+            killed = reason in ("oom", "tasks")  # the governor's SIGKILL
+            message = f"RequestId: {inv.request_id} Error: {exit_error(-signal.SIGKILL if killed else rt.returncode)}"
             self._log(f"{message}\n{error_type}")
             self._fail(error_type, message)
 
@@ -474,8 +474,7 @@ class ExecutionEnvironment:
         elif self._init_error is not None:
             self._answer = ("error", *self._init_error)
         else:
-            message = (f"RequestId: {inv.request_id} Error: Runtime exited with error: "
-                       f"{describe_exit(rt.returncode if rt is not None else 0)}")
+            message = f"RequestId: {inv.request_id} Error: {exit_error(rt.returncode if rt is not None else 0)}"
             self._log(f"{message}\nRuntime.ExitError")
             self._fail("Runtime.ExitError", message)
 
@@ -556,8 +555,7 @@ class ExecutionEnvironment:
             if req.too_large:
                 conn.respond(413, {"errorMessage": f"Exceeded maximum allowed payload size ({limit} bytes).",
                                    "errorType": "RequestEntityTooLarge"})
-                message = (f"Response payload size ({req.size} bytes) exceeded maximum allowed payload size "
-                           f"({limit} bytes).")
+                message = f"Response payload size exceeded maximum allowed payload size ({limit} bytes)."
                 self._log(f"{message}\nFunction.ResponseSizeTooLarge")
                 return self._fail("Function.ResponseSizeTooLarge", message)
             conn.respond(202, {"status": "OK"})

@@ -285,6 +285,14 @@ def kill_tree(proc: Sandbox) -> None:
         proc.release()
 
 
+def exit_error(returncode: int) -> str:
+    """What Lambda says of a runtime that ended: a clean exit (``sys.exit()``) gave no reason
+    (recorded: tests/fidelity/cases/inv-sys-exit-*.json), any other end its status or signal."""
+    if returncode == 0:
+        return "Runtime exited without providing a reason"
+    return f"Runtime exited with error: {describe_exit(returncode)}"
+
+
 def describe_exit(returncode: int) -> str:
     """The Go-style wording Lambda's platform uses: ``exit status 1``, ``signal: killed``."""
     if returncode >= 0:
