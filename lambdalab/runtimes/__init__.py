@@ -8,6 +8,8 @@ runtime (``provided.al2023``) starts the package's own ``bootstrap`` executable,
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -24,8 +26,32 @@ def command(runtime: str, task_root: Path, opt: Path | None = None) -> list[str]
         bootstrap = task_root / "bootstrap"
         if opt is not None and not bootstrap.exists() and (opt / "bootstrap").exists():
             bootstrap = opt / "bootstrap"
-        return [str(bootstrap)]
+        return [*_amazon_linux_sh(bootstrap), str(bootstrap)]
     return [sys.executable, str(PYTHON_DIR / "bootstrap.py")]
+
+
+def _amazon_linux_sh(bootstrap: Path) -> list[str]:
+    """The interpreter a ``#!/bin/sh`` bootstrap gets on Amazon Linux, where /bin/sh is bash.
+
+    Elsewhere (Debian, Ubuntu, Alpine) /bin/sh is often dash or busybox, which refuse bash's
+    ``set -o pipefail`` that AWS's own custom-runtime tutorial uses; so such a script runs with bash,
+    the shebang's argument kept, when this machine has bash. Any other bootstrap is executed as it is
+    (an executable that is not one fails as AWS reports it).
+    """
+    try:
+        if not os.stat(bootstrap).st_mode & 0o111:
+            return []
+        with open(bootstrap, "rb") as f:
+            first = f.readline(256)
+    except OSError:
+        return []
+    if not first.startswith(b"#!/bin/sh") or first[9:10] not in (b"", b" ", b"\t", b"\n", b"\r"):
+        return []
+    bash = shutil.which("bash")
+    if bash is None or os.path.realpath("/bin/sh") == os.path.realpath(bash):
+        return []
+    argument = first[9:].strip().decode(errors="replace")
+    return [bash, argument] if argument else [bash]
 
 
 def execution_env(runtime: str) -> str | None:
