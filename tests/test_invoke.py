@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 
 import pytest
 from botocore.exceptions import ClientError
+from deploy import ROLE
 from gate import WAIT_AT_GATE, Gate
 from test_functions_api import error_of
+
+from lambdalab import zip_files
 
 ECHO = """
 def handler(event, context):
@@ -135,3 +139,20 @@ def test_aws_cli_invokes_through_the_same_endpoint(fn, cloud, tmp_path):
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["StatusCode"] == 200
     assert json.loads(out.read_text())["event"] == {"via": "cli"}
+
+
+def test_an_exec_wrapper_starts_the_runtime_with_its_arguments(fn, lam):
+    """AWS_LAMBDA_EXEC_WRAPPER: the wrapper (here in the package, at /var/task) runs first and execs the runtime."""
+    wrapper = "#!/bin/sh\nexport WRAPPED=\"yes, with $# arguments\"\nexec \"$@\"\n"
+    source = "import os\n\ndef handler(event, context):\n    return os.environ.get('WRAPPED')\n"
+    name = f"fn-{uuid.uuid4().hex[:10]}"
+    package = zip_files({"app.py": source, "wrapper.sh": wrapper}, executable=("wrapper.sh",))
+    lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                        Code={"ZipFile": package},
+                        Environment={"Variables": {"AWS_LAMBDA_EXEC_WRAPPER": "/var/task/wrapper.sh"}})
+    try:
+        out = fn.invoke(name)
+        assert "FunctionError" not in out, out["Payload"]
+        assert out["Payload"].startswith("yes, with ") and out["Payload"] != "yes, with 0 arguments"
+    finally:
+        lam.delete_function(FunctionName=name)

@@ -17,17 +17,26 @@ PYTHON_DIR = Path(__file__).parent / "python"
 CUSTOM = ("provided.al2", "provided.al2023")
 
 
-def command(runtime: str, task_root: Path, opt: Path | None = None) -> list[str]:
+def command(runtime: str, task_root: Path, opt: Path | None = None, wrapper: str | None = None) -> list[str]:
     """argv that starts ``runtime``'s bootstrap (Python runtimes run on this interpreter).
 
     An OS-only runtime's ``bootstrap`` comes from the package, or else from a layer (``/opt``), as in AWS.
+    A managed runtime starts through ``wrapper`` (``AWS_LAMBDA_EXEC_WRAPPER``) when it is set: the
+    wrapper gets the runtime's command as its arguments, and AWS's runtime starts it from a shell
+    script, so a wrapper that does not exist ends the runtime with the shell's exit status 127.
     """
     if runtime in CUSTOM:
         bootstrap = task_root / "bootstrap"
         if opt is not None and not bootstrap.exists() and (opt / "bootstrap").exists():
             bootstrap = opt / "bootstrap"
         return [*_amazon_linux_sh(bootstrap), str(bootstrap)]
-    return [sys.executable, str(PYTHON_DIR / "bootstrap.py")]
+    argv = [sys.executable, str(PYTHON_DIR / "bootstrap.py")]
+    if wrapper:
+        for shown, real in (("/var/task/", task_root), ("/opt/", opt)):
+            if real is not None and wrapper.startswith(shown):
+                wrapper = str(real / wrapper.removeprefix(shown))
+        return ["/bin/sh", "-c", 'exec "$0" "$@"', wrapper, *argv]
+    return argv
 
 
 def _amazon_linux_sh(bootstrap: Path) -> list[str]:

@@ -315,7 +315,8 @@ class ExecutionEnvironment:
         t0 = time.perf_counter()
         try:
             proc = self.ctx.isolation.spawn(
-                runtimes.command(fn.runtime, fn.code.root, fn.opt), env=self._environ(), cwd=str(fn.code.root),
+                runtimes.command(fn.runtime, fn.code.root, fn.opt, fn.environment.get("AWS_LAMBDA_EXEC_WRAPPER")),
+                env=self._environ(), cwd=str(fn.code.root),
                 uid=self._uid, tmp=self.tmp, opt=fn.opt, runtime_api=self._api.address,
                 max_files=q.file_descriptors_max, max_procs=q.processes_max, max_file_bytes=fn.ephemeral_storage * MB)
         except OSError as e:  # no bootstrap, or not executable: the platform's error, as in AWS
