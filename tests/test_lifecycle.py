@@ -192,6 +192,6 @@ def test_init_over_its_limit_is_retried_under_the_function_timeout(cloud):
         cloud.logs.flush()
         events = cloud.client("logs").filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
         assert any(e["message"].startswith("INIT_REPORT Init Duration: ") and
-                   e["message"].endswith("\tPhase: init\tStatus: timeout") for e in events)
+                   e["message"].endswith("\tPhase: init\tStatus: timeout\n") for e in events)
     finally:
         cloud.quotas.set(init_timeout_s=10)

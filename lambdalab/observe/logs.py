@@ -36,6 +36,17 @@ def report_line(request_id: str, duration_ms: float, billed_ms: int, memory_mb: 
     return "\t".join(parts) + "\t"
 
 
+def report_status(status: str, error_type: str | None) -> str | None:
+    """The REPORT line's ``Status``: AWS writes it when the platform ended the invocation (a timeout,
+    or the runtime exiting, running out of memory, answering too much), never for an error the
+    function's own code raised and the runtime reported (recorded: tests/fidelity/cases/log-*.json)."""
+    if status == "timeout":
+        return status
+    if status == "error" and (error_type or "").startswith(("Runtime.", "Sandbox.", "Function.")):
+        return status
+    return None
+
+
 def init_start_line(runtime_version: str, runtime_version_arn: str) -> str:
     return f"INIT_START Runtime Version: {runtime_version}\tRuntime Version ARN: {runtime_version_arn}"
 

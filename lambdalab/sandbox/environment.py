@@ -497,7 +497,7 @@ class ExecutionEnvironment:
             inv.duration_ms, inv.max_memory_used_mb = duration_ms, max_memory_used_mb
             inv.billed_ms = math.ceil(duration_ms + (init_ms or 0))
             self._log(logs.end_line(inv.request_id), force=True)
-            status = None if inv.status == "success" else inv.status
+            status = logs.report_status(inv.status, inv.error_type)
             self._log(logs.report_line(inv.request_id, duration_ms, inv.billed_ms, fn.memory_size,
                                        inv.max_memory_used_mb, inv.init_ms, status,
                                        inv.error_type if status == "error" else None), force=True)
@@ -601,8 +601,9 @@ class ExecutionEnvironment:
             self._out += data
             *lines, rest = self._out.split(b"\n")
             self._out = bytearray(rest)
-            for line in lines:
-                self._log(line.decode("utf-8", "replace").replace("\r", "\n"))
+            for line in lines:  # one event per line; AWS writes no event for an empty line
+                if line.strip(b"\r"):
+                    self._log(*_event(line.decode("utf-8", "replace")))
         if self._out:  # the pipe closed on a last line without a newline
             self._log(self._out.decode("utf-8", "replace"))
             self._out.clear()
@@ -612,15 +613,17 @@ class ExecutionEnvironment:
         if rt is not None and rt.proc.stdout.fileno() in self._sel.get_map():
             self._read_output()
 
-    def _log(self, message: str, force: bool = False) -> None:
-        """One log event, to CloudWatch Logs and to the current invocation's tail."""
+    def _log(self, message: str, end: str = "\n", force: bool = False) -> None:
+        """One log event, to CloudWatch Logs and to the current invocation's tail; the platform's
+        events and a handler's printed lines end with a newline, the runtime's framed records do not
+        (``end``; recorded: tests/fidelity/cases/log-*.json)."""
         size = len(message) + 1
         if not force:
             if self._logged + size > self.ctx.quotas.log_bytes_per_invocation:
                 self._dropped += size
                 return
             self._logged += size
-        self.ctx.logs.put(self.function.log_group, self.log_stream, self.ctx.clock.time(), message)
+        self.ctx.logs.put(self.function.log_group, self.log_stream, self.ctx.clock.time(), message + end)
         if self._current is not None:
             self._tail.append(message)
 
@@ -734,3 +737,16 @@ def _shut_down(inv: Invocation) -> bool:
     inv.fail("Sandbox.Failure", f"RequestId: {inv.request_id} Error: {SHUT_DOWN}")
     inv.done.set()
     return True
+
+
+_RUNTIME_LOG = re.compile(r"\[(ERROR|WARNING|INFO|DEBUG|CRITICAL)\]")
+
+
+def _event(line: str) -> tuple[str, str]:
+    """A line of the runtime's output as the log event AWS stores, and how it ends: a ``print``'s line
+    ends with a newline and its \\r stays a \\r, but the runtime's own records (``[ERROR] ...`` with its
+    traceback, ``logging``'s ``[WARNING] ...``) reach AWS framed, with their inner newlines and none at
+    the end, and travel through this pipe with each newline written as \\r."""
+    if _RUNTIME_LOG.match(line):
+        return line.replace("\r", "\n"), ""
+    return line, "\n"

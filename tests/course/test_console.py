@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -60,7 +61,10 @@ def test_a_function_error_is_shown_not_raised(cloud, greeter):
     assert result["StatusCode"] == 200 and result["FunctionError"] == "Unhandled"
     assert result["Payload"]["errorType"] == "KeyError"
     assert "FunctionError: Unhandled" in console.response.value
-    assert "Error Type: KeyError" in console.response.value  # the REPORT line in the tail
+    assert "[ERROR] KeyError" in console.response.value  # the runtime's error line in the tail
+    # and a REPORT line without a Status: the function's own error, as AWS writes it
+    assert re.search(r"REPORT RequestId: [^<]*Max Memory Used: \d+ MB\tInit Duration: [\d.]+ ms\t\n",
+                     console.response.value)
 
 
 def test_invalid_json_gives_a_friendly_message(cloud, greeter):
