@@ -155,6 +155,7 @@ def run(cfg: dict, quick: bool) -> tuple[Report, dict]:
         iam = rep.section("iam_invoke", measure.iam_invoke, cloud, floor, "bench-trivial-1769", cfg["warmups"],
                           cfg["warm_n"])
         decision = rep.section("policy_decision", measure.policy_decision, cloud, cfg["warm_n"]) if iam else None
+        throttle = rep.section("throttle_decision", throttle_decision, cloud, "bench-trivial-128", cfg["warm_n"])
         aq = rep.section("async_queue", async_queue, cloud, "bench-async", cfg["async_delay_n"], cfg["async_events"])
         esm = rep.section("sqs_mapping", sqs_mapping, cloud, cfg["sqs_messages"], cfg["sqs_n"])
     finally:
@@ -226,6 +227,11 @@ def run(cfg: dict, quick: bool) -> tuple[Report, dict]:
     if decision:
         rep.row("policy_decision_p50", "  one IAM decision alone (2 policies, a condition), p50",
                 decision["decision_us"]["p50"], "us", fmt="{:.0f}")
+    if throttle:
+        rep.row("admit_p50", "  one concurrency decision (admit + release, under its lock), p50",
+                throttle["admit_us"]["p50"], "us", fmt="{:.1f}")
+        rep.row("throttle_p50", "  one throttle decision (the 429's exception included), p50",
+                throttle["throttle_us"]["p50"], "us", fmt="{:.1f}")
     if esm:
         rep.row("sqs_delay_p50", "SQS mapping: SendMessage to the handler's start, no window, p50", esm["delay_p50_ms"],
                 "ms", ("<=", 20), "{:.1f}")

@@ -10,6 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from deploy import Deployer
 
 import lambdalab
@@ -108,3 +109,17 @@ def _invoke(lam, name: str) -> str:
         return response.get("FunctionError") or "ok"
     except Exception as e:  # the cloud went away mid-call: what the caller sees
         return type(e).__name__
+
+
+def test_an_invoke_that_arrives_while_the_cloud_stops_gets_a_service_exception():
+    """stop() closes the pool before the endpoint: a request in between is answered, not a traceback."""
+    with lambdalab.start() as cloud:
+        fn = Deployer(cloud)
+        name = fn.create("def handler(event, context):\n    return 1\n")
+        lam = cloud.client("lambda", config=Config(retries={"max_attempts": 0}))
+        cloud.pool.stop()  # the first step of stop(): the endpoint is still up
+        with pytest.raises(ClientError) as caught:
+            lam.invoke(FunctionName=name)
+        assert caught.value.response["Error"] == {"Code": "ServiceException",
+                                                  "Message": "The local cloud is stopping: no new invocation starts."}
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500

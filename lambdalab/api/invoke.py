@@ -7,9 +7,10 @@ import binascii
 import uuid
 from typing import Any
 
+from ..invoke.pool import PoolClosed
 from ..jackson import load_json
 from ..sandbox.invocation import Invocation, trace_id
-from ..service.errors import InvalidRequestContentException, RequestEntityTooLargeException
+from ..service.errors import InvalidRequestContentException, LambdaError, RequestEntityTooLargeException
 from .context import ApiContext
 
 
@@ -38,7 +39,10 @@ def invoke(ctx: ApiContext, p: dict[str, Any]) -> dict:
         ctx.queue.submit(service, located, inv)
         return {"StatusCode": 202, "_request_id": inv.request_id}
     function = service.route(located)  # an alias: the version its weights draw for this invocation
-    ctx.invoker.invoke(function, inv)
+    try:
+        ctx.invoker.invoke(function, inv)
+    except PoolClosed:  # stop() came first: AWS's ServiceException, not a traceback in the notebook
+        raise LambdaError("The local cloud is stopping: no new invocation starts.") from None
     out: dict[str, Any] = {"StatusCode": 200, "Payload": inv.response, "ExecutedVersion": function.version,
                            "_request_id": inv.request_id}
     if inv.function_error:
