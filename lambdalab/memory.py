@@ -98,16 +98,23 @@ def _drop_moto_accounts(accounts: set[str]) -> None:
             names = getattr(backends, "bucket_accounts", {})  # S3's global bucket names: free them too
             for name in [n for n, (_, account) in names.items() if account in accounts]:
                 del names[name]
+    instances = sys.modules.get("moto.core.model_instances")
+    if instances is not None:
+        # moto also lists every model object it ever made (for its dashboard, which the gateway does not
+        # serve): each account's ~1,600 AWS managed policies, every log event. Unlisted, the dropped
+        # accounts' objects can go; a running cloud's stay in its backends.
+        instances.reset_model_data()
 
 
 def _forget_models() -> None:
-    """Drop the parsed models no client holds any more: the shared loader's and moto's own (its
-    response serializers parse a model per service); each is parsed again when next used."""
+    """Drop the parsed models no client holds any more: the shared loader's and moto's own (it parses
+    a model per service to route and answer requests); each is parsed again when next used."""
     with _lock:
         if "botocore" in _sessions:
             _sessions["botocore"].get_component("data_loader")._cache.clear()
-    utils = sys.modules.get("moto.core.utils")
-    for cached in (getattr(utils, "get_service_model", None), getattr(utils, "get_pagination_model", None)):
+    utils, routing = sys.modules.get("moto.core.utils"), sys.modules.get("moto.core.routing")
+    for cached in (getattr(utils, "get_service_model", None), getattr(utils, "get_pagination_model", None),
+                   getattr(routing, "get_service_router", None)):  # its routers hold the models too
         if cached is not None:
             cached.cache_clear()
 

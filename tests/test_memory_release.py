@@ -7,9 +7,11 @@ accounts), and when no cloud runs at all the parsed models go too (checked in a 
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
+import weakref
 
 import botocore.loaders
 from moto.core.base_backend import AccountSpecificBackend
@@ -42,7 +44,10 @@ def test_a_stopped_cloud_gives_back_moto_state_and_the_next_cloud_starts_afresh(
         assert fn.invoke(fn.deploy("hello", HELLO), {"name": "first"}) == {"hello": "first"}
         cloud.logs.flush()
         assert held_by_moto(*ACCOUNTS.values())["logs"] == [ACCOUNTS["account"]]  # the function's log group
+        iam = weakref.ref(iam_backends[ACCOUNTS["account"]]["global"])  # AWS's managed policies, the course role
     assert held_by_moto(*ACCOUNTS.values()) == {"iam": [], "s3": [], "logs": []}
+    gc.collect()
+    assert iam() is None, "the stopped cloud's IAM is still referenced (the notebook keeps `cloud`, as here)"
 
     with lambdalab.start(**ACCOUNTS) as fresh:  # same process, same accounts
         assert buckets(fresh) == []
