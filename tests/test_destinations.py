@@ -389,3 +389,25 @@ def test_another_regions_event_is_retried_and_recorded_in_that_region(cloud, rol
         assert name not in [f["FunctionName"] for f in cloud.client("lambda").list_functions()["Functions"]]
     finally:
         eu_lam.delete_function(FunctionName=name)
+
+
+def test_a_function_with_zero_reserved_concurrency_sends_its_events_to_failure_at_once(fn, cloud, role, sqs):
+    """No attempt, no retry, no backoff: the record goes to the on-failure destination straight away."""
+    url, queue_arn = make_queue(sqs)
+    name = fn.create(SOURCE, Role=role)
+    fn.lam.put_function_event_invoke_config(FunctionName=name, DestinationConfig={
+        "OnFailure": {"Destination": queue_arn}})
+    fn.lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    try:
+        request_id = send(fn.lam, name, {"i": 1})
+        cloud.clock.advance()  # no time passes: the queue decides at once
+        [message] = drain(sqs, url)
+        record = json.loads(message["Body"])
+        assert record["requestContext"] == {"requestId": request_id, "functionArn": f"{arn(name)}:$LATEST",
+                                            "condition": "ZeroReservedConcurrency", "approximateInvokeCount": 0}
+        assert record["requestPayload"] == {"i": 1}
+        row = cloud.async_events().set_index("request_id").loc[request_id]
+        assert (row["condition"], row["attempts"]) == ("ZeroReservedConcurrency", 0)
+        assert fn.records(name).empty  # the function never ran
+    finally:
+        fn.lam.delete_function_concurrency(FunctionName=name)

@@ -28,8 +28,10 @@ function, a version or an alias), through the service the event came to.  Metric
 ``AsyncEventsDropped`` (every event that failed or was dropped, delivered somewhere or not),
 ``DestinationDeliveryFailures`` and ``DeadLetterErrors``.
 
-Not built: a function with reserved concurrency 0 sends its events straight to the failure path;
-reserved concurrency does not exist yet, and its throttles would be backed off as any other.
+A function whose reserved concurrency is 0 is not retried: its events go straight to the failure
+path with the condition ``ZeroReservedConcurrency`` and no attempt (AWS's "Capturing records of
+Lambda asynchronous invocations" page: such events are sent at once to the dead-letter queue or the
+on-failure destination, without retries).
 
 Threads and time.  The events of each function wait in a line of their own; named workers
 (``lambdalab-async-N``, started as needed up to ``async_concurrency``) take the lines in turn, one
@@ -255,7 +257,11 @@ class AsyncQueue:
         try:
             self._invoker.invoke(function, attempt)
         except TooManyRequestsException as e:
-            self._back_off(event, located, settings, Outcome(429, None, None, None, e.message),
+            throttled = Outcome(429, None, None, None, e.message)
+            if service.concurrency.reserved(located.function.name) == 0:  # it may never run: no retries
+                self._end(event, located, None, settings, "ZeroReservedConcurrency", event.outcome or throttled)
+                return
+            self._back_off(event, located, settings, throttled,
                            f"throttled ({e.extra.get('Reason', 'TooManyRequestsException')})")
             return
         except PoolClosed:  # the cloud is stopping: join() accounts for it
