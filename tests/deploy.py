@@ -19,6 +19,12 @@ def arn(name: str, qualifier: str | None = None) -> str:
     return f"{base}:{qualifier}" if qualifier else base
 
 
+def function_names(lam) -> set[str]:
+    """The names of every function the client's account has in its Region, every page of ListFunctions
+    (the session's account holds more than one page)."""
+    return {f["FunctionName"] for page in lam.get_paginator("list_functions").paginate() for f in page["Functions"]}
+
+
 def error_of(excinfo) -> tuple[str, str, int]:
     """(code, message, HTTP status) of a ClientError caught by ``pytest.raises``."""
     err = excinfo.value.response

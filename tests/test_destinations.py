@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 from botocore.exceptions import ClientError
-from deploy import ACCOUNT, ROLE, arn, error_of
+from deploy import ACCOUNT, ROLE, arn, error_of, function_names
 
 from lambdalab import zip_files
 from lambdalab.iam.roles import BASIC_EXECUTION
@@ -386,7 +386,7 @@ def test_another_regions_event_is_retried_and_recorded_in_that_region(cloud, rol
         events = cloud.async_events().set_index("request_id")
         assert events.loc[request_id, "condition"] == "RetriesExhausted"
         assert drain(sqs, home_url) == []
-        assert name not in [f["FunctionName"] for f in cloud.client("lambda").list_functions()["Functions"]]
+        assert name not in function_names(cloud.client("lambda"))
     finally:
         eu_lam.delete_function(FunctionName=name)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from deploy import function_names
 
 from lambdalab.checks import Chapter, Exercise, Result, ____
 from lambdalab.checks.judges import Calls, Case, Deploys, Expect
@@ -106,14 +107,14 @@ GREET = Deploys(cases=(Case({"name": "Ada"}, expect={"greeting": "Hello, Ada!"},
 
 def test_deploys_runs_the_handler_in_the_cloud_and_deletes_it_afterwards(cloud):
     q = Exercise(name="g", answer="source", judge=GREET, hints=("h", "i"), solution="", mistake="").bind(cloud)
-    before = {f["FunctionName"] for f in cloud.client("lambda").list_functions()["Functions"]}
+    before = function_names(cloud.client("lambda"))
     assert q.check("def handler(event, context):\n    return {'greeting': f\"Hello, {event['name']}!\"}\n")
     wrong = q.check("def handler(event, context):\n    return {'greeting': 'Hello!'}\n").message
     assert "'greeting' should be \"Hello, Ada!\"" in wrong and "Use the name." in wrong
     failed = q.check("def handler(event, context):\n    return {}['name']\n").message
     assert "KeyError" in failed and "events may lack a name." in failed
     assert "not valid Python" in q.check("def handler(event, context) return 1").message
-    after = {f["FunctionName"] for f in cloud.client("lambda").list_functions()["Functions"]}
+    after = function_names(cloud.client("lambda"))
     assert after == before, "a check must delete the functions it deployed"
 
 
