@@ -15,4 +15,13 @@ import plotly.io as pio
 RENDERER = "plotly_mimetype+notebook_connected"
 pio.renderers.default = RENDERER
 
-__all__ = ["RENDERER"]
+__all__ = ["RENDERER", "stopped"]
+
+
+def stopped(cloud, widget: str) -> str | None:
+    """What a widget shows when its chapter's cloud has stopped (its functions and its IAM went with
+    it), as HTML; None while the cloud runs."""
+    if cloud.running:
+        return None
+    return ("<span style='color:#c62828'>The local cloud is stopped (the last cell of a chapter stops it). Run "
+            f"the notebook again from the top, or at least up to this {widget}.</span>")

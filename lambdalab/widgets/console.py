@@ -23,6 +23,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..course import decode
+from . import stopped
 
 CONSOLE_CLASS = "lambdalab-invoke-console"
 RESPONSE_CLASS = "lambdalab-console-response"
@@ -134,12 +135,10 @@ class InvokeConsole(widgets.VBox):
         return result
 
     def _stopped(self) -> bool:
-        if self.cloud.running:
-            return False
-        self.response.value = self._note(
-            "The local cloud is stopped (the last cell of a chapter stops it). Run the notebook again from the "
-            "top, or at least up to this console, to start it again.", error=True)
-        return True
+        if note := stopped(self.cloud, "console"):
+            self.response.value = note
+            return True
+        return False
 
     # -- rendering -------------------------------------------------------------------------------
     @staticmethod

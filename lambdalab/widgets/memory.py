@@ -28,6 +28,7 @@ from ..billing.prices import ARCHITECTURES
 from ..course import Functions
 from ..sandbox.governor import HOST_CPUS
 from ..service.quotas import DEFAULTS
+from . import stopped
 
 _DEFAULT = {q.key: q.value for q in DEFAULTS}
 MB_PER_VCPU = _DEFAULT["mb_per_vcpu"]  # 1,769 MB of memory come with one vCPU (AWS's figure)
@@ -248,10 +249,8 @@ class MemoryExplorer:
         self.share.value = f"{memory:,} MB comes with <b>{share:.2f} vCPU</b> of CPU time per second{note}"
 
     def _on_click(self, _button=None) -> None:
-        if not self.cloud.running:
-            self.status.value = ("<span style='color:#c62828'>The local cloud is stopped (the last cell of a chapter "
-                                 "stops it). Run the notebook again from the top, or at least up to this explorer."
-                                 "</span>")
+        if note := stopped(self.cloud, "explorer"):
+            self.status.value = note
             return
         self.button.disabled = True
         try:

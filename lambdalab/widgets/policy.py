@@ -23,6 +23,7 @@ from ..iam.policy import Decision, Policy
 from ..iam.principals import Directory
 from ..iam.resources import resource_side
 from ..service.functions import FUNCTION_ARN
+from . import stopped
 
 
 def deciding_statement(policies: list[Policy], decision: Decision) -> dict | None:
@@ -64,10 +65,8 @@ class PolicyExplorer(widgets.VBox):
         self.decide()
 
     def decide(self) -> Decision | None:
-        if not self.cloud.running:  # its IAM went with it
-            self.result.value = ("<span style='color:#c62828'>The local cloud is stopped (the last cell of a chapter "
-                                 "stops it). Run the notebook again from the top, or at least up to this explorer."
-                                 "</span>")
+        if note := stopped(self.cloud, "explorer"):
+            self.result.value = note
             return None
         caller = Directory({}).for_arn(self.principal.value or "")
         try:
