@@ -7,6 +7,7 @@ runtime (``provided.al2023``) starts the package's own ``bootstrap`` executable,
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -56,11 +57,18 @@ def _amazon_linux_sh(bootstrap: Path) -> list[str]:
         return []
     if not first.startswith(b"#!/bin/sh") or first[9:10] not in (b"", b" ", b"\t", b"\n", b"\r"):
         return []
-    bash = shutil.which("bash")
-    if bash is None or os.path.realpath("/bin/sh") == os.path.realpath(bash):
+    bash = _bash_for_sh()
+    if bash is None:
         return []
     argument = first[9:].strip().decode(errors="replace")
     return [bash, argument] if argument else [bash]
+
+
+@functools.cache
+def _bash_for_sh() -> str | None:
+    """This machine's bash when its /bin/sh is another shell (looked up once, not at every cold start)."""
+    bash = shutil.which("bash")
+    return None if bash is None or os.path.realpath("/bin/sh") == os.path.realpath(bash) else bash
 
 
 def execution_env(runtime: str) -> str | None:
