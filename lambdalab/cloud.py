@@ -170,7 +170,7 @@ class LocalCloud:
         roots = {key["AccessKeyId"]: (account, key["SecretAccessKey"]) for account, key in self._roots.items()}
         directory = Directory(roots)  # the guard's and the destinations': one view of who may do what
         self._destinations = Destinations(self.endpoint_url, directory, self.authorizer, session_credentials)
-        self.pollers = Pollers(self.authorizer, self.clock)  # event source mappings, of every place
+        self.pollers = Pollers(self.authorizer, self.clock, self._destinations)  # event source mappings, of every place
         self._stops["pollers"], self._stops["poller-threads"] = self.pollers.close, self.pollers.join
         self.regions = Regions((self.account, self.other_account), self._place)
         self._stops["queue"], self._stops["workers"] = self.regions.close, self.regions.join
