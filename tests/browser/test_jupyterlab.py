@@ -215,6 +215,31 @@ def test_03_memory_explorer_measures_where_the_learner_clicks(lab, kernels_down,
     cell.get_by_text(re.compile(r"1,024 MB: [\d.]+ ms, billed \d+ ms")).wait_for(timeout=10_000)
 
 
+def test_04_attempts_timeline_draws_the_retries_minutes_apart(lab, kernels_down, page):
+    """The three invocation models of one failing function on one figure: the asynchronous event's attempts
+    a minute and two minutes apart on the cloud's clock, its 202 and where it ended, the poller's batches."""
+    name = "04_invocation_models.ipynb"
+    started = datetime.now(timezone.utc).replace(tzinfo=None)
+    open_notebook(page, lab, name)
+    run_all_and_save(page, lab, name)
+    plot = code_cell(page, 'title="One failing function, three invocation models"').locator(".js-plotly-plot").first
+    drawn = plot.evaluate("""el => ({
+        range: el._fullLayout.xaxis.range, rows: el._fullLayout.yaxis.categoryarray,
+        points: el.calcdata.map(cd => [cd[0].trace.name, cd[0].node3 ? cd[0].node3.selectAll('.point').size() : 0]),
+        texts: [...el.querySelectorAll('.scatterlayer .textpoint text')].map(t => t.textContent),
+    })""")
+    first, last = (datetime.fromisoformat(value[:26]) for value in drawn["range"])
+    assert started - timedelta(minutes=1) <= first, f"the x axis starts at {first}, before the chapter ran"
+    assert timedelta(minutes=5) <= last - first < timedelta(minutes=10), (
+        f"the x axis spans {drawn['range']}: the retries (3 minutes) and the poller (2 more) are minutes of cloud time")
+    assert [row.split(" ")[0] for row in drawn["rows"]] == ["sync", "async", "poller"], drawn["rows"]
+    points = dict(drawn["points"])  # markers drawn, per trace
+    assert points["accepted"] == 1 and points["ended"] == 1 and points["failed"] >= 7, points
+    assert [t for t in drawn["texts"] if t.startswith("+")] == ["+60 s", "+120 s"], drawn["texts"]
+    assert [t for t in drawn["texts"] if t in ("1", "2", "3")] == ["1", "2", "3"], "the event's attempts, numbered"
+    assert "RetriesExhausted" in drawn["texts"], drawn["texts"]
+
+
 def test_07_policy_explorer_decides_what_the_learner_asks(lab, kernels_down, page):
     name = "07_permissions.ipynb"
     open_notebook(page, lab, name)
