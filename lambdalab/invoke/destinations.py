@@ -37,8 +37,9 @@ and a dead letter with ErrorCode 429 and the throttle's message; the refusal mes
 EventBridge and S3 destinations follow the one quoted for SNS ("The function's execution role does
 not have permissions to call Publish on ARN").
 
-``_lock`` guards the cache of sessions and clients; a client is made under it (botocore's session
-is not thread-safe), which only deliveries wait for, never an invocation.
+``_lock`` guards the cache of sessions and clients; a client is made under it, from the process's
+one session (``memory.client``: each service model parsed once), which only deliveries wait for,
+never an invocation.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from typing import Any
 
 from botocore.config import Config
 
+from .. import memory
 from ..arns import parse_arn
 from ..iam.authorizer import Authorizer
 from ..iam.principals import Directory
@@ -117,7 +119,6 @@ class Destinations:
         self._directory, self._authorizer, self._credentials = directory, authorizer, credentials
         self._sessions: dict[tuple[str, str], _Session] = {}  # (role ARN, function name) -> its delivery session
         self._lock = threading.Lock()
-        self._botocore = None
 
     # -- when configured -------------------------------------------------------------------------
     def check(self, function: Function, arn: str) -> None:
@@ -226,12 +227,8 @@ class Destinations:
                                                          time.monotonic())
             client = session.clients.get((service, region))
             if client is None:
-                if self._botocore is None:
-                    import botocore.session
-
-                    self._botocore = botocore.session.get_session()
                 creds = session.credentials
-                client = session.clients[(service, region)] = self._botocore.create_client(
+                client = session.clients[(service, region)] = memory.client(  # the process's models, parsed once
                     service, region_name=region, endpoint_url=self.endpoint_url, config=CLIENT_CONFIG,
                     aws_access_key_id=creds["AWS_ACCESS_KEY_ID"], aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
                     aws_session_token=creds["AWS_SESSION_TOKEN"])
