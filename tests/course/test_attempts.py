@@ -96,7 +96,7 @@ def test_an_event_shows_its_202_and_where_it_ended(cloud, run):
     assert points(fig, "accepted") == [(event_row, "202 Accepted")]
     assert points(fig, "ended") == [(event_row, "RetriesExhausted: record → destination")]
     event = cloud.async_events().set_index("request_id").loc[event_id]
-    assert event["destination"] == failed_arn and event["destination_error"] is None
+    assert event["destination"] == failed_arn and pd.isna(event["destination_error"])
     (ended,) = [t for t in fig.data if t.name == "ended"]
     assert pd.Timestamp(ended.x[0]) == event["finished"].tz_convert(None)
 
