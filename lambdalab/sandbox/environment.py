@@ -490,6 +490,9 @@ class ExecutionEnvironment:
             return
         try:
             inv.status, inv.error_type, inv.response = self._answer
+            measured_ms = duration_ms
+            if inv.status == "timeout":  # AWS reports (and bills) a timed-out invocation as lasting its timeout exactly
+                duration_ms = fn.timeout * 1000.0
             inv.log = self._tail
             if self._dropped:
                 self._log(LOG_CAP_NOTE.format(self._dropped, self.ctx.quotas.log_bytes_per_invocation), force=True)
@@ -510,7 +513,7 @@ class ExecutionEnvironment:
                 error_type=inv.error_type, status=inv.status, invocation_model=inv.invocation_model,
                 attempt=inv.attempt, event_source_mapping=inv.event_source_mapping,
                 event_source_arn=inv.event_source_arn, batch_size=inv.batch_size,
-                provisioned=self.initialization_type == PROVISIONED_CONCURRENCY))
+                provisioned=self.initialization_type == PROVISIONED_CONCURRENCY, measured_ms=measured_ms))
             self.last_used = self.ctx.clock.time()
         finally:
             self._current, self._tail = None, []
