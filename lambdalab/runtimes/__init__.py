@@ -76,9 +76,20 @@ def execution_env(runtime: str) -> str | None:
     return None if runtime in CUSTOM else f"AWS_Lambda_{runtime}"
 
 
+# The runtime version each runtime's INIT_START line names: AWS numbers the updates of a runtime
+# (``python:3.13.v64``); these are versions seen in real INIT_START lines in late 2025 (docs/sources.md).
+RUNTIME_VERSIONS = {
+    "python3.10": "python:3.10.v36", "python3.11": "python:3.11.v109", "python3.12": "python:3.12.v101",
+    "python3.13": "python:3.13.v64", "python3.14": "python:3.14.v43",
+    "provided.al2": "provided:al2.v143", "provided.al2023": "provided:al2023.v109",
+}
+
+
 def version(runtime: str, region: str) -> tuple[str, str]:
-    """The ``Runtime Version`` and its ARN for the INIT_START line (``python:3.12.lambdalab-py3.11``)."""
-    family, _, number = runtime.partition("3") if runtime.startswith("python") else runtime.partition(".")
-    number = ("3" + number) if runtime.startswith("python") else number
-    name = f"{family}:{number}.lambdalab-py{sys.version_info.major}.{sys.version_info.minor}"
+    """The ``Runtime Version`` and its ARN, for the INIT_START line and ``RuntimeVersionConfig``.
+
+    AWS's ARN ends in a 64-hex id of the version that it does not publish; lambdalab's is the SHA-256
+    of the version's name, so one version has one id in every Region, as recorded AWS logs show.
+    """
+    name = RUNTIME_VERSIONS[runtime]
     return name, f"arn:aws:lambda:{region}::runtime:{hashlib.sha256(name.encode()).hexdigest()}"
