@@ -59,6 +59,7 @@ from .. import runtimes
 from ..clock import Clock
 from ..observe import logs
 from ..observe.records import InvocationRecord, Records
+from ..runtimes.interpreters import Interpreters
 from ..service.models import Function
 from ..service.quotas import MB, Quotas
 from .governor import Governor, Watch, cpu_share, measure, peak_rss
@@ -134,6 +135,7 @@ class SandboxContext:
     clock: Clock
     governor: Governor
     isolation: Isolation
+    interpreters: Interpreters
     logs: logs.LogShipper
     records: Records
     workdir: Path
@@ -310,12 +312,16 @@ class ExecutionEnvironment:
         """Spawn the runtime and serve it until it asks for its first event."""
         fn, q = self.function, self.ctx.quotas
         self._logged = self._dropped = 0
+        python = self.ctx.interpreters.get(fn.runtime) if fn.runtime not in runtimes.CUSTOM else None
+        if python is not None and python.warning:
+            self._log(python.warning)
         self._log(logs.init_start_line(*runtimes.version(fn.runtime, self.ctx.region)))
         self._init_error = None
         t0 = time.perf_counter()
         try:
             proc = self.ctx.isolation.spawn(
-                runtimes.command(fn.runtime, fn.code.root, fn.opt, fn.environment.get("AWS_LAMBDA_EXEC_WRAPPER")),
+                runtimes.command(fn.runtime, fn.code.root, fn.opt, fn.environment.get("AWS_LAMBDA_EXEC_WRAPPER"),
+                                 python),
                 env=self._environ(), cwd=str(fn.code.root),
                 uid=self._uid, tmp=self.tmp, opt=fn.opt, runtime_api=self._api.address,
                 max_files=q.file_descriptors_max, max_procs=q.processes_max, max_file_bytes=fn.ephemeral_storage * MB)

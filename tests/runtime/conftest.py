@@ -220,6 +220,13 @@ class Runtime:
         self.api.close()
 
 
+@pytest.fixture(scope="session")
+def runtime_version() -> str:
+    """The Python version (``3.12``) the runtime runs on in these tests."""
+    return subprocess.run([PYTHON, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
 @pytest.fixture
 def start_runtime(tmp_path):
     """``start_runtime({"app.py": source}, handler="app.handler", **env) -> Runtime``."""

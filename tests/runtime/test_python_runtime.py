@@ -9,7 +9,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 import uuid
 from datetime import datetime, timezone
@@ -249,14 +248,14 @@ def test_init_error(start_runtime, files, handler, error_type, message):
     assert error == "\r".join([f"[ERROR] {error_type}: {message}", "Traceback (most recent call last):", *trace_lines])
 
 
-def test_exception_at_import_keeps_its_type_and_importlib_frames(start_runtime):
+def test_exception_at_import_keeps_its_type_and_importlib_frames(start_runtime, runtime_version):
     source = "import os\nraise RuntimeError('no config')\n"
     rt = start_runtime(source)
     assert rt.wait_exit() == 1
     error = rt.api.init_error.json()
     assert (error["errorType"], error["errorMessage"], error["requestId"]) == ("RuntimeError", "no config", "")
     trace = error["stackTrace"]
-    lang = "/var/lang/lib/python{}.{}".format(*sys.version_info[:2])
+    lang = f"/var/lang/lib/python{runtime_version}"
     assert trace[0].startswith(f'  File "{lang}/importlib/__init__.py", line ') and "in import_module" in trace[0]
     assert trace[-1] == frame(2, "<module>", "raise RuntimeError('no config')")
     assert not any(str(RUNTIME_DIR) in entry for entry in trace)
@@ -529,7 +528,7 @@ def test_response_too_large_goes_on_to_next_invocation(start_runtime):
     assert rt.proc.poll() is None
 
 
-def test_error_reports_show_paths_as_aws_does(start_runtime, tmp_path):
+def test_error_reports_show_paths_as_aws_does(start_runtime, tmp_path, runtime_version):
     """/var/task, /var/lang/lib/pythonX.Y and /tmp in messages and traces, not lambdalab's directories;
     a path that only starts like the task root is left alone."""
     rt = start_runtime({"app.py": """\
@@ -545,7 +544,8 @@ def test_error_reports_show_paths_as_aws_does(start_runtime, tmp_path):
     assert task["errorMessage"] == "[Errno 2] No such file or directory: '/var/task/missing.json'"
     assert rt.invoke({"where": "similar"}).json()["errorMessage"] == f"{rt.task_root}-other/x"
     trace = rt.invoke({"where": "stdlib"}).json()["stackTrace"]
-    lang = "/var/lang/lib/python{}.{}".format(*sys.version_info[:2])
+    lang = f"/var/lang/lib/python{runtime_version}"
     assert [entry.split(",")[0] for entry in trace] == ['  File "/var/task/app.py"'] + \
         [f'  File "{lang}/json/{name}.py"' for name in ("__init__", "decoder", "decoder")]
     assert str(tmp_path) not in json.dumps(trace)
+

@@ -627,9 +627,11 @@ def main() -> None:
     opt_root = os.environ.get("LAMBDALAB_OPT_ROOT")
     # The interpreter put this script's directory first; user modules must win, so the task
     # root goes first, then the layers' directories (awslambdaric's order), and our directory
-    # last (its modules have private names anyway).
-    first = [task_root, *_layer_paths(opt_root)]
-    sys.path[:] = first + [p for p in sys.path if p not in (*first, _RUNTIME_DIR)] + [_RUNTIME_DIR]
+    # last (its modules have private names anyway). The engine's own site-packages, given as
+    # arguments when this is another interpreter, come after this one's (boto3, as AWS's /var/runtime).
+    first, engine_site = [task_root, *_layer_paths(opt_root)], sys.argv[1:]
+    del sys.argv[1:]
+    sys.path[:] = first + [p for p in sys.path if p not in (*first, _RUNTIME_DIR)] + engine_site + [_RUNTIME_DIR]
 
     sys.stdout = _Unbuffered(sys.stdout)
     sys.stderr = _Unbuffered(sys.stderr)
