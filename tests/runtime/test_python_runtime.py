@@ -549,3 +549,30 @@ def test_error_reports_show_paths_as_aws_does(start_runtime, tmp_path, runtime_v
         [f'  File "{lang}/json/{name}.py"' for name in ("__init__", "decoder", "decoder")]
     assert str(tmp_path) not in json.dumps(trace)
 
+
+def test_handler_code_is_compiled_at_the_path_aws_shows(start_runtime):
+    """Tracebacks the handler formats itself, warnings and inspect name /var/task/app.py and show its source
+    lines, as in AWS; ``__file__`` stays the real file, which the handler can open."""
+    source = """\
+        import inspect, traceback, warnings
+        from lib import helper
+
+        def handler(event, context):
+            warnings.warn("careful")
+            try:
+                helper()
+            except ValueError:
+                text = traceback.format_exc()
+            return {"trace": text, "source": inspect.getsource(handler).splitlines()[0],
+                    "file": __file__, "readable": open(__file__).read().startswith("import inspect")}
+        """
+    rt = start_runtime({"app.py": source, "lib.py": "def helper():\n    raise ValueError('deep')\n"})
+    out = rt.invoke().json()
+    carets = re.compile(r"^ *[~^]+\n", re.MULTILINE)  # Python 3.13 marks the call's position
+    assert carets.sub("", out["trace"]) == ("Traceback (most recent call last):\n"
+                            '  File "/var/task/app.py", line 7, in handler\n    helper()\n'
+                            '  File "/var/task/lib.py", line 2, in helper\n    raise ValueError(\'deep\')\n'
+                            "ValueError: deep\n")
+    assert out["source"] == "def handler(event, context):"
+    assert out["file"] == str(rt.task_root / "app.py") and out["readable"]
+    assert '/var/task/app.py:5: UserWarning: careful\n  warnings.warn("careful")\n' in rt.read_pipe()

@@ -645,6 +645,7 @@ def main() -> None:
         keep = [task_root, _RUNTIME_DIR, sys.prefix, sys.base_prefix, sys.exec_prefix, *sys.path]
         _lambdalab_runtime_paths.install(mounts, keep)
     _AWS_NAMES[:] = _lambdalab_runtime_paths.aws_names(task_root, mounts)
+    _lambdalab_runtime_paths.compile_as_aws([(task_root, "/var/task")] + ([(opt_root, "/opt")] if opt_root else []))
     _LoggingHook.install(sink, invocation)
 
     try:
