@@ -23,7 +23,6 @@ import re
 import site
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -57,8 +56,8 @@ class Interpreters:
     """The interpreters of one cloud's Python runtimes.
 
     Found at start by looking at files only (no process is started), so the sandboxes' file rules can
-    include them; each is run once to check it, at the first cold start that needs it (under a lock of
-    its own runtime, so only that runtime's first cold starts wait).
+    include them; each is run to check it at the first cold start that needs it. No lock: cold starts
+    that come together may each run that check (it is idempotent), and none waits for another's.
     """
 
     def __init__(self, chosen: dict[str, str | None] | None = None, runtimes: tuple[str, ...] = PYTHON) -> None:
@@ -76,7 +75,6 @@ class Interpreters:
             else:
                 self._found[runtime] = next((p for p in _candidates(minor) if _is_interpreter(p)), None)
         self._checked: dict[str, Interpreter] = {}
-        self._locks = {runtime: threading.Lock() for runtime in runtimes}
 
     def paths(self) -> list[str]:
         """The installations of the interpreters found, which sandboxes must be able to read."""
@@ -91,11 +89,7 @@ class Interpreters:
     def get(self, runtime: str) -> Interpreter:
         """The interpreter for ``runtime``'s functions (checked on first use; this one's if it failed)."""
         interpreter = self._checked.get(runtime)
-        if interpreter is None:
-            with self._locks[runtime]:
-                interpreter = self._checked.get(runtime) or self._check(runtime)
-                self._checked[runtime] = interpreter
-        return interpreter
+        return interpreter if interpreter is not None else self._checked.setdefault(runtime, self._check(runtime))
 
     def _check(self, runtime: str) -> Interpreter:
         minor, exe = runtime.removeprefix("python"), self._found[runtime]
