@@ -719,14 +719,17 @@ class ExecutionEnvironment:
             "LAMBDA_TASK_ROOT": str(fn.code.root),
             "LAMBDA_RUNTIME_DIR": str(runtimes.PYTHON_DIR),
             "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
-            "AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129:2000",
+            "AWS_XRAY_DAEMON_ADDRESS": "169.254.100.1:2000",
+            "_AWS_XRAY_DAEMON_ADDRESS": "169.254.100.1",
+            "_AWS_XRAY_DAEMON_PORT": "2000",
+            "PWD": str(fn.code.root),  # the working directory, as AWS's /var/task
             "AWS_ENDPOINT_URL": ctx.endpoint_url,
             "TMPDIR": str(self.tmp),
-            "LAMBDALAB_TMP_ROOT": str(self.tmp),
-            "LAMBDALAB_OPT_ROOT": str(opt),
-            "PYTHONDONTWRITEBYTECODE": "1",
             **ctx.credentials(fn),
         }
+        if fn.runtime not in runtimes.CUSTOM:  # AWS's Python runtimes; the LAMBDALAB_ pair is the runtime's to take
+            env.update(PYTHONPATH=str(runtimes.PYTHON_DIR), SHLVL="0", LAMBDALAB_TMP_ROOT=str(self.tmp),
+                       LAMBDALAB_OPT_ROOT=str(opt))
         if runtimes.execution_env(fn.runtime):
             env["AWS_EXECUTION_ENV"] = runtimes.execution_env(fn.runtime)
         if fn.log_format == "JSON":

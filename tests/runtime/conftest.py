@@ -182,7 +182,6 @@ class Runtime:
             "AWS_REGION": "us-east-1",
             "TMPDIR": str(self.tmp_root),
             "LAMBDALAB_TMP_ROOT": str(self.tmp_root),
-            "PYTHONDONTWRITEBYTECODE": "1",
             **env,
         }
         self.python = PYTHON

@@ -624,7 +624,10 @@ def _layer_paths(opt_root) -> list:
 
 def main() -> None:
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
-    opt_root = os.environ.get("LAMBDALAB_OPT_ROOT")
+    # Where the engine keeps this environment's /tmp and the layers' /opt: the runtime's to know, not
+    # the handler's (AWS's environment has no such variables).
+    tmp_root, opt_root = os.environ.pop("LAMBDALAB_TMP_ROOT", None), os.environ.pop("LAMBDALAB_OPT_ROOT", None)
+    sys.dont_write_bytecode = True  # /var/task is read-only in AWS: no __pycache__ beside the handler's modules
     # The interpreter put this script's directory first; user modules must win, so the task
     # root goes first, then the layers' directories (awslambdaric's order), and our directory
     # last (its modules have private names anyway). The engine's own site-packages, given as
@@ -639,8 +642,7 @@ def main() -> None:
     invocation = _Invocation()
     api = _RuntimeAPI(os.environ["AWS_LAMBDA_RUNTIME_API"])
 
-    mounts = {point: root for point, root in (("/tmp", os.environ.get("LAMBDALAB_TMP_ROOT")), ("/opt", opt_root))
-              if root}
+    mounts = {point: root for point, root in (("/tmp", tmp_root), ("/opt", opt_root)) if root}
     if mounts:
         keep = [task_root, _RUNTIME_DIR, sys.prefix, sys.base_prefix, sys.exec_prefix, *sys.path]
         _lambdalab_runtime_paths.install(mounts, keep)
