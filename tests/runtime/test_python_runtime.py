@@ -575,5 +575,5 @@ def test_handler_code_is_compiled_at_the_path_aws_shows(start_runtime):
                             "ValueError: deep\n")
     assert out["source"] == "def handler(event, context):"
     assert out["file"] == str(rt.task_root / "app.py") and out["readable"]
-    assert not (rt.task_root / "__pycache__").exists()  # no bytecode written beside them, as in AWS's read-only /var/task
+    assert not (rt.task_root / "__pycache__").exists()  # none written: /var/task is read-only in AWS
     assert '/var/task/app.py:5: UserWarning: careful\n  warnings.warn("careful")\n' in rt.read_pipe()
