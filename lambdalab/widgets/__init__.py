@@ -6,11 +6,17 @@ draws with its plotly extension, and an HTML fallback that loads plotly.js from 
 which nbconvert's HTML export and nbviewer show. Neither embeds plotly.js itself (about 4.6 MB,
 which the ``notebook`` renderer writes into the first figure's output), so a saved notebook
 stays small; the price is that an exported copy needs the network to draw its figures.
+
+Importing it also defers a module jsonschema loads for nothing a kernel does (``deferred_imports``).
 """
 
 from __future__ import annotations
 
-import plotly.io as pio
+from .deferred_imports import defer_rfc3987_syntax
+
+defer_rfc3987_syntax()  # before plotly.io, which imports jsonschema through nbformat
+
+import plotly.io as pio  # noqa: E402
 
 RENDERER = "plotly_mimetype+notebook_connected"
 pio.renderers.default = RENDERER
