@@ -21,7 +21,18 @@ import plotly.io as pio  # noqa: E402
 RENDERER = "plotly_mimetype+notebook_connected"
 pio.renderers.default = RENDERER
 
-__all__ = ["RENDERER", "stopped"]
+__all__ = ["RENDERER", "show_figure", "stopped"]
+
+
+def show_figure(output, figure) -> None:
+    """Show ``figure`` in the ipywidgets ``Output`` ``output``, in place of what it showed.
+
+    The live views redraw a plain figure rather than update a plotly ``FigureWidget``: the first
+    FigureWidget costs a kernel about 23 MB (anywidget, and plotly's widget bundle read into memory).
+    Its outputs are set directly, so it works from a widget's callback as from a cell.
+    """
+    bundle = pio.renderers["plotly_mimetype"].to_mimebundle(figure.to_dict())  # plotly's JSON: dates as text
+    output.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
 
 
 def stopped(cloud, widget: str) -> str | None:
