@@ -90,7 +90,9 @@ def run_all_and_save(page, lab, name: str) -> int:
     assert size < SAVED_MAX_BYTES, f"{name} saved with its outputs takes {size:,} bytes: does a figure embed plotly.js?"
     outputs = [output for cell in json.loads(saved.read_text())["cells"] for output in cell.get("outputs", [])]
     figures = sum("application/vnd.plotly.v1+json" in output.get("data", {}) for output in outputs)
-    drawn = page.locator(".jp-OutputArea-output.jp-RenderedPlotly")  # the extension's output, a plotly.js plot
+    # The extension's outputs, each a plotly.js plot, in the cells' outputs: not those a widget (the live views'
+    # Output) holds, which are widget state, not saved.
+    drawn = page.locator(".jp-OutputArea-output.jp-RenderedPlotly:not(.jupyter-widgets *)")
     assert drawn.count() == figures, f"{name}: {figures} figures saved, {drawn.count()} drawn by the plotly extension"
     for i in range(figures):
         drawn.nth(i).locator(".main-svg").first.wait_for(timeout=30_000)
@@ -206,11 +208,13 @@ def test_03_memory_explorer_measures_where_the_learner_clicks(lab, kernels_down,
     measure.click()  # the chapter's last cell stopped the cloud: the explorer says so
     cell.get_by_text("The local cloud is stopped").wait_for(timeout=10_000)
     run_again_up_to(page, cell, last)
-    plot = cell.locator(".js-plotly-plot").first
-    page.wait_for_function("el => el.data && el.data[0].x.length === 2", arg=plot.element_handle(), timeout=60_000)
+    # Each point redraws the figure: the plot in the cell is looked up anew each time.
+    points = ("([cell, n]) => { const el = cell.querySelector('.js-plotly-plot');"
+              " return el && el._fullData && el._fullData[0].x.length === n; }")
+    page.wait_for_function(points, arg=[cell.element_handle(), 2], timeout=60_000)
     measure.click()
-    page.wait_for_function("el => el.data[0].x.length === 3", arg=plot.element_handle(), timeout=120_000)
-    memories = plot.evaluate("el => Array.from(el.data[0].x)")
+    page.wait_for_function(points, arg=[cell.element_handle(), 3], timeout=120_000)
+    memories = cell.locator(".js-plotly-plot").first.evaluate("el => Array.from(el._fullData[0].x)")
     assert sorted(memories) == [128, 1024, 1769], memories  # the slider starts at 1,024 MB
     cell.get_by_text(re.compile(r"1,024 MB: [\d.]+ ms, billed \d+ ms")).wait_for(timeout=10_000)
 
