@@ -34,6 +34,7 @@ from .httpd import HEADERS, HTTPServer, WSGIApp, request_body
 from .iam import denials, sigv4
 from .iam.denials import Refused
 from .iam.guard import MALFORMED, Guard, headers_of, send
+from .sources import s3 as s3_events
 
 log = logging.getLogger(__name__)
 _LAMBDA_PATH = re.compile(r"/20\d\d-\d\d-\d\d/")  # the Lambda API's paths are versioned by a date
@@ -71,8 +72,14 @@ class Gateway:
             if app is None and service:
                 raise Refused("unknown-service", f"lambdalab serves no service named '{service}' (the service "
                                                  "of the request's credential scope).")
-            return self._guard(service, environ, lambda env, respond: self._moto.call(app, service, env, respond),
-                               start_response)
+            region = sig.region if sig else "us-east-1"
+
+            def serve(env: dict, respond: Callable) -> Iterable[bytes]:
+                if service == "s3" and (refused := s3_events.refusal(env, request_body(env), region,
+                                                                     env.get("HTTP_X_MOTO_ACCOUNT_ID", ""))):
+                    return send(respond, denials.respond(service, headers_of(env), refused))
+                return self._moto.call(app, service, env, respond)
+            return self._guard(service, environ, serve, start_response)
         except Refused as refused:  # a malformed signature names no service: answer as the request looks
             service = _unsigned_service(environ) if service is None else service
             return send(start_response, denials.respond(service, headers_of(environ), refused))

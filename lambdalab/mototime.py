@@ -18,37 +18,36 @@ other; a notebook runs one).
 from __future__ import annotations
 
 import sys
-import threading
 from datetime import datetime, timezone
 
 from .clock import Clock
+from .newest import Newest
 
-_clocks: tuple[Clock, ...] = ()  # the running clouds' clocks, newest last; replaced whole under _lock
-_lock = threading.Lock()
+_clocks: Newest[Clock] = Newest()
 
 
 def _utcnow() -> datetime:
     """moto's ``utcnow``: a naive UTC datetime, read from the cloud's clock."""
-    clocks = _clocks  # one read: another thread may replace the tuple meanwhile
-    now = clocks[-1].time() if clocks else datetime.now(timezone.utc).timestamp()
+    clock = _clocks.get()
+    now = clock.time() if clock else datetime.now(timezone.utc).timestamp()
     return datetime.fromtimestamp(now, timezone.utc).replace(tzinfo=None)
 
 
 def follow(clock: Clock) -> None:
     """From now on (until :func:`unfollow`), moto's time is ``clock``'s."""
-    global _clocks
-    import moto.core.utils
-
-    with _lock:
-        original = moto.core.utils.utcnow
-        if original is not _utcnow:  # once per process: moto's modules imported later take the replacement
-            for name, module in list(sys.modules.items()):
-                if name.startswith("moto") and getattr(module, "utcnow", None) is original:
-                    module.utcnow = _utcnow
-        _clocks = (*_clocks, clock)
+    _clocks.add(clock, _install)
 
 
 def unfollow(clock: Clock) -> None:
-    global _clocks
-    with _lock:
-        _clocks = tuple(c for c in _clocks if c is not clock)
+    _clocks.remove(clock)
+
+
+def _install() -> None:
+    """Once per process: moto's modules that imported ``utcnow`` by name get the replacement too."""
+    import moto.core.utils
+
+    original = moto.core.utils.utcnow
+    if original is not _utcnow:
+        for name, module in list(sys.modules.items()):
+            if name.startswith("moto") and getattr(module, "utcnow", None) is original:
+                module.utcnow = _utcnow

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from ..httpd import reason
 from ..iam import sigv4
 from ..iam.guard import CALLER
+from ..iam.principals import Caller
 from ..service.errors import LambdaError, RequestEntityTooLargeException, function_not_found
 from ..service.quotas import Quotas
 from . import concurrency, event_invoke, functions, invoke, layers, mappings, permissions, tags, versions
@@ -51,6 +53,19 @@ class LambdaAPI:
         start_response(f"{status} {reason(status)}", [*headers, ("Content-Length", str(len(body)))])
         return [body]
 
+    def call(self, caller: Caller, region: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Judge and run one operation with parsed ``params``, for ``caller`` in ``region``; raises
+        LambdaError.  The wire's requests come here, and so do the calls AWS's services make to Lambda
+        in-process (S3 invoking a function for a bucket's notification)."""
+        target = locate(caller.account, region, operation, params)
+        # another account's function or layer is that account's service's to judge and answer
+        ctx = self.places(target.account, region) or self.places(caller.account, region)
+        if ctx is None:  # a caller the cloud knows of, in an account it does not have (moto used directly)
+            raise function_not_found(target.arn)
+        ctx.authorization.check(caller, operation, params, target)
+        handler = OPERATIONS.get(operation)
+        return handler(ctx, params) if handler else unserved(ctx, operation, params)
+
     def handle(self, environ: dict) -> tuple[int, list[tuple[str, str]], bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
@@ -68,15 +83,7 @@ class LambdaAPI:
             caller, signed = environ.get(CALLER), environ.get(sigv4.SIGNATURE)
             if caller is None or signed is None:  # the gateway attaches a caller to every signed request
                 return self.wire.error("MissingAuthenticationTokenException", "Missing Authentication Token", 403)
-            region = signed.region
-            target = locate(caller.account, region, request.operation, request.params)
-            # another account's function or layer is that account's service's to judge and answer
-            ctx = self.places(target.account, region) or self.places(caller.account, region)
-            if ctx is None:  # a caller the cloud knows of, in an account it does not have (moto used directly)
-                raise function_not_found(target.arn)
-            ctx.authorization.check(caller, request.operation, request.params, target)
-            handler = OPERATIONS.get(request.operation)
-            output = handler(ctx, request.params) if handler else unserved(ctx, request.operation, request.params)
+            output = self.call(caller, signed.region, request.operation, request.params)
             return self.wire.respond(request.operation, output, output.pop("_request_id", None))
         except WireError as e:
             return self.wire.error(e.code, e.message, e.status)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from datetime import datetime, timezone
 
 from ..clock import Clock
@@ -34,6 +35,8 @@ from .resources import resource_side
 _ROOT_ALWAYS = {"s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"}
 MALFORMED = "The request could not be processed: a parameter is missing, malformed or of the wrong type."
 CALLER = "lambdalab.caller"  # the WSGI environ key under which a request's Caller travels on
+# The caller of the request moto is serving on this thread: what moto does on its behalf (an S3 event) names it.
+SERVING: ContextVar[Caller | None] = ContextVar("lambdalab.serving", default=None)
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
 
@@ -107,7 +110,11 @@ class Guard:
             home = owners.pop()
         if home:
             environ["HTTP_X_MOTO_ACCOUNT_ID"] = home  # moto serves the caller's own account
-        return app(environ, start_response)
+        token = SERVING.set(caller)
+        try:
+            return app(environ, start_response)
+        finally:
+            SERVING.reset(token)
 
 
 def headers_of(environ: dict) -> dict[str, str]:

@@ -32,6 +32,7 @@ class Caller:
     userid: str
     username: str | None = None
     policies: tuple[Policy, ...] = field(default=(), repr=False)
+    sources: tuple[tuple[str, str], ...] = ()  # a service's aws:SourceArn and aws:SourceAccount
 
     @property
     def arn(self) -> str:
@@ -51,6 +52,8 @@ class Caller:
 
     def context(self) -> dict[str, Any]:
         """The global condition keys that describe the principal (an anonymous one has no ARN or account)."""
+        if self.principal.service:  # a service acting for a resource of an account: the keys that name them
+            return {"aws:PrincipalServiceName": self.principal.service, **dict(self.sources)}
         keys: dict[str, Any] = {"aws:PrincipalType": self.kind, "aws:userid": self.userid}
         if not self.is_anonymous:
             keys |= {"aws:PrincipalArn": self.principal.role_arn or self.arn, "aws:PrincipalAccount": self.account}
@@ -72,6 +75,14 @@ class Secret:
 def root(account: str) -> Caller:
     return Caller(Principal(arn=f"arn:aws:iam::{account}:root", account=account), kind="Account", userid=account,
                   policies=(Policy("the root user's full access", ADMIN),))
+
+
+def service(name: str, source_arn: str, source_account: str) -> Caller:
+    """A service principal (``s3.amazonaws.com``) calling on behalf of a resource of an account, as S3 calls
+    Lambda for a bucket's notification: only a resource-based policy lets it in, and its conditions see
+    ``aws:SourceArn`` and ``aws:SourceAccount`` (the confused-deputy keys)."""
+    return Caller(Principal(arn=name, account="", service=name), kind="Service", userid=name,
+                  sources=(("aws:SourceArn", source_arn), ("aws:SourceAccount", source_account)))
 
 
 ANONYMOUS = Caller(Principal(arn="anonymous", account="", anonymous=True), kind="Anonymous", userid="anonymous")

@@ -55,7 +55,7 @@ PATTERNS = {  # what each placeholder stands for
     "any": r".*",
 }
 _TOKEN = re.compile(r"<([a-z0-9-]+)(?::(\d+))?>")
-_NAMES = re.compile(r"<(?:function|queue|role|stream|table)-name:(\d+)>")  # one unique name per number, any kind
+_NAMES = re.compile(r"<(?:function|queue|role|stream|table|bucket)-name:(\d+)>")  # one unique name per number, any kind
 # How the actual values are shown in a difference: volatile parts as placeholders, so it reads the same every run.
 _DISPLAY = [
     (re.compile(_UUID), "<uuid>"),

@@ -1,0 +1,158 @@
+"""S3 event notifications to Lambda, as S3 sends them.
+
+moto keeps a bucket's NotificationConfiguration and, when an object is created or removed, builds
+the event (``moto.s3.notifications._get_s3_event``) and hands it to each matching destination; for
+Lambda it would call moto's own Lambda, which lambdalab replaces.  :func:`connect` takes both over
+for as long as a cloud runs:
+
+- the event is AWS's record (eventVersion 2.1, the caller's ``userIdentity``, ``requestParameters``
+  with the source IP, ``responseElements``, the bucket's ``ownerIdentity``, the object's URL-encoded
+  key, size, eTag, versionId and ``sequencer``; no size or eTag for a removal), for the SQS and SNS
+  destinations moto serves too;
+- the function is invoked asynchronously by ``s3.amazonaws.com`` with the bucket as
+  ``aws:SourceArn`` and the bucket's owner as ``aws:SourceAccount``, judged by the function's
+  resource-based policy like any call; S3 sends nothing when that policy no longer lets it in.
+
+``PutBucketNotificationConfiguration`` is checked as S3 checks it (:func:`refusal`): each function
+must exist and let S3 invoke it for this bucket, unless ``x-amz-skip-destination-validation`` is
+true; S3 asks Lambda with a dry run, and so does this module.
+
+moto is one per process: with several clouds running, the newest one's Lambda receives the events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import secrets
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, quote_plus
+from xml.etree import ElementTree
+
+from ..iam import principals
+from ..iam.denials import Refused
+from ..iam.guard import SERVING
+from ..newest import Newest
+from ..service.errors import LambdaError
+
+if TYPE_CHECKING:
+    from ..api import LambdaAPI
+
+log = logging.getLogger(__name__)
+S3 = "s3.amazonaws.com"
+SOURCE_IP = "127.0.0.1"  # every request reaches the cloud over loopback
+UNVALIDATED = "Unable to validate the following destination configurations"
+_apis: Newest[LambdaAPI] = Newest()  # the running clouds' Lambda APIs
+_sequence = itertools.count(1)  # S3's sequencer grows with every event, so that events of a key can be ordered
+
+
+def connect(api: LambdaAPI) -> None:
+    """From now on (until :func:`disconnect`), S3's notifications reach ``api``'s functions."""
+    _apis.add(api, _install)
+
+
+def disconnect(api: LambdaAPI) -> None:
+    _apis.remove(api)
+
+
+def _install() -> None:
+    import moto.s3.notifications as notifications
+
+    notifications._get_s3_event = event
+    notifications._invoke_awslambda = invoke
+
+
+def event(event_name: str, bucket: Any, key: Any, configuration_id: str) -> dict[str, Any]:
+    """The record S3 sends for ``event_name`` (``s3:ObjectCreated:Put``, ...) on ``key`` of ``bucket``."""
+    from moto.core.utils import iso_8601_datetime_with_milliseconds
+
+    caller = SERVING.get()
+    s3_object: dict[str, Any] = {"key": quote_plus(key.name, safe="/")}  # "/" stays, spaces become "+"
+    if not event_name.startswith("s3:ObjectRemoved"):
+        s3_object |= {"size": key.size, "eTag": key.etag.strip('"')}
+    if bucket.is_versioned and getattr(key, "version_id", None):
+        s3_object["versionId"] = key.version_id
+    s3_object["sequencer"] = f"{next(_sequence):018X}"
+    return {"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": bucket.region_name,
+        "eventTime": iso_8601_datetime_with_milliseconds(), "eventName": event_name.removeprefix("s3:"),
+        "userIdentity": {"principalId": principal_id(caller)},
+        "requestParameters": {"sourceIPAddress": SOURCE_IP},
+        "responseElements": {"x-amz-request-id": secrets.token_hex(8).upper(),
+                             "x-amz-id-2": secrets.token_urlsafe(57)[:76]},
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": configuration_id,
+               "bucket": {"name": bucket.name, "ownerIdentity": {"principalId": owner_id(bucket.account_id)},
+                          "arn": bucket.arn},
+               "object": s3_object}}]}
+
+
+def principal_id(caller: principals.Caller | None) -> str:
+    """Who made the request, as S3's events name them: ``AWS:`` and the IAM unique id of a user or role
+    session, the account's canonical owner id for its root user."""
+    if caller is None or caller.is_anonymous:
+        return "ANONYMOUS_PRINCIPAL"
+    return owner_id(caller.account) if caller.is_root else f"AWS:{caller.userid}"
+
+
+def owner_id(account: str) -> str:
+    """An account's id as S3 shows owners (``A`` and 13 upper-case letters and digits, stable per account)."""
+    digest = hashlib.sha256(account.encode()).hexdigest().upper()
+    return "A" + digest[:13]
+
+
+def invoke(account_id: str, body: dict[str, Any], function_arn: str, region: str) -> None:
+    """S3 invoking ``function_arn`` asynchronously for a bucket of ``account_id`` (moto's hook)."""
+    api = _apis.get()
+    if api is None:
+        return
+    bucket_arn = body["Records"][0]["s3"]["bucket"]["arn"]
+    caller = principals.service(S3, bucket_arn, account_id)
+    params = {"FunctionName": function_arn, "InvocationType": "Event", "Payload": json.dumps(body).encode()}
+    try:
+        api.call(caller, region, "Invoke", params)
+    except LambdaError as e:  # S3 drops the event: nobody to tell but the logs
+        log.info("S3 could not invoke %s for %s: %s", function_arn, bucket_arn, e.message)
+
+
+def refusal(environ: dict, body: bytes, region: str, account: str) -> Refused | None:
+    """Why S3 refuses this PutBucketNotificationConfiguration, or None when it accepts it (or when the
+    request is another one)."""
+    if environ.get("REQUEST_METHOD") != "PUT" or "notification" not in parse_qs(
+            environ.get("QUERY_STRING", ""), keep_blank_values=True):
+        return None
+    api = _apis.get()
+    if environ.get("HTTP_X_AMZ_SKIP_DESTINATION_VALIDATION", "").lower() == "true" or api is None:
+        return None
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        return None  # moto answers MalformedXML
+    bucket = environ.get("PATH_INFO", "/").strip("/").split("/", 1)[0]
+    failed = [arn for arn in _function_arns(root) if not _may_invoke(api, arn, bucket, region, account)]
+    if not failed:
+        return None
+    fields = []
+    for n, arn in enumerate(failed, 1):
+        fields += [(f"ArgumentName{n}", f"{arn}, null"),
+                   (f"ArgumentValue{n}", f"Not authorized to invoke function [{arn}]")]
+    return Refused("invalid-argument", UNVALIDATED, fields=tuple(fields))
+
+
+def _function_arns(root: ElementTree.Element) -> list[str]:
+    """The CloudFunction ARNs of a NotificationConfiguration document (namespaced or not)."""
+    return [(element.text or "").strip() for element in root.iter()
+            if element.tag.rsplit("}", 1)[-1] == "CloudFunction"]
+
+
+def _may_invoke(api: LambdaAPI, function_arn: str, bucket: str, region: str, account: str) -> bool:
+    """S3's check: a dry-run Invoke as ``s3.amazonaws.com`` for this bucket succeeds."""
+    if not function_arn.startswith("arn:"):
+        return True  # not an ARN: moto refuses it as S3 does
+    caller = principals.service(S3, f"arn:aws:s3:::{bucket}", account)
+    try:
+        api.call(caller, region, "Invoke", {"FunctionName": function_arn, "InvocationType": "DryRun"})
+    except LambdaError:
+        return False
+    return True

@@ -1,0 +1,206 @@
+"""S3 → Lambda: a bucket's notification configuration invokes a function, as S3 does in AWS.
+
+What the function received is read where a learner would read it: the invocation record that its
+OnSuccess destination (an SQS queue) receives, whose ``requestPayload`` is S3's event."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError
+from deploy import ACCOUNT
+
+from lambdalab.iam.roles import BASIC_EXECUTION
+from lambdalab.packaging import execution_role
+
+SOURCE = "def handler(event, context):\n    return 'seen'\n"
+# The keys of the record AWS sent a function for a PutObject (LocalStack's AWS-validated recording
+# test_s3_notifications_lambda.snapshot.json, test_create_object_put_via_dynamodb).
+RECORD_KEYS = {"eventVersion", "eventSource", "awsRegion", "eventTime", "eventName", "userIdentity",
+               "requestParameters", "responseElements", "s3"}
+OBJECT_KEYS = {"key", "size", "eTag", "sequencer"}
+
+
+@pytest.fixture(scope="module")
+def role(cloud) -> str:
+    return execution_role(cloud.client("iam"), "s3-events-role", BASIC_EXECUTION,
+                          statements=({"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"},))
+
+
+@pytest.fixture
+def s3(cloud):
+    return cloud.client("s3")
+
+
+@pytest.fixture
+def sqs(cloud):
+    return cloud.client("sqs")
+
+
+def bucket(s3) -> tuple[str, str]:
+    name = f"b-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=name)
+    return name, f"arn:aws:s3:::{name}"
+
+
+def reporting_function(fn, lam, sqs, role: str) -> tuple[str, str, str]:
+    """A function whose successful invocations are recorded in a queue: (name, ARN, queue URL)."""
+    name = fn.create(SOURCE, Role=role)
+    url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    lam.put_function_event_invoke_config(FunctionName=name,
+                                         DestinationConfig={"OnSuccess": {"Destination": queue_arn}})
+    return name, lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"], url
+
+
+def allow_s3(lam, name: str, bucket_arn: str) -> None:
+    lam.add_permission(FunctionName=name, StatementId="s3", Action="lambda:InvokeFunction",
+                       Principal="s3.amazonaws.com", SourceArn=bucket_arn, SourceAccount=ACCOUNT)
+
+
+def notify(s3, bucket_name: str, function_arn: str, events: list[str], **filters) -> None:
+    configuration = {"Id": "thumbnails", "LambdaFunctionArn": function_arn, "Events": events}
+    if filters:
+        configuration["Filter"] = {"Key": {"FilterRules": [{"Name": k, "Value": v} for k, v in filters.items()]}}
+    s3.put_bucket_notification_configuration(Bucket=bucket_name, NotificationConfiguration={
+        "LambdaFunctionConfigurations": [configuration]})
+
+
+def records(sqs, url: str, count: int, timeout: float = 30.0) -> list[dict]:
+    """The ``count`` invocation records the queue receives (waiting for the asynchronous invocations)."""
+    found: list[dict] = []
+    deadline = time.monotonic() + timeout
+    while len(found) < count and time.monotonic() < deadline:
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            found.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        time.sleep(0.05)
+    assert len(found) == count, f"{len(found)} of {count} records in {timeout:.0f} s"
+    return found
+
+
+def test_a_put_object_invokes_the_function_with_s3s_record(cloud, fn, lam, s3, sqs, role):
+    name, function_arn, url = reporting_function(fn, lam, sqs, role)
+    bucket_name, bucket_arn = bucket(s3)
+    allow_s3(lam, name, bucket_arn)
+    notify(s3, bucket_name, function_arn, ["s3:ObjectCreated:*"], prefix="photos/", suffix=".jpg")
+    body = b"not really a cat"
+    s3.put_object(Bucket=bucket_name, Key="photos/my cat.jpg", Body=body)
+    s3.put_object(Bucket=bucket_name, Key="notes/todo.txt", Body=b"filtered out")
+    [record] = records(sqs, url, 1)
+    assert record["requestContext"]["condition"] == "Success"
+    assert record["requestContext"]["functionArn"] == function_arn + ":$LATEST"
+    assert record["responsePayload"] == "seen"
+    [event] = record["requestPayload"]["Records"]
+    assert set(event) == RECORD_KEYS
+    assert (event["eventVersion"], event["eventSource"], event["eventName"], event["awsRegion"]) == \
+        ("2.1", "aws:s3", "ObjectCreated:Put", cloud.region)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", event["eventTime"])
+    assert event["requestParameters"] == {"sourceIPAddress": "127.0.0.1"}
+    assert set(event["responseElements"]) == {"x-amz-request-id", "x-amz-id-2"}
+    s3_part = event["s3"]
+    assert (s3_part["s3SchemaVersion"], s3_part["configurationId"]) == ("1.0", "thumbnails")
+    assert s3_part["bucket"]["name"] == bucket_name and s3_part["bucket"]["arn"] == bucket_arn
+    # the root user made the request and owns the bucket: both are the account's canonical id
+    assert event["userIdentity"]["principalId"] == s3_part["bucket"]["ownerIdentity"]["principalId"]
+    assert set(s3_part["object"]) == OBJECT_KEYS
+    assert s3_part["object"]["key"] == "photos/my+cat.jpg"  # URL-encoded, as S3 writes keys in events
+    assert (s3_part["object"]["size"], s3_part["object"]["eTag"]) == (len(body), hashlib.md5(body).hexdigest())
+    assert len(fn.records(name)) == 1  # the .txt object matched no filter: one invocation only
+
+
+def test_each_event_has_a_later_sequencer_and_a_removal_has_no_size(cloud, fn, lam, s3, sqs, role):
+    name, function_arn, url = reporting_function(fn, lam, sqs, role)
+    bucket_name, bucket_arn = bucket(s3)
+    allow_s3(lam, name, bucket_arn)
+    notify(s3, bucket_name, function_arn, ["s3:ObjectCreated:Put", "s3:ObjectRemoved:*"])
+    s3.put_object(Bucket=bucket_name, Key="a", Body=b"1")
+    [created] = [r["requestPayload"]["Records"][0] for r in records(sqs, url, 1)]
+    s3.delete_object(Bucket=bucket_name, Key="a")
+    [removed] = [r["requestPayload"]["Records"][0] for r in records(sqs, url, 1)]
+    assert removed["eventName"] == "ObjectRemoved:Delete"
+    assert set(removed["s3"]["object"]) == {"key", "sequencer"}
+    assert removed["s3"]["object"]["sequencer"] > created["s3"]["object"]["sequencer"]
+
+
+def test_an_iam_users_upload_names_the_user(cloud, fn, lam, s3, sqs, role):
+    iam = cloud.client("iam")
+    user = f"u-{uuid.uuid4().hex[:8]}"
+    user_id = iam.create_user(UserName=user)["User"]["UserId"]
+    iam.put_user_policy(UserName=user, PolicyName="put", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    name, function_arn, url = reporting_function(fn, lam, sqs, role)
+    bucket_name, bucket_arn = bucket(s3)
+    allow_s3(lam, name, bucket_arn)
+    notify(s3, bucket_name, function_arn, ["s3:ObjectCreated:*"])
+    users_s3 = cloud.client("s3", credentials=key)
+    users_s3.put_object(Bucket=bucket_name, Key="by-user", Body=b"x")
+    [record] = records(sqs, url, 1)
+    assert record["requestPayload"]["Records"][0]["userIdentity"] == {"principalId": f"AWS:{user_id}"}
+
+
+def error_of(excinfo) -> dict:
+    return excinfo.value.response["Error"]
+
+
+def test_a_function_that_does_not_let_s3_in_is_refused_when_configured(cloud, fn, lam, s3, role):
+    name = fn.create(SOURCE, Role=role)
+    function_arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    bucket_name, _ = bucket(s3)
+    with pytest.raises(ClientError) as refused:
+        notify(s3, bucket_name, function_arn, ["s3:ObjectCreated:*"])
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error_of(refused) | {"RequestId": None, "HostId": None} == {
+        "Code": "InvalidArgument", "Message": "Unable to validate the following destination configurations",
+        "ArgumentName1": f"{function_arn}, null",
+        "ArgumentValue1": f"Not authorized to invoke function [{function_arn}]", "RequestId": None, "HostId": None}
+    # a permission for another bucket does not do either (the SourceArn condition)
+    _, other_arn = bucket(s3)
+    allow_s3(lam, name, other_arn)
+    with pytest.raises(ClientError) as refused:
+        notify(s3, bucket_name, function_arn, ["s3:ObjectCreated:*"])
+    assert error_of(refused)["Code"] == "InvalidArgument"
+    assert s3.get_bucket_notification_configuration(Bucket=bucket_name).get("LambdaFunctionConfigurations") is None
+
+
+def test_skipping_validation_stores_it_and_s3_then_cannot_invoke(cloud, fn, lam, s3, role):
+    name = fn.create(SOURCE, Role=role)
+    function_arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    bucket_name, _ = bucket(s3)
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket_name, SkipDestinationValidation=True, NotificationConfiguration={
+            "LambdaFunctionConfigurations": [{"LambdaFunctionArn": function_arn, "Events": ["s3:ObjectCreated:*"]}]})
+    stored = s3.get_bucket_notification_configuration(Bucket=bucket_name)["LambdaFunctionConfigurations"]
+    assert [c["LambdaFunctionArn"] for c in stored] == [function_arn]
+    s3.put_object(Bucket=bucket_name, Key="k", Body=b"x")  # S3 is refused by the function's policy, at once
+    events = cloud.async_events()
+    assert events[events["function"] == name].empty and fn.records(name).empty
+    denied = [j for j in cloud.authorizer.judgements() if j.principal == "s3.amazonaws.com" and j.resource.startswith(
+        function_arn)]
+    assert denied and not denied[-1].allowed
+
+
+def test_s3_sends_the_same_record_to_a_queue(cloud, s3, sqs):
+    bucket_name, _ = bucket(s3)
+    url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sqs:SendMessage",
+         "Resource": queue_arn}]})})
+    s3.put_bucket_notification_configuration(Bucket=bucket_name, NotificationConfiguration={
+        "QueueConfigurations": [{"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"]}]})
+    s3.put_object(Bucket=bucket_name, Key="q", Body=b"x")
+    messages = []
+    for _ in range(40):
+        messages += [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=url).get("Messages", [])]
+        if any("Records" in m for m in messages):
+            break
+        time.sleep(0.05)
+    [event] = next(m for m in messages if "Records" in m)["Records"]
+    assert set(event) == RECORD_KEYS and set(event["s3"]["object"]) == OBJECT_KEYS
