@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from . import memory, mototime, runtimes
+from . import memory, mototime, runtimes, sources
 from .api import LambdaAPI
 from .api.authorize import LambdaAuthorization
 from .api.context import ApiContext
@@ -73,14 +73,13 @@ from .service.errors import InvalidParameterValueException, LambdaError
 from .service.functions import LambdaService
 from .service.models import Function, LayerVersion
 from .service.quotas import Quotas
-from .sources import s3 as s3_events
 
 OTHER_ACCOUNT = "210987654321"
 DOWNLOAD_EXPIRES_S = 600  # GetFunction's Code.Location and GetLayerVersion's Content.Location, as in AWS
-# S3 stops sending events first; then environments (they use everything else), what serves them, what records them.
+# Event sources (S3, SNS) stop first; then environments (they use everything else), what serves them, what records them.
 # Asynchronous queues and event source pollers stop taking work before the environments stop (an
 # attempt they cut short is no failure); their threads are joined after.
-_STOP_ORDER = ("s3-events", "queue", "pollers", "pool", "workers", "poller-threads", "governor", "isolation",
+_STOP_ORDER = ("sources", "queue", "pollers", "pool", "workers", "poller-threads", "governor", "isolation",
                "gateway", "listener", "logs", "metrics", "workdir", "mototime", "clock")
 log = logging.getLogger(__name__)
 _running: weakref.WeakSet[LocalCloud] = weakref.WeakSet()
@@ -187,8 +186,8 @@ class LocalCloud:
         self.metrics = home.invoker.metrics
         api = LambdaAPI(self.regions.api, self.quotas)
         guard = Guard(directory, self.authorizer, self.clock, verify=self.verify_signatures)
-        s3_events.connect(api)  # S3's notifications invoke this cloud's functions
-        self._stops["s3-events"] = lambda: s3_events.disconnect(api)
+        sources.connect(api)  # S3's notifications and SNS's subscriptions invoke this cloud's functions
+        self._stops["sources"] = lambda: sources.disconnect(api)
         self.gateway = Gateway(api, self._own_app, guard, listener=listener)
         self._stops["gateway"] = self.gateway.stop
         self.gateway.start()

@@ -2,8 +2,8 @@
 
 moto keeps a bucket's NotificationConfiguration and, when an object is created or removed, builds
 the event (``moto.s3.notifications._get_s3_event``) and hands it to each matching destination; for
-Lambda it would call moto's own Lambda, which lambdalab replaces.  :func:`connect` takes both over
-for as long as a cloud runs:
+Lambda it would call moto's own Lambda, which lambdalab replaces.  :func:`install` takes both over
+(``sources.connect`` calls it once per process):
 
 - the event is AWS's record (eventVersion 2.1, the caller's ``userIdentity``, ``requestParameters``
   with the source IP, ``responseElements``, the bucket's ``ownerIdentity``, the object's URL-encoded
@@ -16,48 +16,29 @@ for as long as a cloud runs:
 ``PutBucketNotificationConfiguration`` is checked as S3 checks it (:func:`refusal`): each function
 must exist and let S3 invoke it for this bucket, unless ``x-amz-skip-destination-validation`` is
 true; S3 asks Lambda with a dry run, and so does this module.
-
-moto is one per process: with several clouds running, the newest one's Lambda receives the events.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-import json
-import logging
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, quote_plus
 from xml.etree import ElementTree
 
+from .. import sources
 from ..iam import principals
 from ..iam.denials import Refused
 from ..iam.guard import SERVING
-from ..newest import Newest
-from ..service.errors import LambdaError
 
-if TYPE_CHECKING:
-    from ..api import LambdaAPI
-
-log = logging.getLogger(__name__)
 S3 = "s3.amazonaws.com"
 SOURCE_IP = "127.0.0.1"  # every request reaches the cloud over loopback
 UNVALIDATED = "Unable to validate the following destination configurations"
-_apis: Newest[LambdaAPI] = Newest()  # the running clouds' Lambda APIs
 _sequence = itertools.count(1)  # S3's sequencer grows with every event, so that events of a key can be ordered
 
 
-def connect(api: LambdaAPI) -> None:
-    """From now on (until :func:`disconnect`), S3's notifications reach ``api``'s functions."""
-    _apis.add(api, _install)
-
-
-def disconnect(api: LambdaAPI) -> None:
-    _apis.remove(api)
-
-
-def _install() -> None:
+def install() -> None:
     import moto.s3.notifications as notifications
 
     notifications._get_s3_event = event
@@ -104,16 +85,7 @@ def owner_id(account: str) -> str:
 
 def invoke(account_id: str, body: dict[str, Any], function_arn: str, region: str) -> None:
     """S3 invoking ``function_arn`` asynchronously for a bucket of ``account_id`` (moto's hook)."""
-    api = _apis.get()
-    if api is None:
-        return
-    bucket_arn = body["Records"][0]["s3"]["bucket"]["arn"]
-    caller = principals.service(S3, bucket_arn, account_id)
-    params = {"FunctionName": function_arn, "InvocationType": "Event", "Payload": json.dumps(body).encode()}
-    try:
-        api.call(caller, region, "Invoke", params)
-    except LambdaError as e:  # S3 drops the event: nobody to tell but the logs
-        log.info("S3 could not invoke %s for %s: %s", function_arn, bucket_arn, e.message)
+    sources.invoke(S3, function_arn, region, body["Records"][0]["s3"]["bucket"]["arn"], account_id, body)
 
 
 def refusal(environ: dict, body: bytes, region: str, account: str) -> Refused | None:
@@ -122,15 +94,17 @@ def refusal(environ: dict, body: bytes, region: str, account: str) -> Refused | 
     if environ.get("REQUEST_METHOD") != "PUT" or "notification" not in parse_qs(
             environ.get("QUERY_STRING", ""), keep_blank_values=True):
         return None
-    api = _apis.get()
-    if environ.get("HTTP_X_AMZ_SKIP_DESTINATION_VALIDATION", "").lower() == "true" or api is None:
+    if environ.get("HTTP_X_AMZ_SKIP_DESTINATION_VALIDATION", "").lower() == "true" or \
+            sources.lambda_api() is None:
         return None
     try:
         root = ElementTree.fromstring(body)
     except ElementTree.ParseError:
         return None  # moto answers MalformedXML
     bucket = environ.get("PATH_INFO", "/").strip("/").split("/", 1)[0]
-    failed = [arn for arn in _function_arns(root) if not _may_invoke(api, arn, bucket, region, account)]
+    failed = [arn for arn in _function_arns(root)  # S3 asks Lambda with a dry run
+              if arn.startswith("arn:") and not sources.invoke(S3, arn, region, f"arn:aws:s3:::{bucket}", account,
+                                                               None, "DryRun")]
     if not failed:
         return None
     fields = []
@@ -144,15 +118,3 @@ def _function_arns(root: ElementTree.Element) -> list[str]:
     """The CloudFunction ARNs of a NotificationConfiguration document (namespaced or not)."""
     return [(element.text or "").strip() for element in root.iter()
             if element.tag.rsplit("}", 1)[-1] == "CloudFunction"]
-
-
-def _may_invoke(api: LambdaAPI, function_arn: str, bucket: str, region: str, account: str) -> bool:
-    """S3's check: a dry-run Invoke as ``s3.amazonaws.com`` for this bucket succeeds."""
-    if not function_arn.startswith("arn:"):
-        return True  # not an ARN: moto refuses it as S3 does
-    caller = principals.service(S3, f"arn:aws:s3:::{bucket}", account)
-    try:
-        api.call(caller, region, "Invoke", {"FunctionName": function_arn, "InvocationType": "DryRun"})
-    except LambdaError:
-        return False
-    return True

@@ -14,11 +14,8 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 from deploy import ACCOUNT
+from reporting import SOURCE, records, reporting_function
 
-from lambdalab.iam.roles import BASIC_EXECUTION
-from lambdalab.packaging import execution_role
-
-SOURCE = "def handler(event, context):\n    return 'seen'\n"
 # The keys of the record AWS sent a function for a PutObject (LocalStack's AWS-validated recording
 # test_s3_notifications_lambda.snapshot.json, test_create_object_put_via_dynamodb).
 RECORD_KEYS = {"eventVersion", "eventSource", "awsRegion", "eventTime", "eventName", "userIdentity",
@@ -26,36 +23,10 @@ RECORD_KEYS = {"eventVersion", "eventSource", "awsRegion", "eventTime", "eventNa
 OBJECT_KEYS = {"key", "size", "eTag", "sequencer"}
 
 
-@pytest.fixture(scope="module")
-def role(cloud) -> str:
-    return execution_role(cloud.client("iam"), "s3-events-role", BASIC_EXECUTION,
-                          statements=({"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"},))
-
-
-@pytest.fixture
-def s3(cloud):
-    return cloud.client("s3")
-
-
-@pytest.fixture
-def sqs(cloud):
-    return cloud.client("sqs")
-
-
 def bucket(s3) -> tuple[str, str]:
     name = f"b-{uuid.uuid4().hex[:10]}"
     s3.create_bucket(Bucket=name)
     return name, f"arn:aws:s3:::{name}"
-
-
-def reporting_function(fn, lam, sqs, role: str) -> tuple[str, str, str]:
-    """A function whose successful invocations are recorded in a queue: (name, ARN, queue URL)."""
-    name = fn.create(SOURCE, Role=role)
-    url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    lam.put_function_event_invoke_config(FunctionName=name,
-                                         DestinationConfig={"OnSuccess": {"Destination": queue_arn}})
-    return name, lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"], url
 
 
 def allow_s3(lam, name: str, bucket_arn: str) -> None:
@@ -69,19 +40,6 @@ def notify(s3, bucket_name: str, function_arn: str, events: list[str], **filters
         configuration["Filter"] = {"Key": {"FilterRules": [{"Name": k, "Value": v} for k, v in filters.items()]}}
     s3.put_bucket_notification_configuration(Bucket=bucket_name, NotificationConfiguration={
         "LambdaFunctionConfigurations": [configuration]})
-
-
-def records(sqs, url: str, count: int, timeout: float = 30.0) -> list[dict]:
-    """The ``count`` invocation records the queue receives (waiting for the asynchronous invocations)."""
-    found: list[dict] = []
-    deadline = time.monotonic() + timeout
-    while len(found) < count and time.monotonic() < deadline:
-        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-            found.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        time.sleep(0.05)
-    assert len(found) == count, f"{len(found)} of {count} records in {timeout:.0f} s"
-    return found
 
 
 def test_a_put_object_invokes_the_function_with_s3s_record(cloud, fn, lam, s3, sqs, role):

@@ -1,0 +1,87 @@
+"""SNS → Lambda: a Publish invokes every function subscribed with protocol ``lambda``, as SNS does.
+
+What a function received is read from its OnSuccess destination's record (``requestPayload``)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from deploy import ACCOUNT
+from reporting import SOURCE, records, reporting_function
+
+# The record SNS sent a subscribed function, as a real invocation record of AWS shows it
+# (``requestPayload`` of a destination record; the AWS Lambda Developer Guide's sample has the same keys).
+SNS_KEYS = {"Type", "MessageId", "TopicArn", "Subject", "Message", "Timestamp", "SignatureVersion", "Signature",
+            "SigningCertUrl", "UnsubscribeUrl", "MessageAttributes"}
+
+
+def topic(sns) -> str:
+    return sns.create_topic(Name=f"t-{uuid.uuid4().hex[:10]}")["TopicArn"]
+
+
+def subscribe(lam, sns, topic_arn: str, name: str, function_arn: str, allow: bool = True, **attributes) -> str:
+    if allow:
+        lam.add_permission(FunctionName=name, StatementId="sns", Action="lambda:InvokeFunction",
+                           Principal="sns.amazonaws.com", SourceArn=topic_arn, SourceAccount=ACCOUNT)
+    return sns.subscribe(TopicArn=topic_arn, Protocol="lambda", Endpoint=function_arn, Attributes=attributes,
+                         ReturnSubscriptionArn=True)["SubscriptionArn"]
+
+
+def test_a_publish_invokes_the_subscribed_function_with_snss_record(cloud, fn, lam, sns, sqs, role):
+    name, function_arn, url = reporting_function(fn, lam, sqs, role)
+    topic_arn = topic(sns)
+    subscription = subscribe(lam, sns, topic_arn, name, function_arn)
+    message_id = sns.publish(TopicArn=topic_arn, Message="Hello from SNS!", MessageAttributes={
+        "colour": {"DataType": "String", "StringValue": "red"}})["MessageId"]
+    [record] = records(sqs, url, 1)
+    [event] = record["requestPayload"]["Records"]
+    assert {k: event[k] for k in ("EventSource", "EventVersion", "EventSubscriptionArn")} == \
+        {"EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": subscription}
+    message = event["Sns"]
+    assert set(message) == SNS_KEYS
+    assert (message["Type"], message["MessageId"], message["TopicArn"], message["Message"]) == \
+        ("Notification", message_id, topic_arn, "Hello from SNS!")
+    assert message["Subject"] is None  # published without one: null, as SNS writes it
+    assert message["MessageAttributes"] == {"colour": {"Type": "String", "Value": "red"}}
+    assert message["UnsubscribeUrl"].endswith(f"SubscriptionArn={subscription}")
+    assert message["SigningCertUrl"].startswith(f"https://sns.{cloud.region}.amazonaws.com/SimpleNotificationService-")
+
+
+def test_filter_policies_decide_who_receives_what(cloud, fn, lam, sns, sqs, role):
+    topic_arn = topic(sns)
+    red, red_arn, red_url = reporting_function(fn, lam, sqs, role)
+    big, big_arn, big_url = reporting_function(fn, lam, sqs, role)
+    subscribe(lam, sns, topic_arn, red, red_arn, FilterPolicy=json.dumps({"colour": ["red"]}))
+    subscribe(lam, sns, topic_arn, big, big_arn, FilterPolicyScope="MessageBody",
+              FilterPolicy=json.dumps({"size": [{"numeric": [">", 10]}]}))
+    for colour, size in (("red", 1), ("blue", 20), ("red", 30)):
+        sns.publish(TopicArn=topic_arn, Message=json.dumps({"size": size}), Subject=f"{colour} {size}",
+                    MessageAttributes={"colour": {"DataType": "String", "StringValue": colour}})
+    reds = sorted(r["requestPayload"]["Records"][0]["Sns"]["Subject"] for r in records(sqs, red_url, 2))
+    bigs = sorted(r["requestPayload"]["Records"][0]["Sns"]["Subject"] for r in records(sqs, big_url, 2))
+    assert (reds, bigs) == (["red 1", "red 30"], ["blue 20", "red 30"])
+    assert len(fn.records(red)) == 2 and len(fn.records(big)) == 2
+
+
+def test_a_message_structure_sends_the_lambda_entry(cloud, fn, lam, sns, sqs, role):
+    name, function_arn, url = reporting_function(fn, lam, sqs, role)
+    topic_arn = topic(sns)
+    subscribe(lam, sns, topic_arn, name, function_arn)
+    sns.publish(TopicArn=topic_arn, MessageStructure="json",
+                Message=json.dumps({"default": "for everyone", "lambda": "for functions"}))
+    [record] = records(sqs, url, 1)
+    assert record["requestPayload"]["Records"][0]["Sns"]["Message"] == "for functions"
+
+
+def test_a_function_that_does_not_let_sns_in_is_not_invoked(cloud, fn, lam, sns):
+    name = fn.create(SOURCE)
+    function_arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    topic_arn = topic(sns)
+    subscribe(lam, sns, topic_arn, name, function_arn, allow=False)
+    sns.publish(TopicArn=topic_arn, Message="knock knock")  # judged while Publish is served
+    events = cloud.async_events()
+    assert events[events["function"] == name].empty and fn.records(name).empty
+    denied = [j for j in cloud.authorizer.judgements()
+              if j.principal == "sns.amazonaws.com" and j.resource.startswith(function_arn)]
+    assert denied and not denied[-1].allowed
