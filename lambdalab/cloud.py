@@ -73,14 +73,15 @@ from .service.errors import InvalidParameterValueException, LambdaError
 from .service.functions import LambdaService
 from .service.models import Function, LayerVersion
 from .service.quotas import Quotas
+from .sources.events import Schedules
 
 OTHER_ACCOUNT = "210987654321"
 DOWNLOAD_EXPIRES_S = 600  # GetFunction's Code.Location and GetLayerVersion's Content.Location, as in AWS
 # Event sources (S3, SNS) stop first; then environments (they use everything else), what serves them, what records them.
 # Asynchronous queues and event source pollers stop taking work before the environments stop (an
 # attempt they cut short is no failure); their threads are joined after.
-_STOP_ORDER = ("sources", "queue", "pollers", "pool", "workers", "poller-threads", "governor", "isolation",
-               "gateway", "listener", "logs", "metrics", "workdir", "mototime", "clock")
+_STOP_ORDER = ("schedules", "sources", "queue", "pollers", "pool", "workers", "poller-threads", "governor",
+               "isolation", "gateway", "listener", "logs", "metrics", "workdir", "mototime", "clock")
 log = logging.getLogger(__name__)
 _running: weakref.WeakSet[LocalCloud] = weakref.WeakSet()
 
@@ -186,8 +187,11 @@ class LocalCloud:
         self.metrics = home.invoker.metrics
         api = LambdaAPI(self.regions.api, self.quotas)
         guard = Guard(directory, self.authorizer, self.clock, verify=self.verify_signatures)
-        sources.connect(api)  # S3's notifications and SNS's subscriptions invoke this cloud's functions
+        sources.connect(api)  # S3's notifications, SNS's subscriptions and EventBridge's rules invoke functions here
         self._stops["sources"] = lambda: sources.disconnect(api)
+        self.schedules = Schedules(self.clock, (self.account, self.other_account))  # scheduled rules, on our clock
+        self._stops["schedules"] = self.schedules.stop
+        self.schedules.start()
         self.gateway = Gateway(api, self._own_app, guard, listener=listener)
         self._stops["gateway"] = self.gateway.stop
         self.gateway.start()

@@ -1,6 +1,6 @@
 """Event sources that fire by themselves: AWS services that invoke a function when something happens
 to one of their resources (S3 for a bucket's notification configuration, SNS for a topic's ``lambda``
-subscriptions).
+subscriptions, EventBridge for its rules, on a bus or on a schedule).
 
 Each calls Lambda in-process as its service principal, through the Lambda API's own ``call``: the
 function's resource-based policy decides, with the resource as ``aws:SourceArn`` and its owner as
@@ -63,7 +63,8 @@ def invoke(service: str, function_arn: str, region: str, source_arn: str, source
 
 
 def _install() -> None:
-    from . import s3, sns
+    from . import events, s3, sns
 
     s3.install()
     sns.install()
+    events.install()
