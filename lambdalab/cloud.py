@@ -46,6 +46,8 @@ from .api.authorize import LambdaAuthorization
 from .api.context import ApiContext
 from .arns import FUNCTION_ARN
 from .clock import Clock
+from .function_urls import PREFIX as FUNCTION_URLS
+from .function_urls import FunctionUrlFront
 from .gateway import Gateway
 from .httpd import reason
 from .iam import denials
@@ -192,7 +194,8 @@ class LocalCloud:
         self.schedules = Schedules(self.clock, (self.account, self.other_account))  # scheduled rules, on our clock
         self._stops["schedules"] = self.schedules.stop
         self.schedules.start()
-        self.gateway = Gateway(api, self._own_app, guard, listener=listener)
+        urls = FunctionUrlFront(self.regions.places, self.authorizer, self.clock)
+        self.gateway = Gateway(api, self._own_app, guard, urls, listener=listener)
         self._stops["gateway"] = self.gateway.stop
         self.gateway.start()
 
@@ -213,7 +216,7 @@ class LocalCloud:
         queue = AsyncQueue(invoker, self._destinations, metrics, self.clock, self.quotas)
         self.pollers.attach(service, invoker, metrics)
         api = ApiContext(service=service, invoker=invoker, queue=queue, destinations=self._destinations,
-                         code_url=self._code_url, layer_url=self._layer_url,
+                         code_url=self._code_url, layer_url=self._layer_url, function_url=self._function_url,
                          authorization=LambdaAuthorization(service, self.authorizer, check_execution_role))
         return Place(service, leases, provisioner, invoker, queue, sandbox, api)
 
@@ -408,6 +411,9 @@ class LocalCloud:
 
     def _code_url(self, function: Function) -> str:
         return self._presign(f"/_lambdalab/code/{quote(function.qualified_arn)}.zip")
+
+    def _function_url(self, url_id: str) -> str:
+        return f"{self.endpoint_url}{FUNCTION_URLS}{url_id}/"
 
     def _layer_url(self, layer: LayerVersion) -> str:
         return self._presign(f"/_lambdalab/layers/{quote(layer.arn)}.zip")

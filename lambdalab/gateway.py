@@ -15,7 +15,8 @@ moto was written for well-formed requests: when it raises on bad input (unparsab
 a missing parameter), the request is answered as the service answers malformed input
 (SerializationException, MalformedXML, ValidationError, ...), and moto's HTML error pages
 become the service's unknown-operation error; no traceback ever leaves the endpoint.  Paths
-under ``/_lambdalab/`` are lambdalab's own (presigned code downloads).
+under ``/_lambdalab/`` are lambdalab's own (presigned code downloads); paths under ``/lambda-url/``
+are function URLs (``function_urls``), judged by Lambda's rules for them.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from xml.parsers.expat import ExpatError
 
 from botocore.model import OperationNotFoundError
 
+from .function_urls import PREFIX as FUNCTION_URLS
 from .httpd import HEADERS, HTTPServer, WSGIApp, request_body
 from .iam import denials, sigv4
 from .iam.denials import Refused
@@ -43,9 +45,9 @@ _NOT_AWS = ("moto_api", "instance_metadata")  # moto's own API and EC2's metadat
 
 
 class Gateway:
-    def __init__(self, lambda_app: WSGIApp, own_app: WSGIApp, guard: Guard, port: int = 0,
+    def __init__(self, lambda_app: WSGIApp, own_app: WSGIApp, guard: Guard, urls_app: WSGIApp, port: int = 0,
                  listener: socket.socket | None = None) -> None:
-        self._lambda, self._own, self._guard = lambda_app, own_app, guard
+        self._lambda, self._own, self._guard, self._urls = lambda_app, own_app, guard, urls_app
         self._moto = MotoApps()
         self._server = HTTPServer(self._route, port=port, name="lambdalab-gateway", listener=listener)
         self.port = self._server.port
@@ -65,6 +67,9 @@ class Gateway:
                 service = "s3"  # presigned downloads, answered as S3 answers presigned URLs
                 return self._own(environ, start_response)
             sig = environ[sigv4.SIGNATURE] = sigv4.parse(environ)
+            if environ.get("PATH_INFO", "").startswith(FUNCTION_URLS):  # signed (AWS_IAM) or not (NONE)
+                service = "lambda"
+                return self._guard(service, environ, self._urls, start_response)
             service = sig.service if sig else _unsigned_service(environ)
             if service == "lambda":
                 return self._guard(service, environ, self._lambda, start_response)

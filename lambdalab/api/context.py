@@ -22,4 +22,5 @@ class ApiContext:
     destinations: Destinations  # checks what an EventInvokeConfig or a DeadLetterConfig names
     code_url: Callable[[Function], str]  # where GetFunction's Code.Location points
     layer_url: Callable[[LayerVersion], str]  # where GetLayerVersion's Content.Location points
+    function_url: Callable[[str], str]  # a function URL's address, from its id
     authorization: LambdaAuthorization

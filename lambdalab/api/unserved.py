@@ -2,22 +2,16 @@
 
 Such an operation must not pretend to work, so it is refused with a sentence that says lambdalab
 lacks it.  But on a function that does not exist AWS answers 404 whatever the operation, and code
-written against AWS (a learner's, or a test suite's) relies on that answer, so it is given first,
-in the operation's own words where they differ (recorded: tests/fidelity/cases/err-not-found-*.json).
+written against AWS (a learner's, or a test suite's) relies on that answer, so it is given first
+(recorded: tests/fidelity/cases/err-not-found-*.json).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from ..service.errors import NOT_FOUND, InvalidParameterValueException, ResourceNotFoundException
+from ..service.errors import InvalidParameterValueException, ResourceNotFoundException
 from .context import ApiContext
-
-# operation -> its words for a missing function, given the function's ARN and the qualifier asked for
-_MISSING: dict[str, Callable[[str, str], str]] = {
-    "GetFunctionUrlConfig": lambda arn, qualifier: NOT_FOUND,
-}
 
 
 def unserved(ctx: ApiContext, operation: str, p: dict[str, Any]) -> dict:
@@ -26,6 +20,5 @@ def unserved(ctx: ApiContext, operation: str, p: dict[str, Any]) -> dict:
         service = ctx.service
         name = service.function_name(p["FunctionName"])  # refuses another Region's ARN as AWS does
         if service.version(name, "$LATEST") is None:
-            words = _MISSING.get(operation, lambda arn, qualifier: f"Function not found: {arn}")
-            raise ResourceNotFoundException(words(service.arn(name), p.get("Qualifier") or "$LATEST"))
+            raise ResourceNotFoundException(f"Function not found: {service.arn(name)}")
     raise InvalidParameterValueException(f"lambdalab does not implement {operation} yet.")

@@ -61,6 +61,7 @@ from .mappings import MappingStore
 from .models import Code, Function, Located, page
 from .permissions import FunctionPolicies
 from .quotas import Quotas
+from .urls import FunctionUrls
 from .versions import REVISION_MISMATCH, VERSION_NUMBER, VersionStore
 
 S3Fetch = Callable[[str, str, "str | None"], bytes]
@@ -88,6 +89,7 @@ class LambdaService:
         self.event_invoke = EventInvokeConfigs(self)  # asynchronous invocation settings, likewise
         self.layers = LayerStore(self, package=self._package, timestamp=self._timestamp, mounts=workdir / "opt")
         self.mappings = MappingStore(self)  # event source mappings; the pollers (invoke/poll) run them
+        self.urls = FunctionUrls(self, self._timestamp)  # function URLs, per function and alias
 
     # -- lookups ---------------------------------------------------------------------------------
     def arn(self, name: str, qualifier: str | None = None) -> str:
