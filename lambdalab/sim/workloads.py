@@ -1,0 +1,65 @@
+"""Workloads: a per-second rate profile, and Poisson arrival times drawn from it.
+
+A rate profile (requests per second for each second of the horizon) is what constant,
+diurnal and burst traffic have in common; arrivals are drawn second by second so that a
+month of traffic never has to exist as one array of timestamps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Requests per second for each second from 0 to len(rates)."""
+
+    rates: np.ndarray
+
+    @property
+    def duration(self) -> int:
+        return len(self.rates)
+
+    def expected(self) -> float:
+        """The expected number of invocations over the whole horizon."""
+        return float(self.rates.sum())
+
+    def counts(self, rng: np.random.Generator) -> np.ndarray:
+        """Poisson-drawn number of arrivals in each second."""
+        return rng.poisson(self.rates)
+
+    def arrivals(self, rng: np.random.Generator) -> np.ndarray:
+        """Sorted arrival times in seconds: Poisson counts per second, uniform within the second."""
+        counts = self.counts(rng)
+        seconds = np.repeat(np.arange(len(counts), dtype=np.float64), counts)
+        return seconds + _within(rng, counts)
+
+
+def _within(rng: np.random.Generator, counts: np.ndarray) -> np.ndarray:
+    """Offsets within each second, sorted within the second so that arrivals stay in order."""
+    offsets = rng.random(int(counts.sum()))
+    starts = np.repeat(np.arange(len(counts)), counts)
+    order = np.lexsort((offsets, starts))
+    return offsets[order]
+
+
+def constant(rate: float, duration: float) -> Workload:
+    """rate requests per second for duration seconds."""
+    return Workload(np.full(int(duration), float(rate)))
+
+
+def diurnal(mean: float, duration: float, peak_to_trough: float = 4.0, period: float = 86_400.0,
+            peak_at: float = 14 * 3600.0) -> Workload:
+    """A sinusoidal day: mean requests per second, peak/trough ratio peak_to_trough, highest at peak_at."""
+    t = np.arange(int(duration), dtype=np.float64)
+    amplitude = (peak_to_trough - 1) / (peak_to_trough + 1)
+    return Workload(mean * (1 + amplitude * np.cos(2 * np.pi * (t - peak_at) / period)))
+
+
+def burst(base: float, duration: float, at: float, peak: float, length: float) -> Workload:
+    """base requests per second, raised to peak for length seconds from at."""
+    rates = np.full(int(duration), float(base))
+    rates[int(at):int(at + length)] = float(peak)
+    return Workload(rates)
