@@ -63,3 +63,32 @@ def burst(base: float, duration: float, at: float, peak: float, length: float) -
     rates = np.full(int(duration), float(base))
     rates[int(at):int(at + length)] = float(peak)
     return Workload(rates)
+
+
+def trace(path_or_frame, function: str | None = None) -> Workload:
+    """A workload from per-minute invocation counts in the Azure Functions 2019 format.
+
+    One row per function (HashOwner, HashApp, HashFunction, Trigger, then minutes 1..1440);
+    function picks one HashFunction, otherwise every row is summed. Each minute's count is spread
+    evenly over its 60 seconds, and arrivals are then drawn as Poisson as for any other workload.
+    """
+    header, rows = _trace_rows(path_or_frame)
+    minutes = [i for i, name in enumerate(header) if str(name).isdigit()]
+    if function is not None:
+        key = header.index("HashFunction")
+        rows = [r for r in rows if r[key] == function]
+        if not rows:
+            raise KeyError(f"no function {function!r} in the trace")
+    counts = np.array([[float(r[i]) for i in minutes] for r in rows]).sum(axis=0)
+    return Workload(np.repeat(counts / 60.0, 60))
+
+
+def _trace_rows(path_or_frame):
+    if hasattr(path_or_frame, "columns"):
+        return [str(c) for c in path_or_frame.columns], path_or_frame.astype(str).values.tolist()
+    import csv
+
+    with open(path_or_frame, newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        return header, list(reader)
