@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from . import memory, mototime
+from . import memory, mototime, runtimes
 from .api import LambdaAPI
 from .api.authorize import LambdaAuthorization
 from .api.context import ApiContext
@@ -64,6 +64,7 @@ from .observe.logs import LogShipper
 from .observe.metrics import Metrics
 from .observe.records import Records
 from .regions import REGIONS, Place, Regions
+from .runtimes.interpreters import Interpreters
 from .sandbox.environment import SandboxContext
 from .sandbox.governor import Governor
 from .sandbox.isolation import Isolation, Settings
@@ -89,12 +90,16 @@ class LocalCloud:
 
     def __init__(self, *, port: int = 0, region: str = "us-east-1", account: str = "123456789012",
                  other_account: str = OTHER_ACCOUNT, quotas: dict[str, Any] | None = None, cpu_throttle: bool = True,
-                 freeze: bool = True, verify_signatures: bool = True, isolation: dict[str, Any] | None = None) -> None:
+                 freeze: bool = True, verify_signatures: bool = True, isolation: dict[str, Any] | None = None,
+                 interpreters: dict[str, str | None] | None = None) -> None:
         """``verify_signatures=False`` is for tools that cannot sign requests with SigV4: the access key
         in a request still names its caller and IAM still judges every call, but the signature, its
         clock skew and expiry, and an STS session's token are not checked, so anyone who knows (or
         guesses) an access key id acts as its owner, root users included.  Never the default.
         ``isolation`` changes the settings of :class:`lambdalab.sandbox.isolation.Settings`.
+        ``interpreters`` names the Python that runs a runtime (``{"python3.13": "/path/to/python3.13"}``),
+        or none (``None``: lambdalab's own), where lambdalab would otherwise look for one
+        (``lambdalab.runtimes.interpreters``).
         A ``region`` that is not one of the aws partition's where Lambda runs raises ValueError."""
         if region not in REGIONS:
             raise ValueError(f"{region!r} is not a Region of the aws partition where Lambda runs")
@@ -107,6 +112,7 @@ class LocalCloud:
         self._roots = {account: _root_key(), other_account: _root_key()}  # account -> its root user's AccessKey
         self._download_key = secrets.token_bytes(32)  # signs the /_lambdalab/ download URLs
         self._isolation_settings = Settings.of(isolation)  # see lambdalab.sandbox.isolation.Settings
+        self.interpreters = Interpreters(interpreters)  # which Python runs each runtime (cloud.runtimes())
         self._started = False
         self.unfinished_events = 0  # asynchronous events left queued by the last stop()
         self._stops: dict[str, Callable[[], None]] = {}  # how to stop each part that started, by name
@@ -154,14 +160,15 @@ class LocalCloud:
         self._stops["logs"] = self.logs.stop
         self._metrics = Metrics(self._deliver_metrics)
         self._stops["metrics"] = self._metrics.stop
-        self._isolation = Isolation(self.workdir, port, self._isolation_settings)
+        self._isolation = Isolation(self.workdir, port, self._isolation_settings, self.interpreters.paths())
         self._stops["isolation"] = self._isolation.close  # its reaper kills what is left and removes the workdir
         # The kernel refuses the 1,025th task where it counts per environment; as root, without a user per
         # environment, nothing does but the governor.
         self._governor = Governor(enforce_processes=self._isolation.root and not self._isolation.users)
         self._stops["governor"] = self._governor.stop
         self._sandbox = SandboxContext(  # a template: each place sets its region, logs, records and credentials
-            quotas=self.quotas, clock=self.clock, governor=self._governor, isolation=self._isolation, logs=self.logs,
+            quotas=self.quotas, clock=self.clock, governor=self._governor, isolation=self._isolation,
+            interpreters=self.interpreters, logs=self.logs,
             records=self.records, workdir=self.workdir, endpoint_url=self.endpoint_url, region=self.region,
             credentials=lambda fn: {}, freeze=self._freeze, cpu_throttle=self._cpu_throttle)
         self.pool = EnvironmentPool(self._sandbox, context_of=lambda fn: self.regions.of(fn.arn).sandbox)
@@ -170,7 +177,7 @@ class LocalCloud:
         roots = {key["AccessKeyId"]: (account, key["SecretAccessKey"]) for account, key in self._roots.items()}
         directory = Directory(roots)  # the guard's and the destinations': one view of who may do what
         self._destinations = Destinations(self.endpoint_url, directory, self.authorizer, session_credentials)
-        self.pollers = Pollers(self.authorizer, self.clock)  # event source mappings, of every place
+        self.pollers = Pollers(self.authorizer, self.clock, self._destinations)  # event source mappings, of every place
         self._stops["pollers"], self._stops["poller-threads"] = self.pollers.close, self.pollers.join
         self.regions = Regions((self.account, self.other_account), self._place)
         self._stops["queue"], self._stops["workers"] = self.regions.close, self.regions.join
@@ -327,6 +334,17 @@ class LocalCloud:
 
         return pd.DataFrame([asdict(p) for p in self._isolation.protections()], columns=["name", "active", "detail"]) \
             .rename(columns={"name": "protection"})
+
+    def runtimes(self):
+        """What runs each runtime here, as a pandas DataFrame (runtime, runs_on, executable, note).
+
+        A Python runtime runs on the Python version it names where this machine has one
+        (``lambdalab.runtimes.interpreters`` says where lambdalab looks), else on lambdalab's own
+        interpreter, and the note (also the first log line of each of its functions' cold starts) says so.
+        """
+        import pandas as pd
+
+        return pd.DataFrame(runtimes.table(self.interpreters), columns=["runtime", "runs_on", "executable", "note"])
 
     def environments(self, function_name: str | None = None) -> list:
         """The execution environments alive now, oldest first: all, or one function's (its ARN, or the

@@ -10,6 +10,7 @@ Each helper is a few of the boto3 calls chapter 01 teaches, bound explicitly to 
     fn.call("hello").report                     # the whole response: version, error, log tail, REPORT figures
     fn.delete("hello")                          # done with it: its execution environments end too
     attempt(lambda: fn.lam.get_function(FunctionName="nope"))   # prints AWS's error instead of raising
+    url, arn = queue(cloud.client("sqs"), "jobs", VisibilityTimeout=30)   # an SQS queue to send to or poll
 
 A chapter that acts as someone else passes that principal's client:
 ``Functions(cloud, client=cloud.client("lambda", credentials=key))``.  The exercises' checks use
@@ -230,6 +231,17 @@ def policy(*statements: dict) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
+def queue(sqs, name: str, **attributes: Any) -> tuple[str, str]:
+    """Create the SQS queue ``name`` with ``attributes`` (or find it, if it exists with them): its (URL, ARN).
+
+    Attributes are written as Python values, ``VisibilityTimeout=30`` or ``RedrivePolicy={...}``:
+    SQS takes every attribute as a string, and a policy as its JSON text.
+    """
+    text = {key: value if isinstance(value, str) else json.dumps(value) for key, value in attributes.items()}
+    url = sqs.create_queue(QueueName=name, Attributes=text)["QueueUrl"]
+    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
 def log_events(cloud, name: str, pattern: str = "") -> list[dict]:
     """The CloudWatch Logs events of function ``name`` (every stream, oldest first), once all are stored.
 
@@ -277,5 +289,5 @@ def quota_table(quotas, keys: Iterable[str] | None = None):
     return frame[["quota", "value", "aws_default", "key", "source", "note"]]
 
 
-__all__ = ["Functions", "Invocation", "attempt", "decode", "log_events", "policy", "quota_table", "readable",
+__all__ = ["Functions", "Invocation", "attempt", "decode", "log_events", "policy", "queue", "quota_table", "readable",
            "report_figures"]

@@ -98,6 +98,12 @@ def _drop_moto_accounts(accounts: set[str]) -> None:
             names = getattr(backends, "bucket_accounts", {})  # S3's global bucket names: free them too
             for name in [n for n, (_, account) in names.items() if account in accounts]:
                 del names[name]
+        # moto caches each account's list of Regions in an lru_cache keyed by the account's backends
+        # themselves, which keeps every account it ever made alive (Logs' events, CloudWatch's metric data).
+        # Its backends are made under this lock; the next one computes its Regions again.
+        regions = getattr(base.AccountSpecificBackend, "_generate_regions", None)
+        if regions is not None:
+            regions.cache_clear()
     instances = sys.modules.get("moto.core.model_instances")
     if instances is not None:
         # moto also lists every model object it ever made (for its dashboard, which the gateway does not

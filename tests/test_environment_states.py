@@ -28,6 +28,7 @@ import lambdalab
 from lambdalab.clock import Clock
 from lambdalab.observe.logs import LogShipper
 from lambdalab.observe.records import Records
+from lambdalab.runtimes.interpreters import Interpreters
 from lambdalab.sandbox.environment import (
     TRANSITIONS,
     ExecutionEnvironment,
@@ -101,10 +102,13 @@ def sandbox(tmp_path_factory, cloud, events):
     workdir = tmp_path_factory.mktemp("sandbox")
     clock = Clock()
     governor = Governor(enforce_processes=os.geteuid() == 0)
-    isolation = Isolation(workdir, urlsplit(cloud.endpoint_url).port, Settings.of(TEST_ISOLATION))
+    interpreters = Interpreters()
+    isolation = Isolation(workdir, urlsplit(cloud.endpoint_url).port, Settings.of(TEST_ISOLATION),
+                          interpreters.paths())
     shipper = LogShipper(lambda account, region, group, stream, batch: events[stream].extend(
         e["message"] for e in batch))
-    ctx = SandboxContext(quotas=Quotas(), clock=clock, governor=governor, isolation=isolation, logs=shipper,
+    ctx = SandboxContext(quotas=Quotas(), clock=clock, governor=governor, isolation=isolation,
+                         interpreters=interpreters, logs=shipper,
                          records=Records(), workdir=workdir, endpoint_url=cloud.endpoint_url, region="us-east-1",
                          credentials=lambda fn: {})
     yield ctx

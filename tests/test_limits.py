@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import math
 import re
 import time
 
+import pandas as pd
 import pytest
 from deploy import Deployer
 
@@ -26,13 +28,17 @@ def test_timeout_kills_and_reports_sandbox_timedout(fn, body):
     assert out["Payload"]["errorType"] == "Sandbox.Timedout"
     assert re.fullmatch(f"RequestId: {REQUEST_ID} Error: Task timed out after 1.00 seconds",
                         out["Payload"]["errorMessage"])
-    report = base64.b64decode(out["LogResult"]).decode().splitlines()[-1]
-    duration = re.fullmatch(rf"REPORT RequestId: {REQUEST_ID}\tDuration: (\d+\.\d\d) ms\tBilled Duration: \d+ ms\t"
-                            r"Memory Size: 128 MB\tMax Memory Used: \d+ MB\t(Init Duration: [\d.]+ ms\t)?"
-                            r"Status: timeout", report)
-    assert duration and 1000 <= float(duration[1]) < 30_000, report
+    line = base64.b64decode(out["LogResult"]).decode().splitlines()[-1]
+    # AWS reports a timed-out invocation as lasting its timeout exactly, and bills it so (plus its init)
+    report = re.fullmatch(rf"REPORT RequestId: {REQUEST_ID}\tDuration: 1000.00 ms\tBilled Duration: (\d+) ms\t"
+                          r"Memory Size: 128 MB\tMax Memory Used: \d+ MB\t(Init Duration: ([\d.]+) ms\t)?"
+                          r"Status: timeout", line)
+    assert report, line
     record = fn.records(name).iloc[-1]
     assert (record["status"], record["error_type"]) == ("timeout", "Sandbox.Timedout")
+    assert record["duration_ms"] == 1000 and record["billed_ms"] == int(report[1])
+    assert record["billed_ms"] == math.ceil(1000 + (0 if pd.isna(record["init_ms"]) else record["init_ms"]))
+    assert record["measured_ms"] >= 1000  # when the kill really landed
     assert fn.invoke(name, LogType="Tail")["Payload"]["errorType"] == "Sandbox.Timedout"  # reset, still usable
 
 

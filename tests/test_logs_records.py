@@ -82,7 +82,7 @@ def test_records_frame_has_one_typed_row_per_invocation(fn, cloud):
                                    "billed_ms", "init_ms", "memory_mb", "architecture", "ephemeral_storage_mb",
                                    "max_memory_used_mb", "cold", "environment", "error_type", "status",
                                    "invocation_model", "attempt", "event_source_mapping",
-                                   "event_source_arn", "batch_size", "function_arn", "provisioned"]
+                                   "event_source_arn", "batch_size", "function_arn", "provisioned", "measured_ms"]
     assert frame["invocation_model"].tolist() == ["sync", "sync"] and frame["attempt"].tolist() == [1, 1]
     assert (frame["function_arn"] == cloud.service.arn(name)).all()
     assert isinstance(frame["start"].dtype, pd.DatetimeTZDtype)

@@ -45,9 +45,11 @@ def test_a_stopped_cloud_gives_back_moto_state_and_the_next_cloud_starts_afresh(
         cloud.logs.flush()
         assert held_by_moto(*ACCOUNTS.values())["logs"] == [ACCOUNTS["account"]]  # the function's log group
         iam = weakref.ref(iam_backends[ACCOUNTS["account"]]["global"])  # AWS's managed policies, the course role
+        logs = weakref.ref(logs_backends[ACCOUNTS["account"]][cloud.region])  # the function's log events
     assert held_by_moto(*ACCOUNTS.values()) == {"iam": [], "s3": [], "logs": []}
     gc.collect()
     assert iam() is None, "the stopped cloud's IAM is still referenced (the notebook keeps `cloud`, as here)"
+    assert logs() is None, "the stopped cloud's log events are still referenced (moto caches each account's Regions)"
 
     with lambdalab.start(**ACCOUNTS) as fresh:  # same process, same accounts
         assert buckets(fresh) == []

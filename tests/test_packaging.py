@@ -3,6 +3,7 @@ and ``lambdalab serve`` works for the AWS CLI and stops without leaving a proces
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import queue
@@ -79,6 +80,17 @@ def test_binder_pins_python_and_uses_conda_forge_with_pip():
     assert len(pythons) == 1 and re.fullmatch(r"python=3\.\d+", pythons[0]), (
         f"pin Python exactly as `python=3.X` (got {pythons})")
     assert "pip" in conda, "`pip` must be a conda dependency when the environment has a `pip:` section"
+
+
+def test_binder_python_is_the_version_the_course_functions_name():
+    """A function runs on the Python its runtime names where the machine has it: on Binder, its own."""
+    from lambdalab.course import Functions
+
+    pinned = next(dep for dep in _environment()["dependencies"] if isinstance(dep, str) and dep.startswith("python="))
+    named = {inspect.signature(Functions.deploy).parameters["runtime"].default}
+    for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        named |= set(re.findall(r"Runtime=\\?[\"'](python3\.\d+)", notebook.read_text()))
+    assert named == {"python" + pinned.removeprefix("python=")}, (named, pinned)
 
 
 def test_binder_reads_the_root_environment_yml():

@@ -60,6 +60,10 @@ class WireError(Exception):
 # AWS: tests/fidelity/cases/err-create-invalid-runtime.json), worded by ``service.validation``.
 SERVICE_CHECKED = frozenset({("CreateFunction", "Runtime"), ("UpdateFunctionConfiguration", "Runtime")})
 
+# Enums whose values AWS lists in an order of its own (a Java hash set's), not the model's, when it
+# refuses a value: shape name -> the order recorded against AWS (tests/fidelity/cases/esm-*-starting-position.json).
+AWS_ENUM_ORDER = {"EventSourcePosition": ("LATEST", "AT_TIMESTAMP", "TRIM_HORIZON")}
+
 
 @dataclass
 class Request:
@@ -376,7 +380,8 @@ class LambdaWire:
                 rules.append((f"Member must satisfy regular expression pattern: {meta['pattern']}",
                               lambda v: regex is None or regex.fullmatch(v) is not None))
             if kind == "string" and "enum" in meta:
-                rules.append((f"Member must satisfy enum value set: [{', '.join(meta['enum'])}]",
+                listed = AWS_ENUM_ORDER.get(shape.name, meta["enum"])
+                rules.append((f"Member must satisfy enum value set: [{', '.join(listed)}]",
                               lambda v: v in meta["enum"]))
             self._rules[key] = rules
         return self._rules[key]

@@ -94,26 +94,26 @@ q2 = Exercise(
            "headroom over your slowest normal request, not the 900 s maximum.",
 )
 
-# -- q3: the smallest memory size in which a 300 MB allocation fits -------------------------------
-SIZES_MB = (128, 256, 512, 1024)
+# -- q3: the smallest memory size in which a 150 MB allocation fits -------------------------------
+SIZES_MB = (128, 150, 256, 512)
 
 q3 = Exercise(
     name="ch03.q3",
     answer="smallest_mb",
-    judge=Expect(512, kind=numbers.Integral, mistakes={
-        128: "128 MB is the default, far below 300 MB: the environment would be killed with Runtime.OutOfMemory.",
-        256: "300 MB of data cannot fit in 256 MB: the environment would be killed with Runtime.OutOfMemory, as "
-             "`hungry` was. And the runtime needs some memory of its own besides your data.",
-        1024: "1,024 MB works, but a size half as big does too, at half the price per millisecond: 300 MB of data "
-              "plus some tens of MB for Python itself.",
+    judge=Expect(256, kind=numbers.Integral, mistakes={
+        128: "128 MB is the default, below 150 MB: the environment would be killed with Runtime.OutOfMemory.",
+        150: "150 MB holds the data and nothing else. Python itself (the interpreter, the runtime, your code) needs "
+             "memory too, so the environment would be killed with Runtime.OutOfMemory.",
+        512: "512 MB works, but a size half as big does too, at half the price per millisecond: 150 MB of data "
+             "plus Python's own memory.",
     }, otherwise=lambda got, expected: f"{got} is not one of the sizes to choose from: {SIZES_MB}."),
     hints=("A function is killed when its whole environment (Python itself, its imports, your data) uses more than "
            "MemorySize.",
-           "300 MB does not fit in 256 MB. Is there room for 300 MB plus Python's own few tens of MB in the next "
-           "size?"),
-    solution="smallest_mb = 512  # 300 MB of data + the runtime's own memory; 256 is too small",
-    mistake="smallest_mb = 256",
-    praise="300 MB of data and Python's own memory fit in 512 MB, not in 256 MB. The next cell runs it at both "
+           "150 MB of data fills a 150 MB function on its own. Is there room for the data plus Python's own memory "
+           "in the next size?"),
+    solution="smallest_mb = 256  # 150 MB of data + the runtime's own memory; 150 is too small",
+    mistake="smallest_mb = 150",
+    praise="150 MB of data and Python's own memory fit in 256 MB, not in 150 MB. The next cell runs it at both "
            "sizes.",
 )
 

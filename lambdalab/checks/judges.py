@@ -37,6 +37,14 @@ def _shown(value: Any) -> str:
         return repr(value)
 
 
+EVENT_SHOWN_MAX = 120  # characters of an event a message quotes: enough to tell which case, not a whole SQS batch
+
+
+def _event(value: Any) -> str:
+    shown = _shown(value)
+    return shown if len(shown) <= EVENT_SHOWN_MAX else shown[:EVENT_SHOWN_MAX] + "…"
+
+
 def _resolve(value: Any, *args: Any) -> Any:
     """A declared value, or what a function of the check's arguments computes."""
     return value(*args) if callable(value) else value
@@ -208,7 +216,7 @@ class Deploys:
     @staticmethod
     def _judge(ctx: Context, name: str, case: Case) -> str | None:
         done = ctx.fn.call(name, case.given)
-        event = f"invoked with {_shown(case.given)}"
+        event = f"invoked with {_event(case.given)}"
         if case.error is not None:
             if done.error_type == case.error:
                 return None

@@ -1,5 +1,7 @@
 """Where an asynchronous event ends up: its invocation record at a destination, the event itself in a
 dead-letter queue, each delivered through the target's own API as the function's execution role.
+Event source mappings send what they give up to their on-failure destination the same way
+(:meth:`Destinations.send`, from ``poll/onfailure.py``).
 
 Deliveries are real requests: signed by botocore with a session of the execution role (the session
 an environment of the function would get) and sent to the cloud's endpoint, so the endpoint checks
@@ -35,8 +37,9 @@ and a dead letter with ErrorCode 429 and the throttle's message; the refusal mes
 EventBridge and S3 destinations follow the one quoted for SNS ("The function's execution role does
 not have permissions to call Publish on ARN").
 
-``_lock`` guards the cache of sessions and clients; a client is made under it (botocore's session
-is not thread-safe), which only deliveries wait for, never an invocation.
+``_lock`` guards the cache of sessions and clients; a client is made under it, from the process's
+one session (``memory.client``: each service model parsed once), which only deliveries wait for,
+never an invocation.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from typing import Any
 
 from botocore.config import Config
 
+from .. import memory
 from ..arns import parse_arn
 from ..iam.authorizer import Authorizer
 from ..iam.principals import Directory
@@ -115,7 +119,6 @@ class Destinations:
         self._directory, self._authorizer, self._credentials = directory, authorizer, credentials
         self._sessions: dict[tuple[str, str], _Session] = {}  # (role ARN, function name) -> its delivery session
         self._lock = threading.Lock()
-        self._botocore = None
 
     # -- when configured -------------------------------------------------------------------------
     def check(self, function: Function, arn: str) -> None:
@@ -153,28 +156,22 @@ class Destinations:
         """Deliver an invocation record made ``at`` (cloud time); None when delivered, else why not."""
         service = destination_service(arn, on_failure=True)
         body = json.dumps(record, separators=(",", ":"))
-        target = parse_arn(arn)
-        region = target.region or _region(function)
+        if service not in ("lambda", "events"):
+            return self.send(function, arn, body, key=_object_key(function.name, at), trace_id=trace_id)
 
         def send(client) -> str | None:
-            if service == "sqs":
-                client.send_message(QueueUrl=self._queue_url(arn), MessageBody=body, **_traced(trace_id))
-            elif service == "sns":
-                client.publish(TopicArn=arn, Message=body)
-            elif service == "lambda":
+            if service == "lambda":
                 client.invoke(FunctionName=arn, InvocationType="Event", Payload=body.encode())
-            elif service == "events":
-                entry = {"Source": "lambda", "DetailType": DETAIL_TYPE.format("Success" if success else "Failure"),
-                         "Detail": body, "EventBusName": arn, "Time": at,
-                         "Resources": [arn, record["requestContext"]["functionArn"]]}
-                answer = client.put_events(Entries=[entry])
-                if answer.get("FailedEntryCount"):
-                    return answer["Entries"][0].get("ErrorMessage", "PutEvents refused the event")
-            else:
-                client.put_object(Bucket=target.resource, Key=_object_key(function.name, at), Body=body.encode())
+                return None
+            entry = {"Source": "lambda", "DetailType": DETAIL_TYPE.format("Success" if success else "Failure"),
+                     "Detail": body, "EventBusName": arn, "Time": at,
+                     "Resources": [arn, record["requestContext"]["functionArn"]]}
+            answer = client.put_events(Entries=[entry])
+            if answer.get("FailedEntryCount"):
+                return answer["Entries"][0].get("ErrorMessage", "PutEvents refused the event")
             return None
 
-        return self._deliver(function, service, region, send)
+        return self._deliver(function, service, parse_arn(arn).region, send)
 
     def send_dead_letter(self, function: Function, arn: str, payload: bytes, request_id: str, error_code: int,
                          error_message: str, trace_id: str | None) -> str | None:
@@ -182,17 +179,29 @@ class Destinations:
         attributes = {"RequestID": {"DataType": "String", "StringValue": request_id},
                       "ErrorCode": {"DataType": "Number", "StringValue": str(error_code)},
                       "ErrorMessage": {"DataType": "String", "StringValue": error_message}}
+        return self.send(function, arn, payload.decode("utf-8", "replace"), attributes=attributes, trace_id=trace_id)
+
+    def send(self, function: Function, arn: str, body: str, key: str | None = None,
+             attributes: dict[str, Any] | None = None, trace_id: str | None = None) -> str | None:
+        """Send ``body`` as the function's execution role to an SQS queue, an SNS topic (with message
+        ``attributes``) or an S3 bucket (as the object ``key``); None when delivered, else why not.
+
+        Asynchronous invocations' destinations and dead letters and event source mappings' on-failure
+        destinations all deliver through this."""
         target = parse_arn(arn)
-        body = payload.decode("utf-8", "replace")
+        if target is None or target.service not in ("sqs", "sns", "s3"):
+            return f"unsupported destination {arn}"
 
         def send(client) -> None:
+            extra = {"MessageAttributes": attributes} if attributes else {}
             if target.service == "sqs":
-                client.send_message(QueueUrl=self._queue_url(arn), MessageBody=body, MessageAttributes=attributes,
-                                    **_traced(trace_id))
+                client.send_message(QueueUrl=self._queue_url(arn), MessageBody=body, **extra, **_traced(trace_id))
+            elif target.service == "sns":
+                client.publish(TopicArn=arn, Message=body, **extra)
             else:
-                client.publish(TopicArn=arn, Message=body, MessageAttributes=attributes)
+                client.put_object(Bucket=target.resource, Key=key, Body=body.encode())
 
-        return self._deliver(function, target.service, target.region, send)
+        return self._deliver(function, target.service, target.region or _region(function), send)
 
     # -- helpers ---------------------------------------------------------------------------------
     def _may(self, role: str, action: str, resource: str) -> bool:
@@ -218,12 +227,8 @@ class Destinations:
                                                          time.monotonic())
             client = session.clients.get((service, region))
             if client is None:
-                if self._botocore is None:
-                    import botocore.session
-
-                    self._botocore = botocore.session.get_session()
                 creds = session.credentials
-                client = session.clients[(service, region)] = self._botocore.create_client(
+                client = session.clients[(service, region)] = memory.client(  # the process's models, parsed once
                     service, region_name=region, endpoint_url=self.endpoint_url, config=CLIENT_CONFIG,
                     aws_access_key_id=creds["AWS_ACCESS_KEY_ID"], aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
                     aws_session_token=creds["AWS_SESSION_TOKEN"])

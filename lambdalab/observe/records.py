@@ -40,6 +40,9 @@ class InvocationRecord:
     batch_size: int | None = None  # records in the poller's batch
     function_arn: str = ""  # arn:aws:lambda:<region>:<account>:function:<name>
     provisioned: bool = False  # it ran on provisioned concurrency (an environment initialised ahead)
+    # How long it really ran: duration_ms, except after a timeout, which AWS reports (and bills) as lasting
+    # its timeout exactly while the kill lands a little later. None where nothing was measured (simulated).
+    measured_ms: float | None = None
 
 
 class Records:

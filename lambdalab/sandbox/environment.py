@@ -59,6 +59,7 @@ from .. import runtimes
 from ..clock import Clock
 from ..observe import logs
 from ..observe.records import InvocationRecord, Records
+from ..runtimes.interpreters import Interpreters
 from ..service.models import Function
 from ..service.quotas import MB, Quotas
 from .governor import Governor, Watch, cpu_share, measure, peak_rss
@@ -134,6 +135,7 @@ class SandboxContext:
     clock: Clock
     governor: Governor
     isolation: Isolation
+    interpreters: Interpreters
     logs: logs.LogShipper
     records: Records
     workdir: Path
@@ -310,12 +312,16 @@ class ExecutionEnvironment:
         """Spawn the runtime and serve it until it asks for its first event."""
         fn, q = self.function, self.ctx.quotas
         self._logged = self._dropped = 0
+        python = self.ctx.interpreters.get(fn.runtime) if fn.runtime not in runtimes.CUSTOM else None
+        if python is not None and python.warning:
+            self._log(python.warning)
         self._log(logs.init_start_line(*runtimes.version(fn.runtime, self.ctx.region)))
         self._init_error = None
         t0 = time.perf_counter()
         try:
             proc = self.ctx.isolation.spawn(
-                runtimes.command(fn.runtime, fn.code.root, fn.opt, fn.environment.get("AWS_LAMBDA_EXEC_WRAPPER")),
+                runtimes.command(fn.runtime, fn.code.root, fn.opt, fn.environment.get("AWS_LAMBDA_EXEC_WRAPPER"),
+                                 python),
                 env=self._environ(), cwd=str(fn.code.root),
                 uid=self._uid, tmp=self.tmp, opt=fn.opt, runtime_api=self._api.address,
                 max_files=q.file_descriptors_max, max_procs=q.processes_max, max_file_bytes=fn.ephemeral_storage * MB)
@@ -490,6 +496,9 @@ class ExecutionEnvironment:
             return
         try:
             inv.status, inv.error_type, inv.response = self._answer
+            measured_ms = duration_ms
+            if inv.status == "timeout":  # AWS reports (and bills) a timed-out invocation as lasting its timeout exactly
+                duration_ms = fn.timeout * 1000.0
             inv.log = self._tail
             if self._dropped:
                 self._log(LOG_CAP_NOTE.format(self._dropped, self.ctx.quotas.log_bytes_per_invocation), force=True)
@@ -510,7 +519,7 @@ class ExecutionEnvironment:
                 error_type=inv.error_type, status=inv.status, invocation_model=inv.invocation_model,
                 attempt=inv.attempt, event_source_mapping=inv.event_source_mapping,
                 event_source_arn=inv.event_source_arn, batch_size=inv.batch_size,
-                provisioned=self.initialization_type == PROVISIONED_CONCURRENCY))
+                provisioned=self.initialization_type == PROVISIONED_CONCURRENCY, measured_ms=measured_ms))
             self.last_used = self.ctx.clock.time()
         finally:
             self._current, self._tail = None, []
@@ -710,14 +719,17 @@ class ExecutionEnvironment:
             "LAMBDA_TASK_ROOT": str(fn.code.root),
             "LAMBDA_RUNTIME_DIR": str(runtimes.PYTHON_DIR),
             "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
-            "AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129:2000",
+            "AWS_XRAY_DAEMON_ADDRESS": "169.254.100.1:2000",
+            "_AWS_XRAY_DAEMON_ADDRESS": "169.254.100.1",
+            "_AWS_XRAY_DAEMON_PORT": "2000",
+            "PWD": str(fn.code.root),  # the working directory, as AWS's /var/task
             "AWS_ENDPOINT_URL": ctx.endpoint_url,
             "TMPDIR": str(self.tmp),
-            "LAMBDALAB_TMP_ROOT": str(self.tmp),
-            "LAMBDALAB_OPT_ROOT": str(opt),
-            "PYTHONDONTWRITEBYTECODE": "1",
             **ctx.credentials(fn),
         }
+        if fn.runtime not in runtimes.CUSTOM:  # AWS's Python runtimes; the LAMBDALAB_ pair is the runtime's to take
+            env.update(PYTHONPATH=str(runtimes.PYTHON_DIR), SHLVL="0", LAMBDALAB_TMP_ROOT=str(self.tmp),
+                       LAMBDALAB_OPT_ROOT=str(opt))
         if runtimes.execution_env(fn.runtime):
             env["AWS_EXECUTION_ENV"] = runtimes.execution_env(fn.runtime)
         if fn.log_format == "JSON":

@@ -87,8 +87,10 @@ class Isolation:
     behind it is thread-safe.
     """
 
-    def __init__(self, workdir: Path, endpoint_port: int, settings: Settings) -> None:
+    def __init__(self, workdir: Path, endpoint_port: int, settings: Settings, pythons: list[str] = ()) -> None:
+        """``pythons``: the installations of the other interpreters that run Python runtimes (readable too)."""
         self.workdir, self.endpoint_port, self.settings = workdir, endpoint_port, settings
+        self._pythons = _python_paths() + [p for p in pythons if os.path.isdir(p)]
         self.root = os.geteuid() == 0
         self.pidfds = _pidfds()  # the reaper's way of holding processes (Linux >= 5.4)
         self.abi, self._no_landlock = linux.landlock_abi() if sys.platform == "linux" else \
@@ -209,7 +211,7 @@ class Isolation:
         config: dict = {"nice": self.settings.nice, "userns": self.userns, "user_locks": self.settings.user_locks}
         if self.landlock:
             ports = [list(p) if isinstance(p, (tuple, list)) else [p, p] for p in self.settings.tcp_ports]
-            config["landlock"] = {"abi": self.abi, "read_exec": _python_paths() + list(_SYSTEM_READ_EXEC),
+            config["landlock"] = {"abi": self.abi, "read_exec": self._pythons + list(_SYSTEM_READ_EXEC),
                                   "read": list(_SYSTEM_READ) + _resolved_config_files(), "devices": list(_DEVICES),
                                   "ports": [*ports, [self.endpoint_port, self.endpoint_port]]}
         if self.users and self._expose:
@@ -260,7 +262,7 @@ class Isolation:
 
     def _plan_exposure(self) -> bool:
         """Which directories other users cannot traverse stand between them and what sandboxes need."""
-        needs = dict.fromkeys(_python_paths(), 0o005) | {str(self.workdir): 0o001}
+        needs = dict.fromkeys(self._pythons, 0o005) | {str(self.workdir): 0o001}
         self._expose, reason = exposure_plan(needs)
         if reason:
             self._reasons["users"] = reason

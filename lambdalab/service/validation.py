@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 
+from .. import runtimes
 from .errors import InvalidParameterValueException
 from .quotas import Quotas
 
 # Runtimes lambdalab can run.
-SUPPORTED_RUNTIMES = ("python3.10", "python3.11", "python3.12", "python3.13", "python3.14",
-                      "provided.al2", "provided.al2023")
+SUPPORTED_RUNTIMES = (*runtimes.PYTHON, *runtimes.CUSTOM)
 # Runtimes AWS no longer accepts for creating or updating functions (its runtime deprecation policy).
 BLOCKED_RUNTIMES = frozenset({
     "python2.7", "python3.6", "python3.7", "python3.8", "python3.9", "nodejs", "nodejs4.3", "nodejs4.3-edge",

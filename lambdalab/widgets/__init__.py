@@ -6,16 +6,33 @@ draws with its plotly extension, and an HTML fallback that loads plotly.js from 
 which nbconvert's HTML export and nbviewer show. Neither embeds plotly.js itself (about 4.6 MB,
 which the ``notebook`` renderer writes into the first figure's output), so a saved notebook
 stays small; the price is that an exported copy needs the network to draw its figures.
+
+Importing it also defers a module jsonschema loads for nothing a kernel does (``deferred_imports``).
 """
 
 from __future__ import annotations
 
-import plotly.io as pio
+from .deferred_imports import defer_rfc3987_syntax
+
+defer_rfc3987_syntax()  # before plotly.io, which imports jsonschema through nbformat
+
+import plotly.io as pio  # noqa: E402
 
 RENDERER = "plotly_mimetype+notebook_connected"
 pio.renderers.default = RENDERER
 
-__all__ = ["RENDERER", "stopped"]
+__all__ = ["RENDERER", "show_figure", "stopped"]
+
+
+def show_figure(output, figure) -> None:
+    """Show ``figure`` in the ipywidgets ``Output`` ``output``, in place of what it showed.
+
+    The live views redraw a plain figure rather than update a plotly ``FigureWidget``: the first
+    FigureWidget costs a kernel about 23 MB (anywidget, and plotly's widget bundle read into memory).
+    Its outputs are set directly, so it works from a widget's callback as from a cell.
+    """
+    bundle = pio.renderers["plotly_mimetype"].to_mimebundle(figure.to_dict())  # plotly's JSON: dates as text
+    output.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
 
 
 def stopped(cloud, widget: str) -> str | None:

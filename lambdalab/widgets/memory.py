@@ -28,7 +28,7 @@ from ..billing.prices import ARCHITECTURES
 from ..course import Functions
 from ..sandbox.governor import HOST_CPUS
 from ..service.quotas import DEFAULTS
-from . import stopped
+from . import show_figure, stopped
 
 _DEFAULT = {q.key: q.value for q in DEFAULTS}
 MB_PER_VCPU = _DEFAULT["mb_per_vcpu"]  # 1,769 MB of memory come with one vCPU (AWS's figure)
@@ -195,14 +195,6 @@ def sweep_figure(frame, title: str = "Duration and cost against memory") -> go.F
     return figure
 
 
-def _figure_widget(traces: list[go.Scatter]):
-    """A live ``go.FigureWidget`` (plotly >= 6 needs anywidget for it); None when it cannot be made."""
-    try:
-        return go.FigureWidget(traces)
-    except ImportError:
-        return None
-
-
 class MemoryExplorer:
     """Pick a memory size, press *Measure*: the handler runs there for real and the point is plotted.
 
@@ -229,17 +221,13 @@ class MemoryExplorer:
                                tooltip="invoke the function at this memory size and plot the result")
         self.share = w.HTML()
         self.status = w.HTML()
-        self.figure = _figure_widget(_traces(self.points))
-        self._output = None
-        if self.figure is None:  # no anywidget: redraw a static figure in an Output widget
-            self.figure = go.Figure(_traces(self.points))
-            self._output = w.Output()
+        self.figure = go.Figure(_traces(self.points))
+        self._output = w.Output()  # shows the figure, redrawn at each point (lambdalab.widgets.show_figure)
         _axes_layout(self.figure, "Measured at the memory you chose")
         self.slider.observe(self._on_slide, names="value")
         self.button.on_click(self._on_click)
         self._on_slide({"new": memory})
-        self.widget = w.VBox([w.HBox([self.slider, self.button]), self.share, self.status,
-                              self._output if self._output is not None else self.figure])
+        self.widget = w.VBox([w.HBox([self.slider, self.button]), self.share, self.status, self._output])
         self._redraw()
 
     def _on_slide(self, change: dict) -> None:
@@ -275,15 +263,9 @@ class MemoryExplorer:
         return row
 
     def _redraw(self) -> None:
-        with self.figure.batch_update():  # a FigureWidget sends one update to the browser
-            for old, new in zip(self.figure.data, _traces(self.points), strict=True):
-                old.x, old.y, old.customdata = new.x, new.y, new.customdata
-        if self._output is not None:
-            from IPython.display import display
-
-            self._output.clear_output(wait=True)
-            with self._output:
-                display(self.figure)
+        for old, new in zip(self.figure.data, _traces(self.points), strict=True):
+            old.x, old.y, old.customdata = new.x, new.y, new.customdata
+        show_figure(self._output, self.figure)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

@@ -23,6 +23,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from . import show_figure
+
 INIT_COLOR = "#f28e2b"  # orange: INIT (cold starts)
 INVOKE_COLOR = "#4e79a7"  # blue: invocations that succeeded
 ERROR_COLOR = "#e15759"  # red: invocations that failed (error, timeout)
@@ -50,9 +52,9 @@ def _rows(records, function: str | None):
 def _dates(times) -> list[str]:
     """Times as the date strings plotly.js reads, to the microsecond.
 
-    Never datetime64 values: a FigureWidget sends those to the browser as they convert to Python,
-    which for nanosecond precision is an integer (nanoseconds since 1970), and plotly.js then
-    places the bar decades away.
+    Never datetime64 values: a plotly ``FigureWidget`` (a learner may wrap this figure in one) sends
+    those to the browser as they convert to Python, which for nanosecond precision is an integer
+    (nanoseconds since 1970), and plotly.js then places the bar decades away.
     """
     return list(times.dt.strftime("%Y-%m-%d %H:%M:%S.%f"))
 
@@ -144,42 +146,22 @@ def bars(fig: go.Figure, name: str) -> list[tuple[str, float]]:
 class EnvironmentTimeline:
     """A live timeline of one function's environments: display it, invoke, then ``refresh()``.
 
-    It is a plotly ``FigureWidget`` when anywidget is installed (plotly >= 6 needs it), else an
-    ipywidgets ``Output`` that redraws the figure; either way ``.figure`` is the current figure.
+    ``.figure`` is the current figure; ``.widget``, an ipywidgets ``Output``, shows it, redrawn whole at
+    each refresh (see :func:`lambdalab.widgets.show_figure`).
     """
 
     def __init__(self, cloud, function: str | None = None) -> None:
+        import ipywidgets
+
         self.cloud, self.function = cloud, function
-        try:
-            self.figure: go.Figure = go.FigureWidget()
-            self.widget = self.figure
-        except ImportError:  # plotly's FigureWidget needs anywidget
-            import ipywidgets
-
-            self.figure = go.Figure()
-            self.widget = ipywidgets.Output()
+        self.widget = ipywidgets.Output()
+        self.figure = go.Figure()
         self.refresh()
-
-    @property
-    def live(self) -> bool:
-        """True when the figure is a FigureWidget updated in place."""
-        return isinstance(self.figure, go.FigureWidget)
 
     def refresh(self) -> EnvironmentTimeline:
         """Redraw from the cloud's invocation records (call it after invoking)."""
-        new = environment_timeline(self.cloud.invocations(), self.function)
-        if self.live:
-            with self.figure.batch_update():
-                self.figure.data = ()
-                self.figure.add_traces(list(new.data))
-                self.figure.layout = new.layout
-        else:
-            import plotly.io as pio
-
-            self.figure = new
-            bundle = pio.renderers["plotly_mimetype"].to_mimebundle(new.to_dict())
-            bundle["text/plain"] = repr(self)
-            self.widget.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
+        self.figure = environment_timeline(self.cloud.invocations(), self.function)
+        show_figure(self.widget, self.figure)
         return self
 
     def _ipython_display_(self) -> None:

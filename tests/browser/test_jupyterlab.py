@@ -90,7 +90,9 @@ def run_all_and_save(page, lab, name: str) -> int:
     assert size < SAVED_MAX_BYTES, f"{name} saved with its outputs takes {size:,} bytes: does a figure embed plotly.js?"
     outputs = [output for cell in json.loads(saved.read_text())["cells"] for output in cell.get("outputs", [])]
     figures = sum("application/vnd.plotly.v1+json" in output.get("data", {}) for output in outputs)
-    drawn = page.locator(".jp-OutputArea-output.jp-RenderedPlotly")  # the extension's output, a plotly.js plot
+    # The extension's outputs, each a plotly.js plot, in the cells' outputs: not those a widget (the live views'
+    # Output) holds, which are widget state, not saved.
+    drawn = page.locator(".jp-OutputArea-output.jp-RenderedPlotly:not(.jupyter-widgets *)")
     assert drawn.count() == figures, f"{name}: {figures} figures saved, {drawn.count()} drawn by the plotly extension"
     for i in range(figures):
         drawn.nth(i).locator(".main-svg").first.wait_for(timeout=30_000)
@@ -206,13 +208,40 @@ def test_03_memory_explorer_measures_where_the_learner_clicks(lab, kernels_down,
     measure.click()  # the chapter's last cell stopped the cloud: the explorer says so
     cell.get_by_text("The local cloud is stopped").wait_for(timeout=10_000)
     run_again_up_to(page, cell, last)
-    plot = cell.locator(".js-plotly-plot").first
-    page.wait_for_function("el => el.data && el.data[0].x.length === 2", arg=plot.element_handle(), timeout=60_000)
+    # Each point redraws the figure: the plot in the cell is looked up anew each time.
+    points = ("([cell, n]) => { const el = cell.querySelector('.js-plotly-plot');"
+              " return el && el._fullData && el._fullData[0].x.length === n; }")
+    page.wait_for_function(points, arg=[cell.element_handle(), 2], timeout=60_000)
     measure.click()
-    page.wait_for_function("el => el.data[0].x.length === 3", arg=plot.element_handle(), timeout=120_000)
-    memories = plot.evaluate("el => Array.from(el.data[0].x)")
+    page.wait_for_function(points, arg=[cell.element_handle(), 3], timeout=120_000)
+    memories = cell.locator(".js-plotly-plot").first.evaluate("el => Array.from(el._fullData[0].x)")
     assert sorted(memories) == [128, 1024, 1769], memories  # the slider starts at 1,024 MB
     cell.get_by_text(re.compile(r"1,024 MB: [\d.]+ ms, billed \d+ ms")).wait_for(timeout=10_000)
+
+
+def test_04_attempts_timeline_draws_the_retries_minutes_apart(lab, kernels_down, page):
+    """The three invocation models of one failing function on one figure: the asynchronous event's attempts
+    a minute and two minutes apart on the cloud's clock, its 202 and where it ended, the poller's batches."""
+    name = "04_invocation_models.ipynb"
+    started = datetime.now(timezone.utc).replace(tzinfo=None)
+    open_notebook(page, lab, name)
+    run_all_and_save(page, lab, name)
+    plot = code_cell(page, 'title="One failing function, three invocation models"').locator(".js-plotly-plot").first
+    drawn = plot.evaluate("""el => ({
+        range: el._fullLayout.xaxis.range, rows: el._fullLayout.yaxis.categoryarray,
+        points: el.calcdata.map(cd => [cd[0].trace.name, cd[0].node3 ? cd[0].node3.selectAll('.point').size() : 0]),
+        texts: [...el.querySelectorAll('.scatterlayer .textpoint text')].map(t => t.textContent),
+    })""")
+    first, last = (datetime.fromisoformat(value[:26]) for value in drawn["range"])
+    assert started - timedelta(minutes=1) <= first, f"the x axis starts at {first}, before the chapter ran"
+    assert timedelta(minutes=5) <= last - first < timedelta(minutes=10), (
+        f"the x axis spans {drawn['range']}: the retries (3 minutes) and the poller (2 more) are minutes of cloud time")
+    assert [row.split(" ")[0] for row in drawn["rows"]] == ["sync", "async", "poller"], drawn["rows"]
+    points = dict(drawn["points"])  # markers drawn, per trace
+    assert points["accepted"] == 1 and points["ended"] == 1 and points["failed"] >= 7, points
+    assert [t for t in drawn["texts"] if t.startswith("+")] == ["+60 s", "+120 s"], drawn["texts"]
+    assert [t for t in drawn["texts"] if t in ("1", "2", "3")] == ["1", "2", "3"], "the event's attempts, numbered"
+    assert "RetriesExhausted" in drawn["texts"], drawn["texts"]
 
 
 def test_07_policy_explorer_decides_what_the_learner_asks(lab, kernels_down, page):

@@ -118,6 +118,15 @@ def test_deploys_runs_the_handler_in_the_cloud_and_deletes_it_afterwards(cloud):
     assert after == before, "a check must delete the functions it deployed"
 
 
+def test_a_long_event_is_quoted_by_its_start_only(cloud):
+    batch = {"Records": [{"messageId": f"msg-{i}", "body": "x" * 200} for i in range(5)]}
+    judge = Deploys(cases=(Case(batch, expect="ok"),), prefix="core-long")
+    q = Exercise(name="l", answer="source", judge=judge, hints=("h", "i"), solution="", mistake="").bind(cloud)
+    message = q.check("def handler(event, context):\n    return 'not ok'\n").message
+    assert message.startswith('invoked with {"Records": [{"messageId": "msg-0"') and "msg-4" not in message
+    assert '…, the function returned "not ok"' in message
+
+
 def test_an_exercise_that_needs_the_cloud_says_so_when_unbound():
     q = Exercise(name="g", answer="source", judge=GREET, hints=("h", "i"), solution="", mistake="").bind()
     message = q.check("def handler(event, context):\n    return 1\n").message

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
 
-from lambdalab.course import Functions, attempt, log_events, policy, quota_table, readable, report_figures
+from lambdalab.course import Functions, attempt, log_events, policy, queue, quota_table, readable, report_figures
 
 ECHO = ("def handler(event, context):\n    print('got', event)\n"
         "    return {'echo': event, 'memory': context.memory_limit_in_mb}\n")
@@ -109,6 +110,19 @@ def test_log_events_waits_for_every_line(fn, cloud):
     assert [m.split()[2] for m in messages if m.startswith("REPORT")] == ids
     assert [e["message"] for e in log_events(cloud, fn_name, "REPORT")] == [m for m in messages if "REPORT" in m]
     assert log_events(cloud, "no-such-function") == []
+
+
+def test_queue_takes_python_values_and_answers_url_and_arn(cloud):
+    sqs = cloud.client("sqs")
+    dlq_url, dlq_arn = queue(sqs, f"{name()}-dlq")
+    url, arn = queue(sqs, name(), VisibilityTimeout=45, RedrivePolicy={"deadLetterTargetArn": dlq_arn,
+                                                                      "maxReceiveCount": 3})
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["QueueArn"] == arn and arn.endswith(":" + url.rsplit("/", 1)[1])
+    assert attributes["VisibilityTimeout"] == "45"
+    assert json.loads(attributes["RedrivePolicy"]) == {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3}
+    assert queue(sqs, url.rsplit("/", 1)[1], VisibilityTimeout=45) == (url, arn), "an existing queue is found"
+    assert dlq_url != url
 
 
 def test_policy_document():

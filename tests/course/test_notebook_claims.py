@@ -60,12 +60,12 @@ def test_07_shows_what_a_condition_on_an_absent_key_does(cloud):
     }
 
 
-def test_03_shows_300_mb_failing_at_256_mb_and_fitting_in_512(cloud):
+def test_03_shows_150_mb_failing_at_150_mb_and_fitting_in_256(cloud):
     """The cell after exercise 3 shows its answer happen; the exercise's expected answer is that size."""
     from lambdalab.checks import ch03
 
     source, _ = cell("03_configuration_and_limits.ipynb", "c03-48")
     _, printed = run(source, {"fn": Functions(cloud)})
-    at_256, at_512 = printed.splitlines()
-    assert at_256.startswith("256 MB: Runtime.OutOfMemory") and at_512.startswith("512 MB: {'MB': 300}")
-    assert ch03.q3.bind(cloud).check(512) and not ch03.q3.bind(cloud).check(256)
+    at_150, at_256 = printed.splitlines()
+    assert at_150.startswith("150 MB: Runtime.OutOfMemory") and at_256.startswith("256 MB: {'MB': 150}")
+    assert ch03.q3.bind(cloud).check(256) and not ch03.q3.bind(cloud).check(150)

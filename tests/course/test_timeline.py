@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pandas as pd
-import plotly.graph_objects as go
 import pytest
 from deploy import Deployer
 from gate import WAIT_AT_GATE, Gate
@@ -105,10 +104,15 @@ def test_no_records_gives_an_empty_figure_that_says_so(cloud):
     assert fig.layout.annotations[0].text == "no invocations yet"
 
 
+def shown(live: EnvironmentTimeline) -> dict:
+    """The figure the live timeline's Output widget sends to the browser (plotly's JSON)."""
+    (output,) = live.widget.outputs
+    return output["data"]["application/vnd.plotly.v1+json"]
+
+
 def test_live_widget_refresh_picks_up_new_invocations(fn):
     name = fn.create(FAILING)
     live = EnvironmentTimeline(fn.cloud, name)
-    assert isinstance(live.figure, go.FigureWidget)  # anywidget is a dependency, so the plot updates in place
     assert bars(live.figure, "invocation") == []
     fn.invoke(name)
     assert bars(live.figure, "invocation") == []  # nothing changes until refresh()
@@ -118,26 +122,18 @@ def test_live_widget_refresh_picks_up_new_invocations(fn):
     live.refresh()
     assert len(bars(live.figure, "invocation")) == 2 and len(bars(live.figure, "INIT")) == 1
     assert repr(live).endswith(": 1 environment>") and "1 environment, 2 invocations" in live.figure.layout.title.text
-    if not live.live:  # without anywidget: an ipywidgets Output that holds the redrawn figure
-        (output,) = live.widget.outputs
-        shown = output["data"]["application/vnd.plotly.v1+json"]
-        assert sum(len(t["x"]) for t in shown["data"] if t.get("name") == "invocation") == 2
-
+    assert sum(len(t["x"]) for t in shown(live)["data"] if t.get("name") == "invocation") == 2
 
 
 def test_what_the_live_widget_sends_to_the_browser_are_dates_within_the_records(fn):
-    """A FigureWidget serializes its traces itself, not through plotly's JSON encoder: a datetime64[ns]
-    column went out as integers (nanoseconds since 1970) and plotly.js drew the INIT bars decades away."""
-    from plotly.serializers import _py_to_js
-
+    """A FigureWidget once sent a datetime64[ns] column as integers (nanoseconds since 1970), and plotly.js
+    drew the INIT bars decades away: every date the widget shows is text, within the records' times."""
     name = fn.create(HELD, Timeout=60)
     live = EnvironmentTimeline(fn.cloud, name)
-    sent: list[dict] = []
-    live.figure.observe(lambda change: sent.append(change["new"]) if change["new"] else None, names="_py2js_addTraces")
     with Gate() as gate:  # two at once: two environments, each with its INIT bar
         gate.run(lambda: fn.invoke(name, {"gate": gate.port}), 2)
     live.refresh()
-    traces = [trace for message in sent for trace in _py_to_js(message, None)["trace_data"]]
+    traces = shown(live)["data"]
     assert {t["name"] for t in traces} >= {"INIT", "invocation", "starts"}
     records = fn.records(name)
     first = records["start"].min().tz_convert(None) - pd.Timedelta(seconds=5)

@@ -20,7 +20,6 @@ import copy
 import json
 import os
 import re
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -70,8 +69,7 @@ _DISPLAY = [
     (re.compile(r"/tmp/lambdalab-[^/\s\"']+"), "<workdir>"),
     (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:<port>"),
 ]
-_HOST = [(os.environ.get("PATH", "\0"), "<host PATH>"), (str(Path(lambdalab.__file__).parent), "<lambdalab>"),
-         (f"py{sys.version_info.major}.{sys.version_info.minor}", "py<host version>")]
+_HOST = [(os.environ.get("PATH", "\0"), "<host PATH>"), (str(Path(lambdalab.__file__).parent), "<lambdalab>")]
 
 
 class KnownDifference(AssertionError):

@@ -182,7 +182,6 @@ class Runtime:
             "AWS_REGION": "us-east-1",
             "TMPDIR": str(self.tmp_root),
             "LAMBDALAB_TMP_ROOT": str(self.tmp_root),
-            "PYTHONDONTWRITEBYTECODE": "1",
             **env,
         }
         self.python = PYTHON
@@ -218,6 +217,13 @@ class Runtime:
             self.proc.wait()
         self.proc.stdout.close()
         self.api.close()
+
+
+@pytest.fixture(scope="session")
+def runtime_version() -> str:
+    """The Python version (``3.12``) the runtime runs on in these tests."""
+    return subprocess.run([PYTHON, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
 
 
 @pytest.fixture

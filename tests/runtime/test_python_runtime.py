@@ -9,7 +9,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 import uuid
 from datetime import datetime, timezone
@@ -249,14 +248,14 @@ def test_init_error(start_runtime, files, handler, error_type, message):
     assert error == "\r".join([f"[ERROR] {error_type}: {message}", "Traceback (most recent call last):", *trace_lines])
 
 
-def test_exception_at_import_keeps_its_type_and_importlib_frames(start_runtime):
+def test_exception_at_import_keeps_its_type_and_importlib_frames(start_runtime, runtime_version):
     source = "import os\nraise RuntimeError('no config')\n"
     rt = start_runtime(source)
     assert rt.wait_exit() == 1
     error = rt.api.init_error.json()
     assert (error["errorType"], error["errorMessage"], error["requestId"]) == ("RuntimeError", "no config", "")
     trace = error["stackTrace"]
-    lang = "/var/lang/lib/python{}.{}".format(*sys.version_info[:2])
+    lang = f"/var/lang/lib/python{runtime_version}"
     assert trace[0].startswith(f'  File "{lang}/importlib/__init__.py", line ') and "in import_module" in trace[0]
     assert trace[-1] == frame(2, "<module>", "raise RuntimeError('no config')")
     assert not any(str(RUNTIME_DIR) in entry for entry in trace)
@@ -529,7 +528,7 @@ def test_response_too_large_goes_on_to_next_invocation(start_runtime):
     assert rt.proc.poll() is None
 
 
-def test_error_reports_show_paths_as_aws_does(start_runtime, tmp_path):
+def test_error_reports_show_paths_as_aws_does(start_runtime, tmp_path, runtime_version):
     """/var/task, /var/lang/lib/pythonX.Y and /tmp in messages and traces, not lambdalab's directories;
     a path that only starts like the task root is left alone."""
     rt = start_runtime({"app.py": """\
@@ -545,7 +544,36 @@ def test_error_reports_show_paths_as_aws_does(start_runtime, tmp_path):
     assert task["errorMessage"] == "[Errno 2] No such file or directory: '/var/task/missing.json'"
     assert rt.invoke({"where": "similar"}).json()["errorMessage"] == f"{rt.task_root}-other/x"
     trace = rt.invoke({"where": "stdlib"}).json()["stackTrace"]
-    lang = "/var/lang/lib/python{}.{}".format(*sys.version_info[:2])
+    lang = f"/var/lang/lib/python{runtime_version}"
     assert [entry.split(",")[0] for entry in trace] == ['  File "/var/task/app.py"'] + \
         [f'  File "{lang}/json/{name}.py"' for name in ("__init__", "decoder", "decoder")]
     assert str(tmp_path) not in json.dumps(trace)
+
+
+def test_handler_code_is_compiled_at_the_path_aws_shows(start_runtime):
+    """Tracebacks the handler formats itself, warnings and inspect name /var/task/app.py and show its source
+    lines, as in AWS; ``__file__`` stays the real file, which the handler can open."""
+    source = """\
+        import inspect, traceback, warnings
+        from lib import helper
+
+        def handler(event, context):
+            warnings.warn("careful")
+            try:
+                helper()
+            except ValueError:
+                text = traceback.format_exc()
+            return {"trace": text, "source": inspect.getsource(handler).splitlines()[0],
+                    "file": __file__, "readable": open(__file__).read().startswith("import inspect")}
+        """
+    rt = start_runtime({"app.py": source, "lib.py": "def helper():\n    raise ValueError('deep')\n"})
+    out = rt.invoke().json()
+    carets = re.compile(r"^ *[~^]+\n", re.MULTILINE)  # Python 3.13 marks the call's position
+    assert carets.sub("", out["trace"]) == ("Traceback (most recent call last):\n"
+                            '  File "/var/task/app.py", line 7, in handler\n    helper()\n'
+                            '  File "/var/task/lib.py", line 2, in helper\n    raise ValueError(\'deep\')\n'
+                            "ValueError: deep\n")
+    assert out["source"] == "def handler(event, context):"
+    assert out["file"] == str(rt.task_root / "app.py") and out["readable"]
+    assert not (rt.task_root / "__pycache__").exists()  # none written: /var/task is read-only in AWS
+    assert '/var/task/app.py:5: UserWarning: careful\n  warnings.warn("careful")\n' in rt.read_pipe()

@@ -30,6 +30,7 @@ from ...iam.authorizer import Authorizer
 from ...observe.metrics import Metrics
 from ...service.functions import LambdaService
 from ...service.mappings import SQS, EventSourceMapping
+from ..destinations import Destinations
 from ..invoker import Invoker
 from .access import SourceAccess
 from .base import THREAD_JOIN_S, PollContext, Poller
@@ -41,8 +42,8 @@ log = logging.getLogger(__name__)
 
 
 class Pollers:
-    def __init__(self, authorizer: Authorizer, clock: Clock) -> None:
-        self._clock = clock
+    def __init__(self, authorizer: Authorizer, clock: Clock, destinations: Destinations) -> None:
+        self._clock, self._destinations = clock, destinations
         self.access = SourceAccess(authorizer)
         self._lock = threading.Lock()
         self._pollers: dict[str, Poller] = {}  # mapping UUID -> its running poller
@@ -54,7 +55,8 @@ class Pollers:
     def attach(self, service: LambdaService, invoker: Invoker, metrics: Metrics) -> None:
         """Run the mappings of ``service`` through the ``invoker`` of its account and Region, counting in its
         ``metrics`` (call once per service, as each account and Region gets one)."""
-        ctx = PollContext(service, invoker, self.access, self.access.authorizer, metrics, self._clock)
+        ctx = PollContext(service, invoker, self.access, self.access.authorizer, metrics, self._clock,
+                          self._destinations)
         service.mappings.check_source = self.access.check
         service.mappings.subscribe(lambda mapping: self._changed(ctx, mapping))
 

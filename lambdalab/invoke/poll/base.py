@@ -34,6 +34,7 @@ from ...sandbox.invocation import Invocation, trace_id
 from ...service.errors import LambdaError, TooManyRequestsException
 from ...service.functions import LambdaService
 from ...service.mappings import EventSourceMapping
+from ..destinations import Destinations
 from ..invoker import Invoker
 from ..pool import PoolClosed
 from .access import SourceAccess
@@ -44,7 +45,8 @@ THREAD_JOIN_S = 5.0  # how long stop() waits for a poller's threads, together
 
 @dataclass
 class PollContext:
-    """What pollers reach: the service whose mappings they run, the invoke path, IAM, the clock."""
+    """What pollers reach: the service whose mappings they run, the invoke path, IAM, the clock, and
+    the delivery path to on-failure destinations."""
 
     service: LambdaService
     invoker: Invoker
@@ -52,6 +54,7 @@ class PollContext:
     authorizer: Authorizer
     metrics: Metrics
     clock: Clock
+    destinations: Destinations
 
 
 @dataclass

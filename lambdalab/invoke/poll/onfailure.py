@@ -14,10 +14,9 @@ AWS-validated recordings (``test_kinesis_event_source_mapping_with_on_failure_de
 ``..._with_sns_...``, ``..._with_s3_on_failure_destination``, ``test_kinesis_maximum_record_age_exceeded``
 and their DynamoDB twins).
 
-Delivery uses the function's execution role, as AWS's does: a role that may not send (sqs:SendMessage,
-sns:Publish, s3:PutObject) gets no delivery and a ``DestinationDeliveryFailures`` datapoint.  It goes
-to moto in this process.  (The asynchronous invocations' destinations deliver the same way; the
-two may share one delivery path.)
+Delivery is the asynchronous invocations' (``Destinations.send``): a request signed as the
+function's execution role, as AWS's is; a role that may not send (sqs:SendMessage, sns:Publish,
+s3:PutObject) gets no delivery and a ``DestinationDeliveryFailures`` datapoint.
 """
 
 from __future__ import annotations
@@ -29,10 +28,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ...arns import parse_arn
-from ...iam.resources import resource_side
 from ...observe.metrics import resource_dimension
+from ...service.errors import LambdaError
 from ...service.mappings import KINESIS, EventSourceMapping
-from .access import role_session
 from .base import Outcome, PollContext
 
 log = logging.getLogger(__name__)
@@ -65,49 +63,24 @@ def deliver(ctx: PollContext, mapping: EventSourceMapping, record: dict[str, Any
     if not destination:
         return False
     arn = parse_arn(destination)
+    if arn is not None and arn.service == "s3":
+        when = datetime.fromtimestamp(ctx.clock.time(), timezone.utc)
+        key = f"aws/lambda/{mapping.uuid}/{shard_id}/{when:%Y/%m/%d}/{when:%Y-%m-%dT%H.%M.%S}-{uuid.uuid4()}"
+        body = json.dumps({**record, "payload": {"Records": events}}, sort_keys=True)
+    else:
+        key, body = None, json.dumps(record)
     try:
-        role = ctx.service.resolve(mapping.function_arn).role
-        if arn is None:
-            raise ValueError(f"not an ARN: {destination}")
-        if arn.service == "s3":
-            bucket = arn.resource
-            when = datetime.fromtimestamp(ctx.clock.time(), timezone.utc)
-            key = (f"aws/lambda/{mapping.uuid}/{shard_id}/{when:%Y/%m/%d}/{when:%Y-%m-%dT%H.%M.%S}-"
-                   f"{uuid.uuid4()}")
-            _allowed(ctx, mapping, role, "s3:PutObject", f"arn:aws:s3:::{bucket}/{key}")
-            body = json.dumps({**record, "payload": {"Records": events}}, sort_keys=True).encode()
-            from moto.s3.models import s3_backends
-
-            partition_account = s3_backends.bucket_accounts.get(bucket, ("aws", arn.account))[1]
-            s3_backends[partition_account]["aws"].put_object(bucket, key, body)
-        elif arn.service == "sqs":
-            _allowed(ctx, mapping, role, "sqs:SendMessage", destination)
-            from moto.sqs.models import sqs_backends
-
-            if arn.resource.endswith(".fifo"):
-                raise ValueError("a FIFO queue cannot be an on-failure destination")
-            sqs_backends[arn.account][arn.region].send_message(arn.resource, json.dumps(record))
-        elif arn.service == "sns":
-            _allowed(ctx, mapping, role, "sns:Publish", destination)
-            from moto.sns.models import sns_backends
-
-            sns_backends[arn.account][arn.region].publish(json.dumps(record), arn=destination)
-        else:
-            raise ValueError(f"unsupported destination {destination}")
-    except Exception as e:  # the role may not, the target is gone, ...: a failed delivery, counted
-        log.info("on-failure delivery of mapping %s to %s failed: %s", mapping.uuid, destination, e)
-        function = parse_arn(mapping.function_arn)
-        name = function.resource_id.split(":")[0] if function else mapping.function_arn
-        ctx.metrics.function_metric("DestinationDeliveryFailures", 1, "Count", name,
-                                    resource_dimension(mapping.function_arn), ctx.clock.now())
-        return False
-    return True
-
-
-def _allowed(ctx: PollContext, mapping: EventSourceMapping, role_arn: str, action: str, resource: str) -> None:
-    caller = role_session(role_arn, mapping.uuid)
-    if caller is None:
-        raise PermissionError(f"the role {role_arn} does not exist")
-    account, policy = resource_side(action, resource, caller.account)
-    if not ctx.authorizer.decide(caller, action, resource, None, policy, account).allowed:
-        raise PermissionError(f"{caller.arn} may not {action} on {resource}")
+        function = ctx.service.resolve(mapping.function_arn)
+    except LambdaError as e:  # the function went away
+        error: str | None = str(e)
+    else:
+        error = ("a FIFO queue cannot be an on-failure destination" if arn is not None and arn.service == "sqs"
+                 and arn.resource.endswith(".fifo") else ctx.destinations.send(function, destination, body, key))
+    if error is None:
+        return True
+    log.info("on-failure delivery of mapping %s to %s failed: %s", mapping.uuid, destination, error)
+    parsed = parse_arn(mapping.function_arn)
+    name = parsed.resource_id.split(":")[0] if parsed else mapping.function_arn
+    ctx.metrics.function_metric("DestinationDeliveryFailures", 1, "Count", name,
+                                resource_dimension(mapping.function_arn), ctx.clock.now())
+    return False

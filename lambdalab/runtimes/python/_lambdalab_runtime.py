@@ -624,12 +624,17 @@ def _layer_paths(opt_root) -> list:
 
 def main() -> None:
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
-    opt_root = os.environ.get("LAMBDALAB_OPT_ROOT")
+    # Where the engine keeps this environment's /tmp and the layers' /opt: the runtime's to know, not
+    # the handler's (AWS's environment has no such variables).
+    tmp_root, opt_root = os.environ.pop("LAMBDALAB_TMP_ROOT", None), os.environ.pop("LAMBDALAB_OPT_ROOT", None)
+    sys.dont_write_bytecode = True  # /var/task is read-only in AWS: no __pycache__ beside the handler's modules
     # The interpreter put this script's directory first; user modules must win, so the task
     # root goes first, then the layers' directories (awslambdaric's order), and our directory
-    # last (its modules have private names anyway).
-    first = [task_root, *_layer_paths(opt_root)]
-    sys.path[:] = first + [p for p in sys.path if p not in (*first, _RUNTIME_DIR)] + [_RUNTIME_DIR]
+    # last (its modules have private names anyway). The engine's own site-packages, given as
+    # arguments when this is another interpreter, come after this one's (boto3, as AWS's /var/runtime).
+    first, engine_site = [task_root, *_layer_paths(opt_root)], sys.argv[1:]
+    del sys.argv[1:]
+    sys.path[:] = first + [p for p in sys.path if p not in (*first, _RUNTIME_DIR)] + engine_site + [_RUNTIME_DIR]
 
     sys.stdout = _Unbuffered(sys.stdout)
     sys.stderr = _Unbuffered(sys.stderr)
@@ -637,12 +642,12 @@ def main() -> None:
     invocation = _Invocation()
     api = _RuntimeAPI(os.environ["AWS_LAMBDA_RUNTIME_API"])
 
-    mounts = {point: root for point, root in (("/tmp", os.environ.get("LAMBDALAB_TMP_ROOT")), ("/opt", opt_root))
-              if root}
+    mounts = {point: root for point, root in (("/tmp", tmp_root), ("/opt", opt_root)) if root}
     if mounts:
         keep = [task_root, _RUNTIME_DIR, sys.prefix, sys.base_prefix, sys.exec_prefix, *sys.path]
         _lambdalab_runtime_paths.install(mounts, keep)
     _AWS_NAMES[:] = _lambdalab_runtime_paths.aws_names(task_root, mounts)
+    _lambdalab_runtime_paths.compile_as_aws([(task_root, "/var/task")] + ([(opt_root, "/opt")] if opt_root else []))
     _LoggingHook.install(sink, invocation)
 
     try:

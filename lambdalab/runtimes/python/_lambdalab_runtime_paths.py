@@ -20,6 +20,7 @@ os.chdir("/tmp"), os.scandir(...) entries' .path (and so Path.iterdir() on 3.13)
 os.readlink() of links made here, and tempfile.gettempdir() (it returns TMPDIR).
 """
 
+import _imp
 import builtins
 import io
 import os
@@ -90,6 +91,43 @@ def install(mounts: dict, keep: list) -> None:
             for supported in _SUPPORTS:
                 if func in supported:
                     supported.add(wrapped)
+
+
+def compile_as_aws(roots: list) -> None:
+    """Compile the modules under each host directory of ``roots`` ((host, AWS path) pairs) with the path AWS
+    shows, so that every traceback, warning and ``inspect`` result names ``/var/task/app.py`` as in AWS.
+
+    Only code objects get the AWS path: ``__file__`` stays the real file, which handlers open (it
+    cannot be at /var/task here), and the loader's ``get_source`` reads it, so ``linecache`` still
+    shows the source lines. The import system's path finder is wrapped in place, keeping its rank
+    after the built-in and frozen modules.
+    """
+    import importlib.machinery
+    import linecache
+
+    roots = [(host.rstrip("/") + "/", aws.rstrip("/") + "/") for host, aws in roots]
+    finder = importlib.machinery.PathFinder
+
+    class AwsPathLoader(importlib.machinery.SourceFileLoader):
+        def get_code(self, fullname):
+            code = super().get_code(fullname)
+            host, aws = next((host, aws) for host, aws in roots if self.path.startswith(host))
+            aws += self.path[len(host):]
+            _imp._fix_co_filename(code, aws)  # nested code objects too
+            # Lines for callers that give linecache no module globals (a warning's source line): read when asked.
+            linecache.lazycache(aws, {"__name__": fullname, "__loader__": self})
+            return code
+
+    class AwsPathFinder(finder):
+        @classmethod
+        def find_spec(cls, name, path=None, target=None):
+            spec = super().find_spec(name, path, target)
+            if spec is not None and type(spec.loader) is importlib.machinery.SourceFileLoader and \
+                    any(spec.origin.startswith(host) for host, _ in roots):
+                spec.loader = AwsPathLoader(spec.loader.name, spec.loader.path)
+            return spec
+
+    sys.meta_path[:] = [AwsPathFinder if f is finder else f for f in sys.meta_path]
 
 
 def aws_names(task_root: str, mounts: dict) -> list:

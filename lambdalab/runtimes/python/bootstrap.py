@@ -7,8 +7,8 @@ _lambdalab_runtime.py, whose bytecode is cached.
 if __name__ == "__main__":
     import sys
 
-    # PYTHONDONTWRITEBYTECODE is meant for user code: caching the runtime's own bytecode
-    # saves ~4 ms of compiling on every cold start.
+    # Not writing bytecode is meant for user code (main() turns it off, as a function's
+    # PYTHONDONTWRITEBYTECODE would): caching the runtime's own saves ~4 ms on every cold start.
     dont_write_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, False
     import _lambdalab_runtime
 
