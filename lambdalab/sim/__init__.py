@@ -7,7 +7,7 @@ provisioned, scaling-rate, keep-alive and async-retry rules the real cloud appli
 
 from lambdalab.sim.settings import Settings, lognormal
 from lambdalab.sim.simulation import Simulation, run, simulate
-from lambdalab.sim.workloads import Workload, burst, constant, diurnal, trace
+from lambdalab.sim.workloads import Replay, Workload, at, burst, constant, diurnal, trace
 
-__all__ = ["Settings", "Simulation", "Workload", "burst", "constant", "diurnal", "lognormal", "run", "simulate",
-           "trace"]
+__all__ = ["Replay", "Settings", "Simulation", "Workload", "at", "burst", "constant", "diurnal", "lognormal",
+           "run", "simulate", "trace"]

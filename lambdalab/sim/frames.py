@@ -33,7 +33,8 @@ def request_ids(events: np.ndarray, seed: int) -> np.ndarray:
 def times(seconds, settings: Settings) -> pd.DatetimeIndex:
     """Virtual seconds as UTC timestamps from ``settings.start``."""
     offsets = pd.to_timedelta(np.asarray(seconds, dtype=np.float64), unit="s")
-    return pd.Timestamp(settings.start).tz_convert("UTC") + offsets
+    # rounded to the microsecond, the resolution of the cloud's datetimes
+    return (pd.Timestamp(settings.start).tz_convert("UTC") + offsets).round("us")
 
 
 def records(trace: Trace, settings: Settings) -> pd.DataFrame:

@@ -92,3 +92,22 @@ def _trace_rows(path_or_frame):
         reader = csv.reader(f)
         header = next(reader)
         return header, list(reader)
+
+
+@dataclass(frozen=True)
+class Replay(Workload):
+    """Arrivals at given times: a scenario checked by hand, or the times a real run used."""
+
+    times: np.ndarray = None
+
+    def arrivals(self, rng: np.random.Generator) -> np.ndarray:
+        return self.times
+
+
+def at(times) -> Replay:
+    """A workload whose invocations arrive at exactly ``times`` (seconds from the start)."""
+    ordered = np.sort(np.asarray(times, dtype=np.float64))
+    if len(ordered) and ordered[0] < 0:
+        raise ValueError("arrival times cannot be negative")
+    seconds = int(np.floor(ordered[-1])) + 1 if len(ordered) else 0
+    return Replay(np.bincount(ordered.astype(np.int64), minlength=seconds).astype(np.float64), ordered)
