@@ -5,9 +5,9 @@ for thousands of environments and a month of traffic by applying the same accoun
 provisioned, scaling-rate, keep-alive and async-retry rules the real cloud applies.
 """
 
-from lambdalab.sim.settings import Settings, lognormal
+from lambdalab.sim.settings import Settings, lognormal, measured
 from lambdalab.sim.simulation import Simulation, run, simulate
 from lambdalab.sim.workloads import Replay, Workload, at, burst, constant, diurnal, trace
 
 __all__ = ["Replay", "Settings", "Simulation", "Workload", "at", "burst", "constant", "diurnal", "lognormal",
-           "run", "simulate", "trace"]
+           "measured", "run", "simulate", "trace"]

@@ -25,6 +25,20 @@ def lognormal(median_ms: float, sigma: float) -> Callable[[np.random.Generator, 
     return lambda rng, n: rng.lognormal(np.log(median_ms), sigma, n)
 
 
+def measured(records) -> dict:
+    """Settings drawn from records of the real cloud (``cloud.invocations()``, one function's): its memory
+    and architecture, the durations it measured and the Init Durations of its cold starts, to replay
+    as empirical distributions.  ``sim.run(workload, **sim.measured(records))``."""
+    if not len(records):
+        raise ValueError("no records to measure")
+    inits = records["init_ms"].dropna()
+    settings = {"memory_mb": int(records["memory_mb"].iloc[-1]), "architecture": str(records["architecture"].iloc[-1]),
+                "duration_ms": records["duration_ms"].to_numpy(dtype=np.float64)}
+    if len(inits):
+        settings["init_ms"] = inits.to_numpy(dtype=np.float64)
+    return settings
+
+
 def _sampler(spec) -> Callable[[np.random.Generator, int], np.ndarray]:
     if callable(spec):
         return spec

@@ -68,9 +68,9 @@ def run(workload: Workload, mode: str = "exact", **settings) -> Simulation:
     arrivals = workload.arrivals(rng)
     trace = exact.run(arrivals, config, rng)
     throttles = frames.throttles(trace, config)
+    counts = {reason: int(n) for reason, n in throttles["reason"].value_counts().items()}
     return Simulation(mode, frames.records(trace, config), throttles, len(arrivals), len(trace.dropped),
-                      trace.peak_environments, trace.peak_concurrency,
-                      throttles["reason"].value_counts().to_dict(), config, workload.duration)
+                      trace.peak_environments, trace.peak_concurrency, counts, config, workload.duration)
 
 
 def simulate(workload: Workload, mode: str = "exact", **settings) -> pd.DataFrame:

@@ -98,7 +98,7 @@ def _trace_rows(path_or_frame):
 class Replay(Workload):
     """Arrivals at given times: a scenario checked by hand, or the times a real run used."""
 
-    times: np.ndarray = None
+    times: np.ndarray | None = None
 
     def arrivals(self, rng: np.random.Generator) -> np.ndarray:
         return self.times

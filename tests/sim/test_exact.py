@@ -10,7 +10,13 @@ import pytest
 
 from lambdalab import billing, sim
 from lambdalab.observe.records import InvocationRecord, Records
-from lambdalab.rules import ACCOUNT_LIMIT_EXCEEDED, RESERVED_LIMIT_EXCEEDED, SCALING_RATE_EXCEEDED, ScalingRate
+from lambdalab.rules import (
+    ACCOUNT_LIMIT_EXCEEDED,
+    RESERVED_LIMIT_EXCEEDED,
+    SCALING_RATE_EXCEEDED,
+    AsyncRetry,
+    ScalingRate,
+)
 
 
 def seconds(frame: pd.DataFrame, column: str = "start") -> list[float]:
@@ -95,6 +101,22 @@ def test_async_throttles_are_retried_with_backoff():
     assert result.records["attempt"].tolist() == [1, 1, 1]  # a throttle is not an attempt
     assert seconds(result.throttles, "time") == [0.0, 0.0, 1.0]
     assert (result.records["invocation_type"] == "Event").all()
+
+
+def test_async_event_dropped_when_too_old_after_throttles():
+    """Backoffs of 1, 2, 4, 8 and 16 s bring the event to 31 s; the next, 32 s, would pass its 60 s age."""
+    result = sim.run(sim.at([0.0, 0.0]), account_limit=1, invocation="async", duration_ms=200_000,
+                     retry=AsyncRetry(max_event_age_s=60))
+    assert len(result.records) == 1 and result.dropped == 1
+    assert seconds(result.throttles, "time") == [0.0, 1.0, 3.0, 7.0, 15.0, 31.0]
+
+
+def test_measured_settings_replay_the_cloud_s_records():
+    records = sim.simulate(sim.constant(5, 60), duration_ms=sim.lognormal(50, 1.0), init_ms=400, memory_mb=256)
+    settings = sim.measured(records)
+    assert settings["memory_mb"] == 256 and set(settings["init_ms"]) == {400.0}
+    replayed = sim.simulate(sim.constant(5, 60), **settings, seed=1)
+    assert set(replayed["duration_ms"]) <= set(records["duration_ms"])
 
 
 def test_async_errors_are_retried_one_then_two_minutes_later():

@@ -66,8 +66,7 @@ def test_simulator_agrees_with_the_real_cloud(cloud, fn, limited):
     real = fn.records_when(name, WAVES * PER_WAVE - len(reasons))
     assert len(sent) == WAVES * PER_WAVE
 
-    result = sim.run(sim.at(sent), account_limit=LIMIT, memory_mb=128, duration_ms=real["duration_ms"],
-                     init_ms=real["init_ms"].dropna())
+    result = sim.run(sim.at(sent), account_limit=LIMIT, **sim.measured(real))
 
     assert result.cold_starts == int(real["cold"].sum())
     assert len(result.throttles) == len(reasons)
