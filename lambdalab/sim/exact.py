@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lambdalab.rules import COLD, PROVISIONED, Account, Throttle, decide, reapable, release
+from lambdalab.rules import COLD, PROVISIONED, Account, FunctionState, Throttle, decide, reapable, release
 
 from .settings import Settings, draws
 
@@ -46,7 +46,7 @@ class Trace:
     peak_concurrency: int
 
 
-def configure(settings: Settings) -> tuple[Account, object]:
+def configure(settings: Settings) -> tuple[Account, FunctionState]:
     """The account and function state the settings describe, checked as AWS checks a configuration."""
     account = Account(settings.account_limit, settings.unreserved_min)
     key = settings.function_arn
@@ -72,7 +72,7 @@ def run(arrivals: np.ndarray, settings: Settings, rng: np.random.Generator) -> T
     is_async, error_rate = settings.invocation == "async", settings.error_rate
     next_duration = draws(settings.duration_ms, rng).__next__
     next_init = draws(settings.init_ms, rng).__next__
-    next_uniform = _uniforms(rng).__next__
+    next_uniform = draws(lambda r, n: r.random(n), rng).__next__  # whether an attempt fails
     received = arrivals.tolist()
     heap: list = []
     seq = itertools.count().__next__
@@ -160,7 +160,3 @@ def run(arrivals: np.ndarray, settings: Settings, rng: np.random.Generator) -> T
         due(pop(heap))
     return Trace(ev, att, st, du, ini, en, co, pr, fa, tt, tr, te, ta, dropped, peak, peak_running)
 
-
-def _uniforms(rng: np.random.Generator):
-    while True:
-        yield from rng.random(65_536).tolist()
