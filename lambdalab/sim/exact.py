@@ -159,4 +159,3 @@ def run(arrivals: np.ndarray, settings: Settings, rng: np.random.Generator) -> T
     while heap:
         due(pop(heap))
     return Trace(ev, att, st, du, ini, en, co, pr, fa, tt, tr, te, ta, dropped, peak, peak_running)
-
