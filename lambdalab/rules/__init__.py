@@ -60,6 +60,7 @@ from .concurrency import (
     Slot,
     Throttle,
     admit,
+    on_demand_room,
     release,
 )
 from .keepalive import expires_at, reapable, remaining
@@ -71,5 +72,5 @@ __all__ = [
     "ACCOUNT_LIMIT_EXCEEDED", "COLD", "MACHINE_CAPACITY_EXCEEDED", "ON_DEMAND", "PROVISIONED",
     "RESERVED_LIMIT_EXCEEDED", "SCALING_RATE_EXCEEDED", "WARM", "Account", "AsyncRetry", "FunctionState",
     "MachineCapacity", "Refusal", "ScalingBucket", "ScalingRate", "Slot", "Throttle", "admit", "budget_mb",
-    "decide", "expires_at", "place", "reapable", "release", "remaining",
+    "decide", "expires_at", "on_demand_room", "place", "reapable", "release", "remaining",
 ]

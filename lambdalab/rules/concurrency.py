@@ -185,6 +185,16 @@ class Account:
 
 
 # -- the invoke path --------------------------------------------------------------------------------
+def on_demand_room(account: Account, state: FunctionState) -> tuple[int, Throttle]:
+    """How many on-demand invocations the function may have in flight now, and the throttle beyond them:
+    its reserved concurrency less what is provisioned, else the account's unreserved pool less what the
+    other functions without reserved concurrency run.  :func:`admit` asks it per invocation; a simulator's
+    aggregate mode asks it once, for the ceiling of its load model."""
+    if state.reserved is not None:
+        return state.reserved - state.provisioned_total, RESERVED_THROTTLE
+    return account.limit - account.claimed - (account.shared - state.on_demand), ACCOUNT_THROTTLE
+
+
 def admit(account: Account, state: FunctionState, version: str) -> Slot | Throttle:
     """Admit one invocation of ``version``: a provisioned environment if one is ready and free, else
     standard concurrency if the function's reserved share (or the account's unreserved pool) has room."""
@@ -198,11 +208,9 @@ def admit(account: Account, state: FunctionState, version: str) -> Slot | Thrott
             account.running += 1
             account.unreserved_running += shared
             return Slot(state, version, PROVISIONED, shared)
-    if not shared:
-        if state.on_demand >= state.reserved - state.provisioned_total:
-            return RESERVED_THROTTLE
-    elif account.claimed + account.shared >= account.limit:
-        return ACCOUNT_THROTTLE
+    room, throttle = on_demand_room(account, state)
+    if state.on_demand >= room:
+        return throttle
     state.on_demand += 1
     account.running += 1
     if shared:

@@ -39,3 +39,11 @@ class ScalingBucket:
             return False
         self.tokens, self.at = level - 1.0, max(now, self.at)
         return True
+
+    def take_up_to(self, now: float, wanted: int, environments: int, period_s: float) -> int:
+        """Take the allowance of up to ``wanted`` new environments at ``now`` at once; how many were allowed
+        (a simulator's aggregate mode creates a second's environments together)."""
+        level = self.level(now, environments, period_s)
+        taken = min(wanted, int(level))
+        self.tokens, self.at = level - taken, max(now, self.at)
+        return taken
