@@ -75,7 +75,7 @@ from .service.errors import InvalidParameterValueException, LambdaError
 from .service.functions import LambdaService
 from .service.models import Function, LayerVersion
 from .service.quotas import Quotas
-from .sources.events import Schedules
+from .sources.schedules import Schedules
 
 OTHER_ACCOUNT = "210987654321"
 DOWNLOAD_EXPIRES_S = 600  # GetFunction's Code.Location and GetLayerVersion's Content.Location, as in AWS
@@ -191,7 +191,8 @@ class LocalCloud:
         guard = Guard(directory, self.authorizer, self.clock, verify=self.verify_signatures)
         sources.connect(api)  # S3's notifications, SNS's subscriptions and EventBridge's rules invoke functions here
         self._stops["sources"] = lambda: sources.disconnect(api)
-        self.schedules = Schedules(self.clock, (self.account, self.other_account))  # scheduled rules, on our clock
+        self.schedules = Schedules(self.clock, (self.account, self.other_account), sources.schedule_entries,
+                                   sources.install)  # scheduled rules and Scheduler's schedules, on our clock
         self._stops["schedules"] = self.schedules.stop
         self.schedules.start()
         urls = FunctionUrlFront(self.regions.places, self.authorizer, self.clock)

@@ -27,9 +27,15 @@ SESSION_SECONDS = 3600 * 12  # sessions last as long as an environment may; lamb
 def check_execution_role(arn: str) -> None:
     """Raise AWS's error unless ``arn`` exists and its trust policy lets Lambda assume it."""
     role = find_role(arn)
-    if role is None or not evaluate(Request(LAMBDA, "sts:AssumeRole", role.arn), (), trust_policy(role),
-                                    resource_account=role.account_id).allowed:
+    if role is None or not trusts(role, LAMBDA.service):
         raise InvalidParameterValueException("The role defined for the function cannot be assumed by Lambda.")
+
+
+def trusts(role, service: str) -> bool:
+    """Does the role's trust policy let ``service`` (``scheduler.amazonaws.com``) assume it?"""
+    principal = Principal(arn=service, account="", service=service)
+    return evaluate(Request(principal, "sts:AssumeRole", role.arn), (), trust_policy(role),
+                    resource_account=role.account_id).allowed
 
 
 def session_credentials(role_arn: str, session_name: str, region: str) -> dict[str, str]:

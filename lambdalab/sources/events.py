@@ -13,9 +13,7 @@ a few kinds of target (not Lambda).  :func:`install` takes over, for as long as 
 - the rule's metrics in ``AWS/Events`` (``TriggeredRules``, ``Invocations``, ``FailedInvocations``
   when a target cannot be reached, as when a function's policy does not let EventBridge in).
 
-:class:`Schedules` fires scheduled rules (``rate(...)``, and ``cron(...)`` in AWS's six fields with
-``?``, ``L``, ``W`` and ``#``, in UTC) on the cloud's clock, each firing with its own ``time``, so that
-``cloud.clock.advance(hours=24)`` fires an hourly rule 24 times.  Cron arithmetic is croniter's.
+Scheduled rules are fired by :mod:`.schedules` with :func:`scheduled_event`, each with its own ``time``.
 """
 
 from __future__ import annotations
@@ -24,24 +22,18 @@ import copy
 import functools
 import json
 import logging
-import re
-import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
 from .. import sources
-from ..clock import Clock, Timer
-from ..newest import Newest
 from ..patterns import compile_pattern
+from .schedules import Entry, noticing
 
 log = logging.getLogger(__name__)
 EVENTS = "events.amazonaws.com"
 NAMESPACE = "AWS/Events"
-_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
-_UNITS = {"minute": 60, "hour": 3600, "day": 86400}
-_schedules: Newest[Schedules] = Newest()
 
 
 def install() -> None:
@@ -51,8 +43,7 @@ def install() -> None:
         return
     Rule.send_to_targets = _sending(Rule.send_to_targets)
     EventPattern.matches_event = _matches_event
-    for name in ("put_rule", "delete_rule", "enable_rule", "disable_rule"):  # a schedule may have changed
-        setattr(EventsBackend, name, _noticed(getattr(EventsBackend, name)))
+    noticing(EventsBackend, ("put_rule", "delete_rule", "enable_rule", "disable_rule"))  # a schedule may change
 
 
 # -- events on a bus ---------------------------------------------------------------------------
@@ -110,7 +101,7 @@ def _deliver(rule: Any, target: dict[str, Any], service: str, value: Any) -> boo
     arn = target["Arn"]
     region = arn.split(":")[3]
     if service == "lambda":
-        return sources.invoke(EVENTS, arn, region, rule.arn, rule.account_id, value)
+        return sources.invoke(sources.for_resource(EVENTS, rule.arn, rule.account_id), arn, region, value)
     text = value if isinstance(value, str) else json.dumps(value)
     account = arn.split(":")[4]
     if service == "sqs":
@@ -188,151 +179,21 @@ def _metric(rule: Any, name: str) -> None:
         "Dimensions": [{"Name": "RuleName", "Value": rule.name}]}])
 
 
-# -- schedules -----------------------------------------------------------------------------------
-def _noticed(moto_method):
-    @functools.wraps(moto_method)
-    def changing(backend: Any, *args: Any, **kwargs: Any) -> Any:
-        result = moto_method(backend, *args, **kwargs)
-        schedules = _schedules.get()
-        if schedules is not None:
-            schedules.changed()
-        return result
+def entries(accounts: Iterable[str]) -> Iterator[Entry]:
+    """The enabled scheduled rules of these accounts, in every Region (in UTC, as rules are)."""
+    from moto.events.models import events_backends
 
-    return changing
-
-
-def first_after(expression: str, after: float) -> float | None:
-    """When a schedule expression fires next after ``after`` (seconds since the epoch), or None."""
-    rate = _RATE.match(expression)
-    if rate:
-        return after + int(rate[1]) * _UNITS[rate[2].rstrip("s")]
-    if expression.startswith("cron(") and expression.endswith(")"):
-        return next(cron_times(expression[5:-1], after), None)
-    return None
+    for account in accounts:
+        for backend in list(events_backends[account].values()):
+            for bus in list(backend.event_buses.values()):
+                for rule in list(bus.rules.values()):
+                    if rule.scheduled_expression and rule.state == "ENABLED":
+                        yield Entry(rule.arn, rule.scheduled_expression, "UTC",
+                                    functools.partial(_fire_rule, rule))
 
 
-def cron_times(fields: str, after: float) -> Iterator[float]:
-    """The moments an AWS cron expression (minutes hours day-of-month month day-of-week year) names,
-    after ``after``, in UTC."""
-    from croniter import croniter
-
-    minutes, hours, dom, month, dow, year = fields.split()
-    spec = " ".join((minutes, hours, dom.replace("?", "*"), month, _dow(dow.replace("?", "*"))))
-    years = _years(year)
-    moments = croniter(spec, datetime.fromtimestamp(after, timezone.utc))
-    for _ in range(100_000):  # a year field that never comes again ends the schedule
-        moment = moments.get_next(datetime)
-        if moment.year > max(years, default=9999):
-            return
-        if not years or moment.year in years:
-            yield moment.timestamp()
-
-
-def _dow(field: str) -> str:
-    """AWS numbers days of the week 1 (SUN) to 7 (SAT); croniter 0 to 6, and writes "last Friday" L5."""
-    def day(text: str) -> str:
-        return str(int(text) - 1) if text.isdigit() else text
-
-    items = []
-    for item in field.split(","):
-        if "#" in item:
-            d, n = item.split("#")
-            items.append(f"{day(d)}#{n}")
-        elif item.endswith("L") and item != "L":
-            items.append(f"L{day(item[:-1])}")
-        else:
-            head, _, step = item.partition("/")
-            head = "-".join(day(part) for part in head.split("-"))
-            items.append(f"{head}/{step}" if step else head)
-    return ",".join(items)
-
-
-def _years(field: str) -> set[int]:
-    """The years of AWS's sixth field (``*`` is every year: the empty set)."""
-    years: set[int] = set()
-    for item in field.split(","):
-        if item in ("*", "?"):
-            return set()
-        low, _, high = item.partition("-")
-        years.update(range(int(low), int(high or low) + 1))
-    return years
-
-
-class Schedules:
-    """A cloud's scheduled rules, fired on its clock: each enabled rule with a ScheduleExpression in
-    its accounts, in every Region.  ``_next`` (rule ARN -> its expression and next time) and
-    ``_timer`` are guarded by ``_lock``; firing runs on the clock's thread, outside the lock."""
-
-    def __init__(self, clock: Clock, accounts: Iterable[str]) -> None:
-        self.clock, self.accounts = clock, tuple(accounts)
-        self._next: dict[str, tuple[str, float]] = {}
-        self._timer: Timer | None = None
-        self._lock = threading.Lock()
-
-    def start(self) -> None:
-        _schedules.add(self, install)
-        self.changed()
-
-    def stop(self) -> None:
-        _schedules.remove(self)
-        with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-            self._next.clear()
-
-    def changed(self) -> None:
-        """Rules were put, enabled, disabled or deleted: schedule what is scheduled now."""
-        now = self.clock.time()
-        rules = dict(self._rules())
-        with self._lock:
-            for arn in set(self._next) - set(rules):
-                del self._next[arn]
-            for arn, rule in rules.items():
-                known = self._next.get(arn)
-                if known is None or known[0] != rule.scheduled_expression:
-                    when = first_after(rule.scheduled_expression, now)
-                    if when is None:
-                        log.warning("rule %s: schedule %r is not one lambdalab can play", arn,
-                                    rule.scheduled_expression)
-                        continue
-                    self._next[arn] = (rule.scheduled_expression, when)
-            self._arm()
-
-    def _rules(self) -> Iterator[tuple[str, Any]]:
-        from moto.events.models import events_backends
-
-        for account in self.accounts:
-            for backend in list(events_backends[account].values()):
-                for bus in list(backend.event_buses.values()):
-                    for rule in list(bus.rules.values()):
-                        if rule.scheduled_expression and rule.state == "ENABLED":
-                            yield rule.arn, rule
-
-    def _arm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        if self._next:
-            due = min(when for _, when in self._next.values())
-            self._timer = self.clock.call_later(max(0.0, due - self.clock.time()), self._fire)
-
-    def _fire(self) -> None:
-        """On the clock's thread: every rule that is due fires once, at its own time, then the next timer."""
-        now = self.clock.time()
-        rules = dict(self._rules())
-        firing = []
-        with self._lock:
-            for arn, (expression, when) in list(self._next.items()):
-                if when <= now + 1e-6 and arn in rules:
-                    firing.append((rules[arn], when))
-                    following = first_after(expression, when)
-                    if following is None:
-                        del self._next[arn]
-                    else:
-                        self._next[arn] = (expression, following)
-        for rule, when in sorted(firing, key=lambda pair: pair[1]):
-            rule.send_to_targets(scheduled_event(rule, when))
-        with self._lock:
-            self._arm()
+def _fire_rule(rule: Any, when: float) -> None:
+    rule.send_to_targets(scheduled_event(rule, when))
 
 
 def scheduled_event(rule: Any, when: float) -> dict[str, Any]:

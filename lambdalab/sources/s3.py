@@ -85,7 +85,8 @@ def owner_id(account: str) -> str:
 
 def invoke(account_id: str, body: dict[str, Any], function_arn: str, region: str) -> None:
     """S3 invoking ``function_arn`` asynchronously for a bucket of ``account_id`` (moto's hook)."""
-    sources.invoke(S3, function_arn, region, body["Records"][0]["s3"]["bucket"]["arn"], account_id, body)
+    caller = sources.for_resource(S3, body["Records"][0]["s3"]["bucket"]["arn"], account_id)
+    sources.invoke(caller, function_arn, region, body)
 
 
 def refusal(environ: dict, body: bytes, region: str, account: str) -> Refused | None:
@@ -102,9 +103,9 @@ def refusal(environ: dict, body: bytes, region: str, account: str) -> Refused | 
     except ElementTree.ParseError:
         return None  # moto answers MalformedXML
     bucket = environ.get("PATH_INFO", "/").strip("/").split("/", 1)[0]
+    s3 = sources.for_resource(S3, f"arn:aws:s3:::{bucket}", account)
     failed = [arn for arn in _function_arns(root)  # S3 asks Lambda with a dry run
-              if arn.startswith("arn:") and not sources.invoke(S3, arn, region, f"arn:aws:s3:::{bucket}", account,
-                                                               None, "DryRun")]
+              if arn.startswith("arn:") and not sources.invoke(s3, arn, region, None, "DryRun")]
     if not failed:
         return None
     fields = []

@@ -44,7 +44,7 @@ def _publishing(moto_publish):
             message = subscription._parse_message_structure(message, "lambda")
         topic = subscription.topic
         region = topic.arn.split(":")[3]
-        sources.invoke(SNS, subscription.endpoint, region, topic.arn, subscription.account_id,
+        sources.invoke(sources.for_resource(SNS, topic.arn, subscription.account_id), subscription.endpoint, region,
                        record(subscription, message, message_id, subject, message_attributes))
         return None
 

@@ -14,7 +14,9 @@ SOURCE = "def handler(event, context):\n    return 'seen'\n"
 def reporting_function(fn, lam, sqs, role: str) -> tuple[str, str, str]:
     """A function whose successful invocations are recorded in a queue: (name, ARN, queue URL)."""
     name = fn.create(SOURCE, Role=role)
-    url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    # 14 days' retention, SQS's longest: tests advance the clock by days, and the default 4 days would drop records
+    url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}",
+                           Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     lam.put_function_event_invoke_config(FunctionName=name,
                                          DestinationConfig={"OnSuccess": {"Destination": queue_arn}})

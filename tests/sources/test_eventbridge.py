@@ -13,7 +13,8 @@ import pytest
 from deploy import ACCOUNT
 from reporting import SOURCE, records, reporting_function
 
-from lambdalab.sources.events import cron_times, fill
+from lambdalab.sources.cron import cron_times
+from lambdalab.sources.events import fill
 
 EVENT_KEYS = {"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"}
 
