@@ -49,6 +49,7 @@ from .clock import Clock
 from .function_urls import PREFIX as FUNCTION_URLS
 from .function_urls import FunctionUrlFront
 from .gateway import Gateway
+from .http_api import HttpApiFront
 from .httpd import reason
 from .iam import denials
 from .iam.authorizer import Authorizer
@@ -82,7 +83,7 @@ DOWNLOAD_EXPIRES_S = 600  # GetFunction's Code.Location and GetLayerVersion's Co
 # Event sources (S3, SNS) stop first; then environments (they use everything else), what serves them, what records them.
 # Asynchronous queues and event source pollers stop taking work before the environments stop (an
 # attempt they cut short is no failure); their threads are joined after.
-_STOP_ORDER = ("schedules", "sources", "queue", "pollers", "pool", "workers", "poller-threads", "governor",
+_STOP_ORDER = ("schedules", "sources", "http-apis", "queue", "pollers", "pool", "workers", "poller-threads", "governor",
                "isolation", "gateway", "listener", "logs", "metrics", "workdir", "mototime", "clock")
 log = logging.getLogger(__name__)
 _running: weakref.WeakSet[LocalCloud] = weakref.WeakSet()
@@ -196,7 +197,10 @@ class LocalCloud:
         self._stops["schedules"] = self.schedules.stop
         self.schedules.start()
         urls = FunctionUrlFront(self.regions.places, self.authorizer, self.clock)
-        self.gateway = Gateway(api, self._own_app, guard, urls, listener=listener)
+        http_apis = HttpApiFront(api, (self.account, self.other_account), self.endpoint_url, self.clock)
+        http_apis.start()  # CreateApi answers this cloud's address for its APIs
+        self._stops["http-apis"] = http_apis.stop
+        self.gateway = Gateway(api, self._own_app, guard, urls, http_apis, listener=listener)
         self._stops["gateway"] = self.gateway.stop
         self.gateway.start()
 

@@ -16,7 +16,8 @@ a missing parameter), the request is answered as the service answers malformed i
 (SerializationException, MalformedXML, ValidationError, ...), and moto's HTML error pages
 become the service's unknown-operation error; no traceback ever leaves the endpoint.  Paths
 under ``/_lambdalab/`` are lambdalab's own (presigned code downloads); paths under ``/lambda-url/``
-are function URLs (``function_urls``), judged by Lambda's rules for them.
+are function URLs (``function_urls``), judged by Lambda's rules for them, and paths under
+``/execute-api/`` API Gateway's HTTP APIs (``http_api``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from xml.parsers.expat import ExpatError
 from botocore.model import OperationNotFoundError
 
 from .function_urls import PREFIX as FUNCTION_URLS
+from .http_api import PREFIX as HTTP_APIS
 from .httpd import HEADERS, HTTPServer, WSGIApp, request_body
 from .iam import denials, sigv4
 from .iam.denials import Refused
@@ -45,9 +47,9 @@ _NOT_AWS = ("moto_api", "instance_metadata")  # moto's own API and EC2's metadat
 
 
 class Gateway:
-    def __init__(self, lambda_app: WSGIApp, own_app: WSGIApp, guard: Guard, urls_app: WSGIApp, port: int = 0,
-                 listener: socket.socket | None = None) -> None:
-        self._lambda, self._own, self._guard, self._urls = lambda_app, own_app, guard, urls_app
+    def __init__(self, lambda_app: WSGIApp, own_app: WSGIApp, guard: Guard, urls_app: WSGIApp, apis_app: WSGIApp,
+                 port: int = 0, listener: socket.socket | None = None) -> None:
+        self._lambda, self._own, self._guard, self._urls, self._apis = lambda_app, own_app, guard, urls_app, apis_app
         self._moto = MotoApps()
         self._server = HTTPServer(self._route, port=port, name="lambdalab-gateway", listener=listener)
         self.port = self._server.port
@@ -63,6 +65,9 @@ class Gateway:
         environ.pop("HTTP_X_MOTO_ACCOUNT_ID", None)  # only the guard says which account moto serves
         service: str | None = None  # unknown until the signature is read
         try:
+            if environ.get("PATH_INFO", "").startswith(HTTP_APIS):  # API Gateway's HTTP APIs: no IAM auth served
+                service = "execute-api"
+                return self._apis(environ, start_response)
             if environ.get("PATH_INFO", "").startswith("/_lambdalab/"):
                 service = "s3"  # presigned downloads, answered as S3 answers presigned URLs
                 return self._own(environ, start_response)
