@@ -28,14 +28,15 @@ sys.path.insert(0, str(HERE))
 import measure  # noqa: E402
 from async_queue import async_queue  # noqa: E402
 from floor import FloorServer  # noqa: E402
+from sources import sources  # noqa: E402
 from sqs_mapping import sqs_mapping  # noqa: E402
 
 FULL = dict(warmups=50, warm_n=1000, cold_n=30, tp_seconds=5.0, tp_memories=(128, 1769), timeout_n=5,
             start_runs=3, cpu_runs=3, cpu_iter=3_000_000, peer_calls=200, peer_cli=10, async_delay_n=200,
-            async_events=2000, inflight=4, codec_rounds=5000, sqs_messages=2000, sqs_n=100)
+            async_events=2000, inflight=4, codec_rounds=5000, sqs_messages=2000, sqs_n=100, sources_n=200)
 QUICK = dict(warmups=20, warm_n=200, cold_n=5, tp_seconds=1.5, tp_memories=(128,), timeout_n=2,
              start_runs=1, cpu_runs=1, cpu_iter=3_000_000, peer_calls=30, peer_cli=2, async_delay_n=30,
-             async_events=200, inflight=4, codec_rounds=1000, sqs_messages=300, sqs_n=20)
+             async_events=200, inflight=4, codec_rounds=1000, sqs_messages=300, sqs_n=20, sources_n=30)
 
 
 def machine() -> dict:
@@ -158,6 +159,7 @@ def run(cfg: dict, quick: bool) -> tuple[Report, dict]:
         throttle = rep.section("throttle_decision", throttle_decision, cloud, "bench-trivial-128", cfg["warm_n"])
         aq = rep.section("async_queue", async_queue, cloud, "bench-async", cfg["async_delay_n"], cfg["async_events"])
         esm = rep.section("sqs_mapping", sqs_mapping, cloud, cfg["sqs_messages"], cfg["sqs_n"])
+        src = rep.section("sources", sources, cloud, cfg["sources_n"])
     finally:
         floor_server.close()
         t0 = time.perf_counter()
@@ -241,6 +243,15 @@ def run(cfg: dict, quick: bool) -> tuple[Report, dict]:
                 ("<=", 5), f"{{:.2f}} / {aq['start_ms']['p99']:.2f}")
         rep.row("async_per_s", f"events through the async queue, {aq['environments']} environments, 4 senders",
                 aq["per_s"], "events/s", fmt="{:.0f}")
+    if src:
+        s3d, url, direct = src["s3_delay_ms"], src["url_ms"], src["invoke_ms"]
+        rep.row("s3_delay_p50", "S3 PutObject to the handler's start p50 / p99, warm", s3d["p50"], "ms",
+                fmt=f"{{:.2f}} / {s3d['p99']:.2f}")
+        rep.row("url_p50", "function URL request to response p50 / p99, trivial, warm", url["p50"], "ms",
+                fmt=f"{{:.2f}} / {url['p99']:.2f}")
+        rep.row("url_invoke_p50", "  the same function invoked with boto3, p50 / p99 (interleaved)", direct["p50"],
+                "ms",
+                fmt=f"{{:.2f}} / {direct['p99']:.2f}")
     if stop:
         rep.row("stop_in_flight", f"cloud.stop() with {stop['inflight']} invocations in flight", stop["stop_s"], "s",
                 ("<=", 1))
