@@ -21,7 +21,19 @@ from ..iam.guard import CALLER
 from ..iam.principals import Caller
 from ..service.errors import LambdaError, RequestEntityTooLargeException, function_not_found
 from ..service.quotas import Quotas
-from . import concurrency, event_invoke, functions, invoke, layers, mappings, permissions, tags, urls, versions
+from . import (
+    concurrency,
+    event_invoke,
+    functions,
+    invoke,
+    layers,
+    mappings,
+    permissions,
+    recursion,
+    tags,
+    urls,
+    versions,
+)
 from .authorize import locate
 from .context import ApiContext
 from .unserved import unserved
@@ -30,7 +42,7 @@ from .wire import LambdaWire, WireError
 log = logging.getLogger(__name__)
 OPERATIONS = {**functions.OPERATIONS, **concurrency.OPERATIONS, **invoke.OPERATIONS, **permissions.OPERATIONS,
               **tags.OPERATIONS, **layers.OPERATIONS, **versions.OPERATIONS, **event_invoke.OPERATIONS,
-              **mappings.OPERATIONS, **urls.OPERATIONS}
+              **mappings.OPERATIONS, **urls.OPERATIONS, **recursion.OPERATIONS}
 _UPLOADS = ("CreateFunction", "UpdateFunctionCode")
 Places = Callable[[str, str], "ApiContext | None"]  # (account, region) -> what its Lambda API reaches
 

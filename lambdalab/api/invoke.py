@@ -7,10 +7,18 @@ import binascii
 import uuid
 from typing import Any
 
+from ..invoke import recursion
 from ..invoke.pool import PoolClosed
 from ..jackson import load_json
-from ..sandbox.invocation import Invocation, trace_id
-from ..service.errors import InvalidRequestContentException, LambdaError, RequestEntityTooLargeException
+from ..observe.metrics import resource_dimension
+from ..sandbox.invocation import Invocation
+from ..service.errors import (
+    InvalidRequestContentException,
+    LambdaError,
+    RecursiveInvocationException,
+    RequestEntityTooLargeException,
+)
+from ..service.recursion_config import TERMINATE
 from .context import ApiContext
 
 
@@ -33,8 +41,14 @@ def invoke(ctx: ApiContext, p: dict[str, Any]) -> dict:
     client_context = _client_context(p.get("ClientContext"), quotas.client_context_max_bytes)
     if kind == "DryRun":
         return {"StatusCode": 204}
+    trace, chain = recursion.header(located.function.arn, recursion.INCOMING.get())
     inv = Invocation(request_id=str(uuid.uuid4()), payload=payload or b"{}", invoked_arn=located.arn,
-                     invocation_type=kind, client_context=client_context, trace_id=trace_id())
+                     invocation_type=kind, client_context=client_context, trace_id=trace)
+    if chain > recursion.LIMIT and service.recursion.setting(located.function.name) == TERMINATE:
+        _stop_loop(ctx, located)
+        if kind == "Event":  # accepted, then dropped: the event does not run
+            return {"StatusCode": 202, "_request_id": inv.request_id}
+        raise RecursiveInvocationException(recursion.MESSAGE)
     if kind == "Event":
         ctx.queue.submit(service, located, inv)
         return {"StatusCode": 202, "_request_id": inv.request_id}
@@ -51,6 +65,12 @@ def invoke(ctx: ApiContext, p: dict[str, Any]) -> dict:
         text = "".join(line + "\n" for line in inv.log).encode()
         out["LogResult"] = base64.b64encode(text[-quotas.log_tail_bytes:]).decode()
     return out
+
+
+def _stop_loop(ctx: ApiContext, located) -> None:
+    """A chain of invocations has run the function too often: count the drop, as AWS does."""
+    ctx.invoker.metrics.function_metric("RecursiveInvocationsDropped", 1, "Count", located.function.name,
+                                        resource_dimension(located.arn), ctx.service.clock.now())
 
 
 def _client_context(value: str | None, limit: int) -> str | None:

@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 
 from ..clock import Clock
 from ..httpd import HEADERS, reason, request_body
+from ..invoke.recursion import INCOMING
 from . import actions, denials, documents, sigv4
 from .authorizer import Authorizer
 from .denials import Refused
@@ -45,7 +46,15 @@ class Guard:
         self.directory, self.authorizer, self.clock, self.verify = directory, authorizer, clock, verify
 
     def __call__(self, service: str, environ: dict, app: WSGIApp, start_response: Callable) -> Iterable[bytes]:
-        """Pass the request to ``app`` (Lambda's API or moto's app for ``service``) if its caller may make it."""
+        """Pass the request to ``app`` (Lambda's API or moto's app for ``service``) if its caller may make it;
+        while it is served, its trace header is the one invocations it causes continue."""
+        token = INCOMING.set(environ.get("HTTP_X_AMZN_TRACE_ID"))
+        try:
+            return self._judged(service, environ, app, start_response)
+        finally:
+            INCOMING.reset(token)
+
+    def _judged(self, service: str, environ: dict, app: WSGIApp, start_response: Callable) -> Iterable[bytes]:
         sig: sigv4.Signature | None = environ.get(sigv4.SIGNATURE)
         try:
             caller = self._authenticate(sig, environ) if sig else None

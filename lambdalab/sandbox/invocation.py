@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
-import time
 from dataclasses import dataclass, field
 
 
 def error_body(error_type: str, message: str) -> bytes:
     """A platform-made error payload, as Lambda's own: ``{"errorType": ..., "errorMessage": ...}``."""
     return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
-
-
-def trace_id() -> str:
-    """An X-Ray trace header like the one Lambda hands every invocation (not sampled)."""
-    return f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()};Parent={os.urandom(8).hex()};Sampled=0;Lineage=1"
 
 
 @dataclass

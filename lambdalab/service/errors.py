@@ -55,6 +55,10 @@ class TooManyRequestsException(LambdaError, status=429):
     """A throttle; ``Reason`` says which limit."""
 
 
+class RecursiveInvocationException(LambdaError, status=400):
+    """The invocation is the 17th of one function in a chain of invocations one event caused."""
+
+
 class ProvisionedConcurrencyConfigNotFoundException(LambdaError, status=404):
     """The version or alias has no provisioned concurrency configured."""
 

@@ -61,6 +61,7 @@ from .mappings import MappingStore
 from .models import Code, Function, Located, page
 from .permissions import FunctionPolicies
 from .quotas import Quotas
+from .recursion_config import RecursionConfigs
 from .urls import FunctionUrls
 from .versions import REVISION_MISMATCH, VERSION_NUMBER, VersionStore
 
@@ -90,6 +91,7 @@ class LambdaService:
         self.layers = LayerStore(self, package=self._package, timestamp=self._timestamp, mounts=workdir / "opt")
         self.mappings = MappingStore(self)  # event source mappings; the pollers (invoke/poll) run them
         self.urls = FunctionUrls(self, self._timestamp)  # function URLs, per function and alias
+        self.recursion = RecursionConfigs(self)  # recursive loop detection: Terminate or Allow, per function
 
     # -- lookups ---------------------------------------------------------------------------------
     def arn(self, name: str, qualifier: str | None = None) -> str:

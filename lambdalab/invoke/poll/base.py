@@ -30,13 +30,14 @@ from typing import Any
 from ...clock import Clock, Timer
 from ...iam.authorizer import Authorizer
 from ...observe.metrics import Metrics
-from ...sandbox.invocation import Invocation, trace_id
+from ...sandbox.invocation import Invocation
 from ...service.errors import LambdaError, TooManyRequestsException
 from ...service.functions import LambdaService
 from ...service.mappings import EventSourceMapping
 from ..destinations import Destinations
 from ..invoker import Invoker
 from ..pool import PoolClosed
+from ..recursion import header
 from .access import SourceAccess
 
 log = logging.getLogger(__name__)
@@ -216,7 +217,7 @@ class Poller:
                 return Outcome("failed", request_id)
             records = [{**r, "invokeIdentityArn": function.role} if "invokeIdentityArn" in r else r for r in records]
             inv = Invocation(request_id=request_id, payload=json.dumps({"Records": records}).encode(),
-                             invoked_arn=located.arn, trace_id=trace_id(), invocation_model="poll",
+                             invoked_arn=located.arn, trace_id=header(located.arn)[0], invocation_model="poll",
                              event_source_mapping=mapping.uuid, event_source_arn=mapping.source_arn,
                              batch_size=len(records))
             self.ctx.invoker.invoke(function, inv)

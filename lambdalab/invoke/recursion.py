@@ -1,0 +1,42 @@
+"""Recursive loop detection: a chain of invocations caused by one event is stopped after 16.
+
+AWS follows an event through the X-Ray trace header: the SDKs inside a function send the
+invocation's ``_X_AMZN_TRACE_ID`` with every request (botocore does), the services that support
+detection carry it to the invocation they cause, and Lambda counts, in the header's ``Lineage``,
+how many times the chain has invoked each function.  Past 16, Lambda stops: a synchronous caller
+gets ``RecursiveInvocationException``, an asynchronous event is not run, and the function's
+``RecursiveInvocationsDropped`` metric counts it, unless the function's recursion configuration is
+``Allow``.  Here the header arrives with the request that causes the invocation (Invoke itself, or
+an S3 PutObject, an SNS Publish or an EventBridge PutEvents a function made, whose events are
+delivered while that request is served): the guard keeps it in :data:`INCOMING` (botocore sends it
+URL-quoted).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from contextvars import ContextVar
+from urllib.parse import unquote
+
+INCOMING: ContextVar[str | None] = ContextVar("lambdalab.trace_header", default=None)
+LIMIT = 16  # invocations of one function in one chain; the next is dropped
+MESSAGE = ("Lambda has detected your function being invoked in a recursive loop with other AWS resources and "
+           "stopped your function's invocation.")
+
+
+def header(function_arn: str, parent: str | None = None) -> tuple[str, int]:
+    """The trace header of a new invocation of ``function_arn`` and how many times its chain has now
+    invoked that function: a new trace, or ``parent``'s continued with this function's count grown."""
+    fields = dict(part.split("=", 1) for part in unquote(parent or "").split(";") if "=" in part)
+    root = fields.get("Root") or f"1-{int(time.time()):08x}-{os.urandom(12).hex()}"
+    counts = {}
+    for entry in fields.get("Lineage", "").split("|"):
+        key, _, count = entry.partition(":")
+        if key and count.isdigit():
+            counts[key] = int(count)
+    key = hashlib.sha256(function_arn.encode()).hexdigest()[:8]
+    counts[key] = counts.get(key, 0) + 1
+    lineage = "|".join(f"{k}:{v}" for k, v in counts.items())
+    return f"Root={root};Parent={os.urandom(8).hex()};Sampled=0;Lineage={lineage}", counts[key]
