@@ -95,3 +95,31 @@ def test_a_synchronous_invoke_deep_in_a_chain_is_refused(cloud, fn, lam):
 def test_the_recursion_configuration_of_a_missing_function_is_a_404(lam):
     with pytest.raises(lam.exceptions.ResourceNotFoundException):
         lam.get_function_recursion_config(FunctionName="no-such-function")
+
+
+SQS_ECHO = """
+import boto3, os
+sqs = boto3.client("sqs")
+def handler(event, context):
+    for record in event["Records"]:
+        sqs.send_message(QueueUrl=os.environ["QUEUE"], MessageBody=record["body"] + ".")
+"""
+
+
+def test_an_sqs_loop_is_stopped_after_16_invocations(cloud, fn, lam):
+    sqs = cloud.client("sqs")
+    role = execution_role(cloud.client("iam"), "sqs-looping-role",
+                          "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole",
+                          statements=({"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"},))
+    url = sqs.create_queue(QueueName=f"loop-{uuid.uuid4().hex[:8]}", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    name = fn.create(SQS_ECHO, Role=role, Environment={"Variables": {"QUEUE": url}})
+    uuid_ = lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn, BatchSize=1)["UUID"]
+    try:
+        sqs.send_message(QueueUrl=url, MessageBody="loop")
+        records = settle(fn, name, 16)
+        assert len(records) == 16
+        cloud.clock.advance(35)  # the dropped message comes back after its visibility timeout, and is dropped again
+        assert len(settle(fn, name, 16)) == 16
+    finally:
+        lam.delete_event_source_mapping(UUID=uuid_)

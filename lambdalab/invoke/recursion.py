@@ -9,11 +9,13 @@ gets ``RecursiveInvocationException``, an asynchronous event is not run, and the
 ``Allow``.  Here the header arrives with the request that causes the invocation (Invoke itself, or
 an S3 PutObject, an SNS Publish or an EventBridge PutEvents a function made, whose events are
 delivered while that request is served): the guard keeps it in :data:`INCOMING` (botocore sends it
-URL-quoted).
+URL-quoted).  SQS keeps it with the message, as its ``AWSTraceHeader`` system attribute
+(:func:`install` makes moto do so), and the poller continues the chain of a batch's first message.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import time
@@ -40,3 +42,25 @@ def header(function_arn: str, parent: str | None = None) -> tuple[str, int]:
     counts[key] = counts.get(key, 0) + 1
     lineage = "|".join(f"{k}:{v}" for k, v in counts.items())
     return f"Root={root};Parent={os.urandom(8).hex()};Sampled=0;Lineage={lineage}", counts[key]
+
+
+def install() -> None:
+    """moto's SQS keeps the trace header of the request that sent a message, as SQS does."""
+    from moto.sqs.models import SQSBackend
+
+    if getattr(SQSBackend.send_message, "lambdalab", False):
+        return
+    moto_send = SQSBackend.send_message
+
+    @functools.wraps(moto_send)
+    def send_message(backend, queue_name, message_body, message_attributes=None, delay_seconds=None,
+                     deduplication_id=None, group_id=None, system_attributes=None, validate_group_id=True):
+        incoming = INCOMING.get()
+        if incoming and not (system_attributes or {}).get("AWSTraceHeader"):
+            system_attributes = {**(system_attributes or {}),
+                                 "AWSTraceHeader": {"DataType": "String", "StringValue": unquote(incoming)}}
+        return moto_send(backend, queue_name, message_body, message_attributes, delay_seconds, deduplication_id,
+                         group_id, system_attributes, validate_group_id)
+
+    send_message.lambdalab = True
+    SQSBackend.send_message = send_message

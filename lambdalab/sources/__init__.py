@@ -79,8 +79,10 @@ def schedule_entries(accounts: Iterable[str]) -> Iterator[Entry]:
 
 def install() -> None:
     """Put lambdalab's hooks into moto (once per process; each is idempotent)."""
+    from ..invoke import recursion
     from . import events, s3, scheduler, sns
 
+    recursion.install()  # SQS keeps the trace header a function's message came with
     s3.install()
     sns.install()
     events.install()

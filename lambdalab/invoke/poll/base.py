@@ -29,15 +29,16 @@ from typing import Any
 
 from ...clock import Clock, Timer
 from ...iam.authorizer import Authorizer
-from ...observe.metrics import Metrics
+from ...observe.metrics import Metrics, resource_dimension
 from ...sandbox.invocation import Invocation
 from ...service.errors import LambdaError, TooManyRequestsException
 from ...service.functions import LambdaService
 from ...service.mappings import EventSourceMapping
+from ...service.recursion_config import TERMINATE
 from ..destinations import Destinations
 from ..invoker import Invoker
 from ..pool import PoolClosed
-from ..recursion import header
+from ..recursion import LIMIT, header
 from .access import SourceAccess
 
 log = logging.getLogger(__name__)
@@ -216,8 +217,13 @@ class Poller:
                 log.info("poller %s: the role of %s may no longer read %s", self.uuid, function.name, self.source_arn)
                 return Outcome("failed", request_id)
             records = [{**r, "invokeIdentityArn": function.role} if "invokeIdentityArn" in r else r for r in records]
+            trace, chain = header(located.function.arn, records[0].get("attributes", {}).get("AWSTraceHeader"))
+            if chain > LIMIT and service.recursion.setting(function.name) == TERMINATE:  # an SQS loop: stop it
+                self.ctx.invoker.metrics.function_metric("RecursiveInvocationsDropped", 1, "Count", function.name,
+                                                         resource_dimension(located.arn), service.clock.now())
+                return Outcome("failed", request_id)
             inv = Invocation(request_id=request_id, payload=json.dumps({"Records": records}).encode(),
-                             invoked_arn=located.arn, trace_id=header(located.arn)[0], invocation_model="poll",
+                             invoked_arn=located.arn, trace_id=trace, invocation_model="poll",
                              event_source_mapping=mapping.uuid, event_source_arn=mapping.source_arn,
                              batch_size=len(records))
             self.ctx.invoker.invoke(function, inv)
