@@ -53,7 +53,7 @@ STAGES = [
     ("environment.invoke (hand-off + the environment's thread)",
      "lambdalab.sandbox.environment:ExecutionEnvironment.invoke", 5),
     ("environment thread: _invoke", "lambdalab.sandbox.environment:ExecutionEnvironment._invoke", 6),
-    ("CPU meter start (/proc reads)", "lambdalab.sandbox.environment:measure", 7),
+    ("CPU meter start (CPU clocks)", "lambdalab.sandbox.environment:cpu_time", 7),
     ("deliver the event (Runtime API response)", "lambdalab.sandbox.environment:ExecutionEnvironment._deliver", 8),
     ("governor: watch + unwatch", "lambdalab.sandbox.governor:Governor.watch", 8),
     ("governor: watch + unwatch", "lambdalab.sandbox.governor:Governor.unwatch", 8),
@@ -64,7 +64,7 @@ STAGES = [
 ]
 # The stages inside _invoke beside the Runtime API round trip (its record's duration_ms, which includes
 # delivering the event and the governor's watch/unwatch), for the "rest" line.
-_INVOKE_PARTS = ("CPU meter start (/proc reads)", "peak memory (/proc read)", "finish (END/REPORT lines, the record)")
+_INVOKE_PARTS = ("CPU meter start (CPU clocks)", "peak memory (/proc read)", "finish (END/REPORT lines, the record)")
 THAW = "environment thread: thaw (SIGCONT)"
 FREEZE = "environment thread: freeze (SIGSTOP), after the response"
 

@@ -62,7 +62,7 @@ from ..observe.records import InvocationRecord, Records
 from ..runtimes.interpreters import Interpreters
 from ..service.models import Function
 from ..service.quotas import MB, Quotas
-from .governor import Governor, Watch, cpu_share, measure, peak_rss
+from .governor import Governor, Watch, cpu_share, cpu_time, peak_rss
 from .invocation import Invocation, error_body
 from .isolation import Isolation
 from .process import Sandbox, exit_error, kill_tree
@@ -199,6 +199,7 @@ class ExecutionEnvironment:
         self._init_ok = False  # ... and the runtime was ready (written by the thread before the event)
         self._current: Invocation | None = None
         self._answer: tuple[str, str | None, bytes] | None = None  # (status, error type, body) of _current
+        self._ack: Connection | None = None  # the runtime's POST of _answer, not yet answered 202
         self._tail: list[str] = []  # _current's log lines
         self._out = bytearray()
         self._logged = 0
@@ -411,13 +412,12 @@ class ExecutionEnvironment:
             share = cpu_share(fn.memory_size, self.ctx.quotas.mb_per_vcpu, self.ctx.quotas.vcpus_max)
             share = share if self.ctx.cpu_throttle else None
             # the CPU meter starts at delivery, not at the governor's first look (late under load)
-            cpu0 = measure(rt.group.pid).cpu if share is not None else 0.0
+            cpu0 = cpu_time(rt.group.pid) if share is not None else 0.0
             t_deliver = time.perf_counter()
             self._deliver(inv, int((time.time() + deadline - time.monotonic()) * 1000))
             watch = Watch(group=rt.group, memory_limit=fn.memory_size * MB, max_tasks=self.ctx.quotas.processes_max,
                           share=share, cpu0=cpu0)
-            self.ctx.governor.watch(watch)
-            self._serve(lambda: self._answer is not None or rt.exited, deadline)
+            self._serve(lambda: self._answer is not None or rt.exited, deadline, watch)
             self.ctx.governor.unwatch(watch)
             peak = watch.peak
             if init_ms is None and not cold:
@@ -433,6 +433,9 @@ class ExecutionEnvironment:
              max_memory_used_mb: int) -> None:
         """Complete the invocation, then reset the runtime if it is gone or going."""
         self._finish(inv, cold, init_ms, started_at, duration_ms, max_memory_used_mb)
+        if self._ack is not None:  # the runtime's response is acknowledged once the caller has it
+            self._ack.respond(202, {"status": "OK"})
+            self._ack = None
         rt = self._runtime
         if rt is not None and (rt.exited or rt.group.kill_reason):
             self._reset()
@@ -526,16 +529,24 @@ class ExecutionEnvironment:
             inv.done.set()
 
     # -- the select loop and what it dispatches --------------------------------------------------
-    def _serve(self, done: Callable[[], bool], deadline: float | None) -> None:
+    def _serve(self, done: Callable[[], bool], deadline: float | None, watch: Watch | None = None) -> None:
         """Handle the runtime's requests, output and exit until ``done()``; kill it at the deadline,
-        or as soon as a stop is requested."""
+        or as soon as a stop is requested.  ``watch`` goes to the governor when its first look is due,
+        so an invocation that ends sooner never wakes the governor's thread."""
         rt = self._runtime
         while not done():
-            timeout = None if deadline is None else deadline - time.monotonic()
+            now = time.monotonic()
+            timeout = None if deadline is None else deadline - now
             if timeout is not None and timeout <= 0:
                 rt.group.kill("timeout")
                 deadline = None
                 continue
+            if watch is not None:
+                if now >= watch.next_check:
+                    self.ctx.governor.watch(watch)
+                    watch = None
+                    continue
+                timeout = watch.next_check - now if timeout is None else min(timeout, watch.next_check - now)
             if self._stop_requested and rt.group.kill_reason is None:
                 rt.group.kill("shutdown")
             if rt.group.fileno() is None and not rt.exited:  # no pidfd (macOS): look for the exit
@@ -568,7 +579,7 @@ class ExecutionEnvironment:
                 message = f"Response payload size exceeded maximum allowed payload size ({limit} bytes)."
                 self._log(f"{message}\nFunction.ResponseSizeTooLarge")
                 return self._fail("Function.ResponseSizeTooLarge", message)
-            conn.respond(202, {"status": "OK"})
+            self._ack = conn  # answered 202 once the caller has the response: the caller goes first
             if match[2] == "response":
                 self._answer = ("success", None, req.body)
             else:
