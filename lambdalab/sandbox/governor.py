@@ -32,6 +32,7 @@ BURST = 0.020  # seconds of CPU at full share an environment may use ahead of it
 PSS_BUDGET = 0.020  # seconds the governor may spend reading PSS to confirm an overrun
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _HZ = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_PROC = os.path.exists("/proc/self/stat")
 HOST_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
@@ -99,7 +100,7 @@ def measure(pid: int, max_tasks: int = 1 << 30) -> Usage:
     The walk stops as soon as more than ``max_tasks`` threads and processes are seen, so a
     fork bomb cannot keep the governor busy while it grows.
     """
-    if not os.path.exists("/proc/self/stat"):  # pragma: no cover - macOS
+    if not _PROC:  # pragma: no cover - macOS
         import psutil
 
         procs = [psutil.Process(pid)]
@@ -131,7 +132,7 @@ def measure(pid: int, max_tasks: int = 1 << 30) -> Usage:
 
 def cpu_time(pid: int) -> float:
     """``measure(pid).cpu`` alone, without reading /proc/PID/stat: the CPU meter's start on the invoke path."""
-    if not os.path.exists("/proc/self/stat"):  # pragma: no cover - macOS
+    if not _PROC:  # pragma: no cover - macOS
         return measure(pid).cpu
     cpu, todo = 0.0, [pid]
     while todo:
@@ -167,14 +168,11 @@ def peak_rss(pid: int) -> int:
     """
     try:
         with open(f"/proc/{pid}/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"VmHWM:"):
-                    hwm = int(line.split()[1]) * 1024
-                    break
-            else:
-                hwm = 0
+            text = f.read()
     except OSError:
         return 0
+    start = text.find(b"\nVmHWM:")
+    hwm = int(text[start + 7:text.index(b"\n", start + 1)].split()[0]) * 1024 if start >= 0 else 0
     children = sum(measure(c).rss for c in _children(pid))
     return hwm + children
 
