@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .linux import children as _children
+from .linux import read_proc
 from .process_group import ProcessGroup
 
 MEMORY_TICK = 0.010  # seconds between memory checks of a running environment
@@ -63,8 +64,7 @@ class Usage:
 
 def _stat(pid: int) -> tuple[float, int, int]:
     """(CPU seconds, threads, resident bytes) of one process."""
-    with open(f"/proc/{pid}/stat", "rb") as f:
-        fields = f.read().rsplit(b")", 1)[1].split()
+    fields = read_proc(f"/proc/{pid}/stat").rsplit(b")", 1)[1].split()
     # after the command: state(0) ... utime(11) stime(12) cutime(13) cstime(14) ... threads(17) ... rss(21)
     return _cpu_seconds(pid, fields), int(fields[17]), int(fields[21]) * _PAGE
 
@@ -87,8 +87,7 @@ def _cpu_seconds(pid: int, stat_fields: list[bytes]) -> float:
     try:
         total = 0
         for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as f:
-                total += int(f.read().split()[0])
+            total += int(read_proc(f"/proc/{pid}/task/{tid}/schedstat").split()[0])
         return total / 1e9
     except (OSError, ValueError, IndexError):
         return (int(stat_fields[11]) + int(stat_fields[12])) / _HZ
@@ -167,8 +166,7 @@ def peak_rss(pid: int) -> int:
     warm invocations; VmHWM has the same meaning for one process.
     """
     try:
-        with open(f"/proc/{pid}/status", "rb") as f:
-            text = f.read()
+        text = read_proc(f"/proc/{pid}/status")
     except OSError:
         return 0
     start = text.find(b"\nVmHWM:")

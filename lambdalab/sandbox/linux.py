@@ -52,13 +52,25 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int, data:
                        None if data is None else os.fsencode(data)))
 
 
+def read_proc(path: str) -> bytes:
+    """A /proc file's whole text in three system calls (open() adds fstat, ioctl and lseek: this is
+    read on every invocation); raises OSError as open() does."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = [os.read(fd, 65536)]
+        while chunks[-1]:
+            chunks.append(os.read(fd, 65536))
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def children(pid: int) -> list[int]:
     """The child processes of ``pid`` (of all its threads), from /proc; [] once it is gone."""
     kids: list[int] = []
     try:
         for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
-                kids.extend(int(k) for k in f.read().split())
+            kids.extend(int(k) for k in read_proc(f"/proc/{pid}/task/{tid}/children").split())
     except OSError:
         pass
     return kids
