@@ -11,7 +11,8 @@ stages of the invoke path with timers, in this process only, and prints the medi
 invoke, as a tree: what the gateway thread does (route, IAM guard, wire parse/validate,
 authorization, the invoke operation, response), what running the invocation takes (thaw, CPU
 meter, the event's delivery, the Runtime API round trip, the log lines and the record: on the
-gateway thread itself for a warm invoke, else on the environment's after a hand-off). A stage the engine no longer has is listed as missing.
+gateway thread itself for a warm invoke, else on the environment's after a hand-off). A stage
+the engine no longer has is listed as missing.
 The timers cost about a microsecond each, so the instrumented invokes run a little slower than
 run.py's; medians of parts do not add up exactly to the median of the whole.
 """
@@ -54,7 +55,7 @@ STAGES = [
     ("pool: release", "lambdalab.invoke.pool:EnvironmentPool._release", 5),
     (INVOKE, "lambdalab.sandbox.environment:ExecutionEnvironment.invoke", 5),
     (RUN, "lambdalab.sandbox.environment:ExecutionEnvironment._invoke", 6),
-    ("CPU meter start (CPU clocks)", "lambdalab.sandbox.environment:cpu_time", 7),
+    ("CPU meter start (/proc stat, CPU clock)", "lambdalab.sandbox.environment:measure", 7),
     ("deliver the event (Runtime API response)", "lambdalab.sandbox.environment:ExecutionEnvironment._deliver", 8),
     ("governor: watch + unwatch", "lambdalab.sandbox.governor:Governor.watch", 8),
     ("governor: watch + unwatch", "lambdalab.sandbox.governor:Governor.unwatch", 8),
@@ -65,7 +66,8 @@ STAGES = [
 ]
 # The stages inside _invoke beside the Runtime API round trip (its record's duration_ms, which includes
 # delivering the event and the governor's watch/unwatch), for the "rest" line.
-_INVOKE_PARTS = ("CPU meter start (CPU clocks)", "peak memory (/proc read)", "finish (END/REPORT lines, the record)")
+_INVOKE_PARTS = ("CPU meter start (/proc stat, CPU clock)", "peak memory (/proc read)",
+                 "finish (END/REPORT lines, the record)")
 THAW = "thaw (SIGCONT)"
 FREEZE = "environment thread: freeze (SIGSTOP), after the response"
 

@@ -62,7 +62,7 @@ from ..observe.records import InvocationRecord, Records
 from ..runtimes.interpreters import Interpreters
 from ..service.models import Function
 from ..service.quotas import MB, Quotas
-from .governor import Governor, Watch, cpu_share, cpu_time, peak_rss
+from .governor import Governor, Watch, cpu_share, measure, peak_rss
 from .invocation import Invocation, error_body
 from .isolation import Isolation
 from .process import Sandbox, exit_error, kill_tree
@@ -453,7 +453,7 @@ class ExecutionEnvironment:
             share = cpu_share(fn.memory_size, self.ctx.quotas.mb_per_vcpu, self.ctx.quotas.vcpus_max)
             share = share if self.ctx.cpu_throttle else None
             # the CPU meter starts at delivery, not at the governor's first look (late under load)
-            cpu0 = cpu_time(rt.group.pid) if share is not None else 0.0
+            cpu0 = measure(rt.group.pid).cpu if share is not None else 0.0
             t_deliver = time.perf_counter()
             self._deliver(inv, int((time.time() + deadline - time.monotonic()) * 1000))
             watch = Watch(group=rt.group, memory_limit=fn.memory_size * MB, max_tasks=self.ctx.quotas.processes_max,

@@ -125,26 +125,8 @@ def measure(pid: int, max_tasks: int = 1 << 30) -> Usage:
         cpu, tasks, rss = cpu + c, tasks + threads, rss + r
         if tasks > max_tasks:
             break
-        todo.extend(_children(p))
+        todo.extend(_children(p, threads))
     return Usage(rss, cpu, tasks, procs)
-
-
-def cpu_time(pid: int) -> float:
-    """``measure(pid).cpu`` alone, without reading /proc/PID/stat: the CPU meter's start on the invoke path."""
-    if not _PROC:  # pragma: no cover - macOS
-        return measure(pid).cpu
-    cpu, todo = 0.0, [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            cpu += _process_clock(p)
-        except OSError:
-            try:
-                cpu += _stat(p)[0]
-            except (OSError, IndexError, ValueError):
-                continue
-        todo.extend(_children(p))
-    return cpu
 
 
 def _pss(pid: int) -> int:
@@ -169,10 +151,15 @@ def peak_rss(pid: int) -> int:
         text = read_proc(f"/proc/{pid}/status")
     except OSError:
         return 0
-    start = text.find(b"\nVmHWM:")
-    hwm = int(text[start + 7:text.index(b"\n", start + 1)].split()[0]) * 1024 if start >= 0 else 0
-    children = sum(measure(c).rss for c in _children(pid))
+    hwm, threads = _status_field(text, b"VmHWM") * 1024, _status_field(text, b"Threads")
+    children = sum(measure(c).rss for c in _children(pid, threads))
     return hwm + children
+
+
+def _status_field(text: bytes, name: bytes) -> int:
+    """The number in a line of /proc/PID/status (0 when the line is missing)."""
+    start = text.find(b"\n" + name + b":")
+    return int(text[start + len(name) + 2:text.index(b"\n", start + 1)].split()[0]) if start >= 0 else 0
 
 
 @dataclass(eq=False)  # watches are compared (and hashed) by identity

@@ -65,11 +65,12 @@ def read_proc(path: str) -> bytes:
         os.close(fd)
 
 
-def children(pid: int) -> list[int]:
-    """The child processes of ``pid`` (of all its threads), from /proc; [] once it is gone."""
+def children(pid: int, threads: int | None = None) -> list[int]:
+    """The child processes of ``pid`` (of all its threads), from /proc; [] once it is gone.
+    ``threads`` (from its stat or status) 1 spares listing its tasks, which costs 20 us."""
     kids: list[int] = []
     try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
+        for tid in (pid,) if threads == 1 else os.listdir(f"/proc/{pid}/task"):
             kids.extend(int(k) for k in read_proc(f"/proc/{pid}/task/{tid}/children").split())
     except OSError:
         pass
