@@ -9,9 +9,10 @@ no-op server, bench/floor.py) and against lambdalab's own HTTP server answering 
 HTTP layer alone), plus botocore's client side alone (a Stubber: no HTTP). Then it wraps the
 stages of the invoke path with timers, in this process only, and prints the median of each per
 invoke, as a tree: what the gateway thread does (route, IAM guard, wire parse/validate,
-authorization, the invoke operation, response), what the environment's thread does (thaw,
-CPU meter, the event's delivery, the Runtime API round trip, the log lines and the record) and
-the hand-off between the two threads. A stage the engine no longer has is listed as missing.
+authorization, the invoke operation, response), what running the invocation takes (thaw, CPU
+meter, the event's delivery, the Runtime API round trip, the log lines and the record: on the
+gateway thread itself for a warm invoke, else on the environment's after a hand-off). A stage
+the engine no longer has is listed as missing.
 The timers cost about a microsecond each, so the instrumented invokes run a little slower than
 run.py's; medians of parts do not add up exactly to the median of the whole.
 """
@@ -35,6 +36,8 @@ import measure  # noqa: E402
 from floor import FloorServer  # noqa: E402
 
 NAME = "bench-profile"
+RUN = "_invoke (on the caller's thread when warm)"
+INVOKE = "environment.invoke (run by the caller when warm, else handed to the environment's thread)"
 
 # (label, "module:Class.attribute" or "module:attribute" or "module:DICT[key]", depth in the tree)
 STAGES = [
@@ -50,10 +53,9 @@ STAGES = [
     ("metrics: started + finished", "lambdalab.observe.metrics:Metrics.finished", 5),
     ("pool: acquire", "lambdalab.invoke.pool:EnvironmentPool._acquire", 5),
     ("pool: release", "lambdalab.invoke.pool:EnvironmentPool._release", 5),
-    ("environment.invoke (hand-off + the environment's thread)",
-     "lambdalab.sandbox.environment:ExecutionEnvironment.invoke", 5),
-    ("environment thread: _invoke", "lambdalab.sandbox.environment:ExecutionEnvironment._invoke", 6),
-    ("CPU meter start (/proc reads)", "lambdalab.sandbox.environment:measure", 7),
+    (INVOKE, "lambdalab.sandbox.environment:ExecutionEnvironment.invoke", 5),
+    (RUN, "lambdalab.sandbox.environment:ExecutionEnvironment._invoke", 6),
+    ("CPU meter start (/proc stat, CPU clock)", "lambdalab.sandbox.environment:measure", 7),
     ("deliver the event (Runtime API response)", "lambdalab.sandbox.environment:ExecutionEnvironment._deliver", 8),
     ("governor: watch + unwatch", "lambdalab.sandbox.governor:Governor.watch", 8),
     ("governor: watch + unwatch", "lambdalab.sandbox.governor:Governor.unwatch", 8),
@@ -64,8 +66,9 @@ STAGES = [
 ]
 # The stages inside _invoke beside the Runtime API round trip (its record's duration_ms, which includes
 # delivering the event and the governor's watch/unwatch), for the "rest" line.
-_INVOKE_PARTS = ("CPU meter start (/proc reads)", "peak memory (/proc read)", "finish (END/REPORT lines, the record)")
-THAW = "environment thread: thaw (SIGCONT)"
+_INVOKE_PARTS = ("CPU meter start (/proc stat, CPU clock)", "peak memory (/proc read)",
+                 "finish (END/REPORT lines, the record)")
+THAW = "thaw (SIGCONT)"
 FREEZE = "environment thread: freeze (SIGSTOP), after the response"
 
 
@@ -214,18 +217,19 @@ def breakdown(n: int) -> None:
             continue
         seen.add(label)
         values = stage(label)
-        if label.startswith("environment thread: _invoke"):
-            outer = stage("environment.invoke (hand-off + the environment's thread)")
+        if label == RUN:
+            outer = stage(INVOKE)
             handoff = [e - i - th for e, i, th in zip(outer, values, stage(THAW), strict=True)]
             print(f"{us(median(stage(THAW)))}  {'  ' * depth}{THAW}")
-            print(f"{us(median(handoff))}  {'  ' * depth}hand-off between the threads (wake, GIL, done event)")
+            print(f"{us(median(handoff))}  {'  ' * depth}the rest (taking the turn, or the hand-off to the "
+                  "environment's thread: wake, GIL, done event)")
         if label.startswith("deliver the event"):
             print(f"{us(median(durations))}  {'  ' * (depth - 1)}Runtime API round trip (record duration_ms: deliver "
                   "-> handler -> response received, governor included)")
         print(f"{us(median(values))}  {'  ' * depth}{label}")
         if label.startswith("finish"):
             rest = [v - d - sum(parts) for v, d, *parts in
-                    zip(stage("environment thread: _invoke"), durations, *map(stage, _INVOKE_PARTS), strict=True)]
+                    zip(stage(RUN), durations, *map(stage, _INVOKE_PARTS), strict=True)]
             print(f"{us(median(rest))}  {'  ' * depth}the rest of _invoke (waiting for the runtime's next request, "
                   "the START line)")
     print(f"{us(median(stage(FREEZE)))}  {FREEZE}")

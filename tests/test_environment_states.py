@@ -227,13 +227,20 @@ def test_stop_during_init(sandbox, function, beacon):
     assert env.history == (INITIALIZING, RESETTING, READY, STOPPING, STOPPED)
 
 
-def test_stop_during_an_invocation_fails_it_with_sandbox_failure(sandbox, function, beacon, events):
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
+def test_stop_during_an_invocation_fails_it_with_sandbox_failure(sandbox, function, beacon, events, warm):
+    """Cold, the environment's thread runs the invocation; warm (idle, runtime parked and frozen), its caller's
+    thread does, and a stop must reach it there just the same."""
     fn = function(Timeout=60)
     env = ExecutionEnvironment(fn, sandbox)
+    if warm:
+        env.invoke(invocation(fn, n=0))
+        assert wait_until(lambda: process_state(env._proc.pid) == "T"), "the idle runtime was never frozen"
     inv = invocation(fn, beacon=beacon.port, hold=30)
     caller = invoke_in_background(env, inv)
     assert beacon.wait(), "the handler never ran"
     pid = env._proc.pid
+    time.sleep(0.1)  # past the governor's first look (10 ms): handing it the watch would wake the loop anyway
     assert env.stop(), f"still {env.state.value} 1 s after stop()"
     caller.join(1)
     assert not caller.is_alive()

@@ -12,6 +12,7 @@ so a notebook can show it, and words the reason as AWS's AccessDenied messages d
 from __future__ import annotations
 
 import base64
+import functools
 import ipaddress
 import operator
 import re
@@ -55,16 +56,26 @@ class Policy:
         document (IAM refuses it as MalformedPolicyDocument, and so does lambdalab's guard), but moto
         may, from before that check or from a service that does not look at what it stores.
         """
-        document = self.document
-        if isinstance(document, str):
-            text = document.strip()
-            try:
-                document = load_json(text if text.startswith("{") else unquote(text))
-            except ValueError:
-                return []
-        if not isinstance(document, Mapping):
-            return []
-        return [statement for statement in _list(document.get("Statement", [])) if isinstance(statement, Mapping)]
+        if isinstance(self.document, str):
+            return list(_parsed(self.document))
+        return _statements_of(self.document)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(document: str) -> tuple[dict, ...]:
+    """The statements of a document kept as text, parsed once per text: a policy that changes is another
+    text, so nothing stale is ever returned (the statements are read, never changed)."""
+    text = document.strip()
+    try:
+        return tuple(_statements_of(load_json(text if text.startswith("{") else unquote(text))))
+    except ValueError:
+        return ()
+
+
+def _statements_of(document: Any) -> list[dict]:
+    if not isinstance(document, Mapping):
+        return []
+    return [statement for statement in _list(document.get("Statement", [])) if isinstance(statement, Mapping)]
 
 
 @dataclass(frozen=True)
@@ -316,9 +327,17 @@ _ARN_PARTS = re.compile(r":(?![^{]*\})")  # a colon outside ${...}
 def _like(pattern: Any, value: Any, keys: Mapping[str, Any], wildcards: bool = True, ignore_case: bool = False) -> bool:
     """``value`` matches ``pattern``, whose ``*`` and ``?`` are wildcards (when ``wildcards``) and whose
     ``${key}`` are replaced from the context; a variable with no value matches nothing."""
-    regex = _regex(_text(pattern), keys, wildcards)
-    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
+    text, flags = _text(pattern), re.DOTALL | (re.IGNORECASE if ignore_case else 0)
+    if "${" not in text:  # no policy variable: the pattern alone makes the regex
+        return _compiled(text, wildcards, flags).fullmatch(_text(value)) is not None
+    regex = _regex(text, keys, wildcards)
     return regex is not None and re.fullmatch(regex, _text(value), flags) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(pattern: str, wildcards: bool, flags: int) -> re.Pattern:
+    """The regex of a pattern without variables, made once per pattern (a pure function of it)."""
+    return re.compile(_regex(pattern, {}, wildcards), flags)
 
 
 def _regex(pattern: str, keys: Mapping[str, Any], wildcards: bool) -> str | None:

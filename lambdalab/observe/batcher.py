@@ -49,7 +49,8 @@ class Batcher:
 
     def put(self, key: Hashable, item: Any) -> None:
         self._queue.append((key, item))
-        self._wake.set()
+        if not self._wake.is_set():  # set, it is cleared before the queue is read: the item is not missed
+            self._wake.set()
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything queued before this call has been delivered; False if ``timeout`` passed first."""

@@ -62,7 +62,9 @@ class Metrics(Shipper):
     :meth:`at` gives the view for the functions of one account in one Region."""
 
     def __init__(self, deliver: Deliver, interval: float = 0.05) -> None:
-        super().__init__(deliver, name="lambdalab-metrics", interval=interval)
+        super().__init__(lambda account, region, namespace, items: deliver(account, region, namespace,
+                                                                           _metric_data(items)),
+                         name="lambdalab-metrics", interval=interval)
 
     def started(self, function_name: str, resource: str, at: datetime, running: Running, provisioned: bool,
                 spillover: bool) -> None:
@@ -103,12 +105,20 @@ class Metrics(Shipper):
         self._put(name, value, unit, at, _dimension_sets(function_name, resource))
 
     def _put(self, name: str, value: float, unit: str, at: datetime, dimension_sets: list[dict[str, str]]) -> None:
+        # one tuple on the invoke path; the batcher's thread makes the datapoints (_metric_data)
+        self._ship((NAMESPACE,), (name, value, unit, at, dimension_sets))
+
+
+def _metric_data(items: list[tuple[str, float, str, datetime, list[dict[str, str]]]]) -> list[dict]:
+    """The ``MetricData`` of queued metrics: one datapoint per dimension set."""
+    data = []
+    for name, value, unit, at, dimension_sets in items:
         # moto keeps naive UTC timestamps and compares query times against them
         timestamp = at.astimezone(timezone.utc).replace(tzinfo=None)
-        for dimensions in dimension_sets:
-            self._ship((NAMESPACE,), {
-                "MetricName": name, "Value": float(value), "Unit": unit, "Timestamp": timestamp,
-                "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()]})
+        data.extend({"MetricName": name, "Value": float(value), "Unit": unit, "Timestamp": timestamp,
+                     "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()]}
+                    for dimensions in dimension_sets)
+    return data
 
 
 def resource_dimension(invoked_arn: str) -> str:

@@ -186,7 +186,13 @@ class ExecutionEnvironment:
         self._pending: Invocation | None = None
         self._stop_requested = False
         self._wake_armed = True
-        # the environment's thread's own
+        self._ran_here = False  # a caller ran an invocation itself (set and cleared with the turn held)
+        # The turn: whoever holds it drives the runtime (the selector, the Runtime API, the signals). The
+        # environment's thread holds it but while it waits idle, with the runtime parked or gone; then a
+        # caller may take it and run its invocation itself, sparing two thread hand-offs. Taken before _lock.
+        self._turn = threading.Lock()
+        self._turn.acquire()
+        # the turn's (the environment's thread's but while a caller runs an invocation itself)
         self._sel = selectors.DefaultSelector()
         self._api = RuntimeAPIServer(self._sel, max_body=ctx.quotas.sync_response_max_bytes)
         self._wake_r, self._wake_w = os.pipe()
@@ -199,6 +205,7 @@ class ExecutionEnvironment:
         self._init_ok = False  # ... and the runtime was ready (written by the thread before the event)
         self._current: Invocation | None = None
         self._answer: tuple[str, str | None, bytes] | None = None  # (status, error type, body) of _current
+        self._ack: Connection | None = None  # the runtime's POST of _answer, not yet answered 202
         self._tail: list[str] = []  # _current's log lines
         self._out = bytearray()
         self._logged = 0
@@ -228,7 +235,15 @@ class ExecutionEnvironment:
         return runtime.proc if runtime is not None else None
 
     def invoke(self, inv: Invocation) -> Invocation:
-        """Run one invocation here and return it completed (response or error filled in)."""
+        """Run one invocation here and return it completed (response or error filled in): on the caller's
+        own thread when the environment is idle with its runtime parked, else on the environment's."""
+        if self._turn.acquire(blocking=False):
+            try:
+                ran = self._run_here(inv)
+            finally:
+                self._turn.release()
+            if ran:
+                return inv
         with self._lock:
             refused = self._stop_requested
             if not refused:
@@ -248,6 +263,27 @@ class ExecutionEnvironment:
             if not inv.done.wait(STOP_TIMEOUT) and not _shut_down(inv):  # ...or, wedged, gets overtaken
                 inv.done.wait(STOP_TIMEOUT)  # it settled the invocation just now: let it finish
         return inv
+
+    def _run_here(self, inv: Invocation) -> bool:
+        """With the turn: run ``inv`` as the environment's thread would (False: not idle and parked, so not here)."""
+        rt = self._runtime
+        with self._lock:
+            if (self._stop_requested or self._pending is not None or self._ran_here or rt is None or rt.exited
+                    or rt.next_conn is None or self._lifecycle.state is not State.READY):
+                return False
+            self._lifecycle.to(State.INVOKING)
+            self._wake_armed = True  # a stop now writes to the wake pipe, which this _serve listens to
+        try:
+            self._freeze(False)
+            self._invoke(inv)
+        except Exception:  # as the thread would: this environment is done for
+            log.exception("environment %s failed", self.id)
+            self.begin_stop()
+            _shut_down(inv)
+        with self._lock:  # set before the turn is given back: the thread answers the runtime's POST first
+            self._ran_here = True
+            self._lock.notify()
+        return True
 
     def wait_initialized(self, timeout: float | None = None) -> bool:
         """Wait for the INIT that runs when the environment is made; whether its runtime came up ready
@@ -290,6 +326,7 @@ class ExecutionEnvironment:
             self._initialized.set()
             while (inv := self._next_invocation()) is not None:
                 self._invoke(inv)
+                self._acknowledge()
         except Exception:
             log.exception("environment %s failed", self.id)
         finally:
@@ -360,6 +397,9 @@ class ExecutionEnvironment:
         """READY: wait for the next invocation (frozen once the runtime asks for its next event);
         None once a stop is requested."""
         while True:
+            if self._ran_here:  # a caller ran an invocation itself: answer its runtime's POST, then as below
+                self._ran_here = False
+                self._acknowledge()
             rt = self._runtime
             if rt is not None and rt.exited:
                 self._reset()
@@ -383,8 +423,10 @@ class ExecutionEnvironment:
                     self._lifecycle.to(State.INVOKING)
                     break
                 self._wake_armed = False  # waiting on the condition: invoke() and stop() notify it
-                self._lock.wait_for(lambda: self._pending is not None or self._stop_requested)
+                self._turn.release()  # idle: a caller may run an invocation itself meanwhile
+                self._lock.wait_for(lambda: self._pending is not None or self._stop_requested or self._ran_here)
                 self._wake_armed = True
+            self._turn.acquire()  # (never under _lock: a caller holding the turn takes _lock)
         self._freeze(False)
         return inv
 
@@ -416,8 +458,7 @@ class ExecutionEnvironment:
             self._deliver(inv, int((time.time() + deadline - time.monotonic()) * 1000))
             watch = Watch(group=rt.group, memory_limit=fn.memory_size * MB, max_tasks=self.ctx.quotas.processes_max,
                           share=share, cpu0=cpu0)
-            self.ctx.governor.watch(watch)
-            self._serve(lambda: self._answer is not None or rt.exited, deadline)
+            self._serve(lambda: self._answer is not None or rt.exited, deadline, watch)
             self.ctx.governor.unwatch(watch)
             peak = watch.peak
             if init_ms is None and not cold:
@@ -449,6 +490,12 @@ class ExecutionEnvironment:
         rt = self._runtime
         conn, rt.next_conn = rt.next_conn, None
         conn.respond(200, inv.payload, headers)
+
+    def _acknowledge(self) -> None:
+        """The 202 to the runtime's POST of the last answer, sent once the caller has it (by the thread)."""
+        conn, self._ack = self._ack, None
+        if conn is not None and conn in self._api.connections:  # a reset dropped it with its runtime
+            conn.respond(202, {"status": "OK"})
 
     def _fail(self, error_type: str, message: str, status: str = "error") -> None:
         self._answer = (status, error_type, error_body(error_type, message))
@@ -526,16 +573,24 @@ class ExecutionEnvironment:
             inv.done.set()
 
     # -- the select loop and what it dispatches --------------------------------------------------
-    def _serve(self, done: Callable[[], bool], deadline: float | None) -> None:
+    def _serve(self, done: Callable[[], bool], deadline: float | None, watch: Watch | None = None) -> None:
         """Handle the runtime's requests, output and exit until ``done()``; kill it at the deadline,
-        or as soon as a stop is requested."""
+        or as soon as a stop is requested.  ``watch`` goes to the governor when its first look is due,
+        so an invocation that ends sooner never wakes the governor's thread."""
         rt = self._runtime
         while not done():
-            timeout = None if deadline is None else deadline - time.monotonic()
+            now = time.monotonic()
+            timeout = None if deadline is None else deadline - now
             if timeout is not None and timeout <= 0:
                 rt.group.kill("timeout")
                 deadline = None
                 continue
+            if watch is not None:
+                if now >= watch.next_check:
+                    self.ctx.governor.watch(watch)
+                    watch = None
+                    continue
+                timeout = watch.next_check - now if timeout is None else min(timeout, watch.next_check - now)
             if self._stop_requested and rt.group.kill_reason is None:
                 rt.group.kill("shutdown")
             if rt.group.fileno() is None and not rt.exited:  # no pidfd (macOS): look for the exit
@@ -568,7 +623,7 @@ class ExecutionEnvironment:
                 message = f"Response payload size exceeded maximum allowed payload size ({limit} bytes)."
                 self._log(f"{message}\nFunction.ResponseSizeTooLarge")
                 return self._fail("Function.ResponseSizeTooLarge", message)
-            conn.respond(202, {"status": "OK"})
+            self._ack = conn  # answered 202 once the caller has the response: the caller goes first
             if match[2] == "response":
                 self._answer = ("success", None, req.body)
             else:

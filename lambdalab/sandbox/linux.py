@@ -52,13 +52,26 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int, data:
                        None if data is None else os.fsencode(data)))
 
 
-def children(pid: int) -> list[int]:
-    """The child processes of ``pid`` (of all its threads), from /proc; [] once it is gone."""
+def read_proc(path: str) -> bytes:
+    """A /proc file's whole text in three system calls (open() adds fstat, ioctl and lseek: this is
+    read on every invocation); raises OSError as open() does."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = [os.read(fd, 65536)]
+        while chunks[-1]:
+            chunks.append(os.read(fd, 65536))
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def children(pid: int, threads: int | None = None) -> list[int]:
+    """The child processes of ``pid`` (of all its threads), from /proc; [] once it is gone.
+    ``threads`` (from its stat or status) 1 spares listing its tasks, which costs 20 us."""
     kids: list[int] = []
     try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
-                kids.extend(int(k) for k in f.read().split())
+        for tid in (pid,) if threads == 1 else os.listdir(f"/proc/{pid}/task"):
+            kids.extend(int(k) for k in read_proc(f"/proc/{pid}/task/{tid}/children").split())
     except OSError:
         pass
     return kids

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from botocore.exceptions import ClientError
-from iam_helpers import statement, unique, user_with
+from iam_helpers import document, statement, unique, user_with
 
 from lambdalab import zip_files
 from lambdalab.iam.policy import Policy, Principal, Request, evaluate
@@ -42,6 +42,29 @@ def test_invoke_needs_lambda_invoke_function_on_that_function(cloud):
                        f"lambda:InvokeFunction on resource: {arn.rsplit(':', 1)[0]}:{other} because no "
                        "identity-based policy allows the lambda:InvokeFunction action")
     denied(lambda: lam.get_function(FunctionName=name))  # invoking is not reading
+
+
+def test_a_changed_policy_decides_the_very_next_request(cloud):
+    """Parsed policies and compiled patterns are kept between requests: a policy that changes must not be
+    judged from what was kept (an inline policy replaced, then a managed policy's new default version)."""
+    name, arn = function(cloud)
+    user, key = user_with(cloud, statement("lambda:InvokeFunction", arn))
+    lam, iam = cloud.client("lambda", credentials=key), cloud.client("iam")
+    assert lam.invoke(FunctionName=name)["StatusCode"] == 200
+    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=document(
+        statement("lambda:InvokeFunction", arn + "-other")))
+    assert "because no identity-based policy allows" in denied(lambda: lam.invoke(FunctionName=name))
+    iam.delete_user_policy(UserName=user, PolicyName="p")
+    managed = iam.create_policy(PolicyName=unique("m"), PolicyDocument=document(
+        statement("lambda:GetFunction", arn)))["Policy"]["Arn"]
+    iam.attach_user_policy(UserName=user, PolicyArn=managed)
+    denied(lambda: lam.invoke(FunctionName=name))
+    iam.create_policy_version(PolicyArn=managed, SetAsDefault=True, PolicyDocument=document(
+        statement("lambda:InvokeFunction", arn.rsplit(":", 1)[0] + ":fn-*")))
+    assert lam.invoke(FunctionName=name)["StatusCode"] == 200
+    iam.put_user_policy(UserName=user, PolicyName="deny", PolicyDocument=document(
+        statement("lambda:InvokeFunction", arn, effect="Deny")))
+    assert "with an explicit deny" in denied(lambda: lam.invoke(FunctionName=name))
 
 
 def test_authorization_comes_before_existence(cloud):
