@@ -244,6 +244,23 @@ def test_04_attempts_timeline_draws_the_retries_minutes_apart(lab, kernels_down,
     assert "RetriesExhausted" in drawn["texts"], drawn["texts"]
 
 
+def test_08_the_month_is_billed_with_its_free_tier_and_provisioned_capacity_breaks_even(lab, kernels_down, page):
+    """The learner sees AWS's bill laid out (free tier lines first) and two lines that cross on the figure of
+    provisioned concurrency: the break-even the second exercise asks for."""
+    name = "08_billing.ipynb"
+    open_notebook(page, lab, name)
+    run_all_and_save(page, lab, name)
+    bill = code_cell(page, "billing.bill_table(items)").locator("table").first
+    rows = bill.locator("tbody tr").all_inner_texts()
+    assert any("Requests Free Tier" in row for row in rows) and any("Compute Free Tier" in row for row in rows), rows
+    plot = code_cell(page, 'title="One GB-second of capacity, by utilisation"').locator(".js-plotly-plot").first
+    lines = plot.evaluate("el => el._fullData.map(t => ({name: t.name, x: [...t.x], y: [...t.y]}))")
+    provisioned, on_demand = lines
+    assert provisioned["y"][0] > on_demand["y"][0] and provisioned["y"][-1] < on_demand["y"][-1], lines
+    crossing = next(x for x, p, o in zip(provisioned["x"], provisioned["y"], on_demand["y"], strict=True) if p <= o)
+    assert 55 <= crossing <= 65, f"the lines cross at {crossing}%, not near the 60% AWS's prices give"
+
+
 def test_07_policy_explorer_decides_what_the_learner_asks(lab, kernels_down, page):
     name = "07_permissions.ipynb"
     open_notebook(page, lab, name)
