@@ -261,6 +261,21 @@ def test_08_the_month_is_billed_with_its_free_tier_and_provisioned_capacity_brea
     assert 55 <= crossing <= 65, f"the lines cross at {crossing}%, not near the 60% AWS's prices give"
 
 
+def test_06_the_learner_sees_concurrency_stay_under_the_account_limit_and_a_burst_throttled(lab, kernels_down, page):
+    """The in-flight figure never passes the account's 10, and the burst's figure shows throttled requests
+    only while the function scales."""
+    name = "06_concurrency.ipynb"
+    open_notebook(page, lab, name)
+    run_all_and_save(page, lab, name)
+    plot = code_cell(page, 'title="Invocations in flight"').locator(".js-plotly-plot").first
+    heights = plot.evaluate("el => el._fullData[0].y.map(Number)")
+    assert heights and 1 <= max(heights) <= 10, f"in flight: {heights}"
+    surge = code_cell(page, 'title="A burst meets the scaling rate').locator(".js-plotly-plot").first
+    traces = surge.evaluate("el => el._fullData.map(t => ({name: t.name, y: [...t.y].map(Number)}))")
+    throttled = next(t["y"] for t in traces if t["name"] == "throttled")
+    assert sum(throttled) > 0 and throttled[-1] == 0, "throttles during the burst, none once it has scaled"
+
+
 def test_07_policy_explorer_decides_what_the_learner_asks(lab, kernels_down, page):
     name = "07_permissions.ipynb"
     open_notebook(page, lab, name)
