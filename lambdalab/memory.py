@@ -25,6 +25,7 @@ import ctypes.util
 import gc
 import sys
 import threading
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -81,6 +82,7 @@ def release(cloud: LocalCloud) -> None:
     _drop_moto_accounts({cloud.account, cloud.other_account} - in_use)
     if not others:
         _forget_models()
+        _forget_instance_type_offerings()
     gc.collect()
     _trim_heap()
 
@@ -123,6 +125,46 @@ def _forget_models() -> None:
                    getattr(routing, "get_service_router", None)):  # its routers hold the models too
         if cached is not None:
             cached.cache_clear()
+
+
+class _Offerings(dict):
+    """moto's EC2 instance type offerings of one location type, by Region, each read from moto's files
+    when first asked for (moto reads every Region's at import)."""
+
+    def __init__(self, location_type: str, files: dict[str, str]) -> None:
+        super().__init__()
+        self.location_type, self.files = location_type, files  # Region -> moto's resource path
+
+    def _load(self, region: str) -> list:
+        from moto.utilities.utils import load_resource
+
+        offerings = load_resource(self.files[region])
+        for offering in offerings:
+            offering["LocationType"] = self.location_type
+        dict.__setitem__(self, region, offerings)
+        return offerings
+
+    def __getitem__(self, region: str) -> list:
+        return dict.__getitem__(self, region) if dict.__contains__(self, region) else self._load(region)
+
+    def get(self, region: str, default: Any = None) -> Any:
+        return self[region] if region in self.files else default
+
+    def __contains__(self, region: object) -> bool:
+        return region in self.files
+
+
+def _forget_instance_type_offerings() -> None:
+    """moto's EC2 keeps every Region's instance type offerings (about 100 MB of dicts) in a module-level
+    table from its import on; give them back, to be read again a Region at a time when next used."""
+    module = sys.modules.get("moto.ec2.models.instance_types")
+    if module is None:
+        return
+    root = resources.files("moto") / "ec2" / "resources" / "instance_type_offerings"
+    for location_type in list(module.INSTANCE_TYPE_OFFERINGS):
+        files = {f.name.split(".")[0]: f"ec2/resources/instance_type_offerings/{location_type}/{f.name}"
+                 for f in (root / location_type).iterdir()}
+        module.INSTANCE_TYPE_OFFERINGS[location_type] = _Offerings(location_type, files)
 
 
 def _trim_heap() -> None:

@@ -126,3 +126,34 @@ def test_when_no_cloud_is_left_the_parsed_models_go_too():
     assert seen["moto_models"] > 0 and seen["moto_models_after"] == 0
     assert seen["parsed_again"], "the second cloud found the first one's lambda model still parsed"
     assert seen["answer"] == {"hello": "again"}
+
+
+def test_ec2s_instance_type_offerings_are_given_back_and_read_again_a_region_at_a_time():
+    """moto's EC2 reads every Region's offerings at import; once no cloud runs they go, and the next cloud
+    reads only the Regions it asks for, with the same answers."""
+    code = """
+import json, sys
+import lambdalab
+from moto.ec2.models.instance_types import INSTANCE_TYPE_OFFERINGS
+
+def offerings(cloud):
+    ec2 = cloud.client("ec2")
+    return [sorted(o["InstanceType"] for o in ec2.describe_instance_type_offerings(LocationType=kind)[
+        "InstanceTypeOfferings"]) for kind in ("region", "availability-zone")]
+
+with lambdalab.start() as cloud:
+    before = offerings(cloud)
+    loaded_before = len(dict.keys(INSTANCE_TYPE_OFFERINGS["region"]))
+loaded_after_stop = len(dict.keys(INSTANCE_TYPE_OFFERINGS["region"]))
+with lambdalab.start() as cloud:
+    again = offerings(cloud)
+    image = cloud.client("ec2").describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    cloud.client("ec2").run_instances(ImageId=image, InstanceType="t3.micro", MinCount=1, MaxCount=1,
+                                      Placement={"AvailabilityZone": "us-east-1a"})
+    loaded = sorted(dict.keys(INSTANCE_TYPE_OFFERINGS["region"]))
+print(json.dumps([before == again, len(before[0]) > 100, loaded_before, loaded_after_stop, loaded]))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    same, many, loaded_before, loaded_after_stop, loaded = json.loads(out.stdout.strip().splitlines()[-1])
+    assert same and many
+    assert loaded_before > 20 and loaded_after_stop == 0 and loaded == ["us-east-1"]
