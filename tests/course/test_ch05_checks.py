@@ -66,7 +66,7 @@ def test_q3_accepts_each_spelling_of_weekdays_at_eight(schedule):
 
 
 @pytest.mark.parametrize(("schedule", "why"), [
-    ("cron(0 8 * * ? *)", "it fires at Saturday 08:00 UTC too"),
+    ("cron(0 8 * * ? *)", "it fires at Sunday 08:00 UTC too"),
     ("cron(0 9 ? * MON-FRI *)", "it fires at Monday 09:00 UTC too"),
     ("cron(0 8 ? * 1-5 *)", "it fires at Sunday 08:00 UTC too"),  # AWS numbers Sunday 1
     ("cron(0 8 * * MON-FRI *)", "requires ? in the day-of-month or the day-of-week field"),
