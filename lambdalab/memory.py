@@ -23,6 +23,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import importlib.abc
+import importlib.machinery
 import sys
 import threading
 from importlib import resources
@@ -71,6 +73,52 @@ def share_models_with_moto() -> None:
         moto_session = AccountSpecificBackend.get_session()._session  # one per process, cached by moto
         if moto_session.get_component("data_loader") is not loader:
             moto_session.register_component("data_loader", loader)
+
+
+class _LazyOfferingsFinder(importlib.abc.MetaPathFinder):
+    """Imports moto's ``ec2.models.instance_types`` without reading every Region's instance type offerings
+    (about 50 MB of dicts, read at import): its tables read a Region's file when first asked for."""
+
+    MODULE = "moto.ec2.models.instance_types"
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        if name != self.MODULE:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _LazyOfferingsLoader(spec.loader)
+        return spec
+
+
+class _LazyOfferingsLoader(importlib.abc.Loader):
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+
+    def create_module(self, spec: Any) -> Any:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        from moto.utilities import utils
+
+        original = utils.load_resource
+
+        def load_resource(resource: str) -> Any:  # what the module reads at import: all but the offerings
+            return [] if "/instance_type_offerings/" in resource else original(resource)
+
+        utils.load_resource = load_resource  # the module imports the name from moto's utils as it runs
+        try:
+            self.loader.exec_module(module)
+        finally:
+            utils.load_resource = original
+            module.load_resource = original
+        _lazy_offerings(module)
+
+
+def load_ec2_offerings_lazily() -> None:
+    """From now on in this process, moto's EC2 reads its instance type offerings a Region at a time."""
+    with _lock:
+        if not any(isinstance(finder, _LazyOfferingsFinder) for finder in sys.meta_path):
+            sys.meta_path.insert(0, _LazyOfferingsFinder())
 
 
 def release(cloud: LocalCloud) -> None:
@@ -155,11 +203,15 @@ class _Offerings(dict):
 
 
 def _forget_instance_type_offerings() -> None:
-    """moto's EC2 keeps every Region's instance type offerings (about 100 MB of dicts) in a module-level
-    table from its import on; give them back, to be read again a Region at a time when next used."""
+    """The instance type offerings moto's EC2 read (every Region's, when it was imported before
+    :func:`load_ec2_offerings_lazily`; those asked for since, otherwise): read again when next used."""
     module = sys.modules.get("moto.ec2.models.instance_types")
-    if module is None:
-        return
+    if module is not None:
+        _lazy_offerings(module)
+
+
+def _lazy_offerings(module: Any) -> None:
+    """Replace the module's tables of offerings by tables that read a Region's file when first asked for."""
     root = resources.files("moto") / "ec2" / "resources" / "instance_type_offerings"
     for location_type in list(module.INSTANCE_TYPE_OFFERINGS):
         files = {f.name.split(".")[0]: f"ec2/resources/instance_type_offerings/{location_type}/{f.name}"
