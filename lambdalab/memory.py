@@ -23,8 +23,11 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import importlib.abc
+import importlib.machinery
 import sys
 import threading
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -72,6 +75,52 @@ def share_models_with_moto() -> None:
             moto_session.register_component("data_loader", loader)
 
 
+class _LazyOfferingsFinder(importlib.abc.MetaPathFinder):
+    """Imports moto's ``ec2.models.instance_types`` without reading every Region's instance type offerings
+    (about 50 MB of dicts, read at import): its tables read a Region's file when first asked for."""
+
+    MODULE = "moto.ec2.models.instance_types"
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        if name != self.MODULE:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _LazyOfferingsLoader(spec.loader)
+        return spec
+
+
+class _LazyOfferingsLoader(importlib.abc.Loader):
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+
+    def create_module(self, spec: Any) -> Any:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        from moto.utilities import utils
+
+        original = utils.load_resource
+
+        def load_resource(resource: str) -> Any:  # what the module reads at import: all but the offerings
+            return [] if "/instance_type_offerings/" in resource else original(resource)
+
+        utils.load_resource = load_resource  # the module imports the name from moto's utils as it runs
+        try:
+            self.loader.exec_module(module)
+        finally:
+            utils.load_resource = original
+            module.load_resource = original
+        _lazy_offerings(module)
+
+
+def load_ec2_offerings_lazily() -> None:
+    """From now on in this process, moto's EC2 reads its instance type offerings a Region at a time."""
+    with _lock:
+        if not any(isinstance(finder, _LazyOfferingsFinder) for finder in sys.meta_path):
+            sys.meta_path.insert(0, _LazyOfferingsFinder())
+
+
 def release(cloud: LocalCloud) -> None:
     """Free what the stopped ``cloud`` kept in this process (``stop()`` calls it last)."""
     from .cloud import _running
@@ -81,6 +130,7 @@ def release(cloud: LocalCloud) -> None:
     _drop_moto_accounts({cloud.account, cloud.other_account} - in_use)
     if not others:
         _forget_models()
+        _forget_instance_type_offerings()
     gc.collect()
     _trim_heap()
 
@@ -123,6 +173,50 @@ def _forget_models() -> None:
                    getattr(routing, "get_service_router", None)):  # its routers hold the models too
         if cached is not None:
             cached.cache_clear()
+
+
+class _Offerings(dict):
+    """moto's EC2 instance type offerings of one location type, by Region, each read from moto's files
+    when first asked for (moto reads every Region's at import)."""
+
+    def __init__(self, location_type: str, files: dict[str, str]) -> None:
+        super().__init__()
+        self.location_type, self.files = location_type, files  # Region -> moto's resource path
+
+    def _load(self, region: str) -> list:
+        from moto.utilities.utils import load_resource
+
+        offerings = load_resource(self.files[region])
+        for offering in offerings:
+            offering["LocationType"] = self.location_type
+        dict.__setitem__(self, region, offerings)
+        return offerings
+
+    def __getitem__(self, region: str) -> list:
+        return dict.__getitem__(self, region) if dict.__contains__(self, region) else self._load(region)
+
+    def get(self, region: str, default: Any = None) -> Any:
+        return self[region] if region in self.files else default
+
+    def __contains__(self, region: object) -> bool:
+        return region in self.files
+
+
+def _forget_instance_type_offerings() -> None:
+    """The instance type offerings moto's EC2 read (every Region's, when it was imported before
+    :func:`load_ec2_offerings_lazily`; those asked for since, otherwise): read again when next used."""
+    module = sys.modules.get("moto.ec2.models.instance_types")
+    if module is not None:
+        _lazy_offerings(module)
+
+
+def _lazy_offerings(module: Any) -> None:
+    """Replace the module's tables of offerings by tables that read a Region's file when first asked for."""
+    root = resources.files("moto") / "ec2" / "resources" / "instance_type_offerings"
+    for location_type in list(module.INSTANCE_TYPE_OFFERINGS):
+        files = {f.name.split(".")[0]: f"ec2/resources/instance_type_offerings/{location_type}/{f.name}"
+                 for f in (root / location_type).iterdir()}
+        module.INSTANCE_TYPE_OFFERINGS[location_type] = _Offerings(location_type, files)
 
 
 def _trim_heap() -> None:

@@ -126,3 +126,40 @@ def test_when_no_cloud_is_left_the_parsed_models_go_too():
     assert seen["moto_models"] > 0 and seen["moto_models_after"] == 0
     assert seen["parsed_again"], "the second cloud found the first one's lambda model still parsed"
     assert seen["answer"] == {"hello": "again"}
+
+
+def test_ec2_reads_its_instance_type_offerings_a_region_at_a_time_and_gives_them_back():
+    """moto's EC2 would read every Region's offerings at import (about 50 MB); a cloud's reads only the
+    Regions asked for, answers as moto's files say, and gives them back when no cloud runs."""
+    code = """
+import json
+import lambdalab
+from moto.utilities.utils import load_resource
+
+def offerings(cloud):
+    ec2 = cloud.client("ec2")
+    return [sorted(o["InstanceType"] for o in ec2.describe_instance_type_offerings(LocationType=kind)[
+        "InstanceTypeOfferings"]) for kind in ("region", "availability-zone")]
+
+def loaded():
+    from moto.ec2.models.instance_types import INSTANCE_TYPE_OFFERINGS
+    return sorted(dict.keys(INSTANCE_TYPE_OFFERINGS["region"]))
+
+files = [sorted(o["InstanceType"] for o in load_resource(
+    f"ec2/resources/instance_type_offerings/{kind}/us-east-1.json")) for kind in ("region", "availability-zone")]
+with lambdalab.start() as cloud:
+    first = offerings(cloud)
+    image = cloud.client("ec2").describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    cloud.client("ec2").run_instances(ImageId=image, InstanceType="t3.micro", MinCount=1, MaxCount=1,
+                                      Placement={"AvailabilityZone": "us-east-1a"})
+    loaded_running = loaded()
+loaded_stopped = loaded()
+with lambdalab.start() as cloud:
+    again = offerings(cloud)
+    loaded_again = loaded()
+print(json.dumps([first == again == files, len(files[0]) > 100, loaded_running, loaded_stopped, loaded_again]))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    same, many, loaded_running, loaded_stopped, loaded_again = json.loads(out.stdout.strip().splitlines()[-1])
+    assert same and many
+    assert loaded_running == ["us-east-1"] and loaded_stopped == [] and loaded_again == ["us-east-1"]

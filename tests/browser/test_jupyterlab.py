@@ -251,6 +251,34 @@ def test_04_attempts_timeline_draws_the_retries_minutes_apart(lab, kernels_down,
     assert "RetriesExhausted" in drawn["texts"], drawn["texts"]
 
 
+def test_05_thumbnail_servers_timeline_and_a_function_url_opened_from_the_page(lab, kernels_down, page):
+    """The uploaded photo and its thumbnail both shown; the tagged servers stopped at 19:00 and started at 07:00
+    on the figure; the sources feeding the functions drawn; and the function URL's link, opened from the page,
+    answers the browser."""
+    name = "05_event_sources.ipynb"
+    last = run_chapter(page, lab, name)
+    images = code_cell(page, "def as_img(").locator(".jp-OutputArea-output img")
+    widths = [images.nth(i).evaluate("img => img.complete && img.naturalWidth") for i in range(images.count())]
+    assert widths == [1200, 200], f"the photo and its thumbnail, as drawn: {widths}"
+    plot = plot_of(page, 'title="Instances running (1) or stopped (0)')
+    lines = dict(plot.evaluate("el => el._fullData.map(t => [t.name, [...t.y]])"))
+    office_hours = [int(h < 19 or 7 <= h % 24 < 19) for h in range(49)]  # Monday 00:00 on, hour by hour
+    assert lines == {"dev-1": office_hours, "dev-2": office_hours, "prod-1": [1] * 49}, lines
+    flows = plot_of(page, "go.Sankey(")
+    sankey = flows.evaluate("el => ({type: el._fullData[0].type, labels: [...el._fullData[0].node.label], "
+                            "links: el.querySelectorAll('.sankey-link').length})")
+    assert sankey["type"] == "sankey" and "SNS topic orders" in sankey["labels"] and sankey["links"] == 10, sankey
+    link_cell = code_cell(page, "display(Markdown(")
+    run_again_up_to(page, link_cell, last)
+    link = link_cell.locator(".jp-OutputArea-output a").first
+    with page.context.expect_page() as opened:
+        link.click()
+    answer = opened.value
+    answer.wait_for_load_state()
+    assert json.loads(answer.locator("body").inner_text())["hello"] == "browser"
+    answer.close()
+
+
 def test_08_the_month_is_billed_with_its_free_tier_and_provisioned_capacity_breaks_even(lab, kernels_down, page):
     """The learner sees AWS's bill laid out (free tier lines first) and two lines that cross on the figure of
     provisioned concurrency: the break-even the second exercise asks for."""
