@@ -171,10 +171,20 @@ def test_notebook_01_runs_in_jupyterlab_and_its_invoke_console_answers(lab, kern
           f"{ran_all - loaded:.1f} s, re-run and invoke {time.monotonic() - ran_all:.1f} s")
 
 
+def run_chapter(page, lab, name: str):
+    """Open chapter ``name``, run all its cells and save it, as a learner would; its last cell."""
+    open_notebook(page, lab, name)
+    return run_all_and_save(page, lab, name)
+
+
+def plot_of(page, source: str):
+    """The plotly figure drawn by the code cell whose source contains ``source``."""
+    return code_cell(page, source).locator(".js-plotly-plot").first
+
+
 @pytest.mark.parametrize("name", ["00_welcome.ipynb"])
 def test_a_chapter_runs_in_jupyterlab_and_saves_small(lab, kernels_down, page, name):
-    open_notebook(page, lab, name)
-    run_all_and_save(page, lab, name)
+    run_chapter(page, lab, name)
 
 
 def test_02_live_timeline_shows_the_seconds_its_invocations_ran_in(lab, kernels_down, page):
@@ -182,9 +192,8 @@ def test_02_live_timeline_shows_the_seconds_its_invocations_ran_in(lab, kernels_
     spanned 1966-2031 and every bar was a line. The range plotly.js drew after a refresh says."""
     name = "02_execution_environment.ipynb"
     started = datetime.now(timezone.utc).replace(tzinfo=None)
-    open_notebook(page, lab, name)
-    run_all_and_save(page, lab, name)
-    plot = code_cell(page, 'live = EnvironmentTimeline(cloud, "burst")').locator(".js-plotly-plot").first
+    run_chapter(page, lab, name)
+    plot = plot_of(page, 'live = EnvironmentTimeline(cloud, "burst")')
     drawn = plot.evaluate("""el => ({
         range: el._fullLayout.xaxis.range, names: el._fullData.map(t => t.name),
         widths: [...el.querySelectorAll('.barlayer .trace')].map(t => [...t.querySelectorAll('path')]
@@ -201,8 +210,7 @@ def test_02_live_timeline_shows_the_seconds_its_invocations_ran_in(lab, kernels_
 
 def test_03_memory_explorer_measures_where_the_learner_clicks(lab, kernels_down, page):
     name = "03_configuration_and_limits.ipynb"
-    open_notebook(page, lab, name)
-    last = run_all_and_save(page, lab, name)
+    last = run_chapter(page, lab, name)
     cell = code_cell(page, "explorer = MemoryExplorer(")
     measure = cell.locator("button").filter(has_text=re.compile(r"^\s*Measure\s*$"))
     measure.click()  # the chapter's last cell stopped the cloud: the explorer says so
@@ -224,9 +232,8 @@ def test_04_attempts_timeline_draws_the_retries_minutes_apart(lab, kernels_down,
     a minute and two minutes apart on the cloud's clock, its 202 and where it ended, the poller's batches."""
     name = "04_invocation_models.ipynb"
     started = datetime.now(timezone.utc).replace(tzinfo=None)
-    open_notebook(page, lab, name)
-    run_all_and_save(page, lab, name)
-    plot = code_cell(page, 'title="One failing function, three invocation models"').locator(".js-plotly-plot").first
+    run_chapter(page, lab, name)
+    plot = plot_of(page, 'title="One failing function, three invocation models"')
     drawn = plot.evaluate("""el => ({
         range: el._fullLayout.xaxis.range, rows: el._fullLayout.yaxis.categoryarray,
         points: el.calcdata.map(cd => [cd[0].trace.name, cd[0].node3 ? cd[0].node3.selectAll('.point').size() : 0]),
@@ -248,17 +255,15 @@ def test_05_thumbnail_servers_timeline_and_a_function_url_opened_from_the_page(l
     """The uploaded photo and its thumbnail both shown; the tagged servers stopped at 19:00 and started at 07:00
     on the figure; the sources feeding the functions drawn; and the function URL's link, opened from the page,
     answers the browser."""
-    name = "05_event_sources.ipynb"
-    open_notebook(page, lab, name)
-    last = run_all_and_save(page, lab, name)
+    last = run_chapter(page, lab, "05_event_sources.ipynb")
     images = code_cell(page, "def as_img(").locator(".jp-OutputArea-output img")
     widths = [images.nth(i).evaluate("img => img.complete && img.naturalWidth") for i in range(images.count())]
     assert widths == [1200, 200], f"the photo and its thumbnail, as drawn: {widths}"
-    plot = code_cell(page, 'title="Instances running (1) or stopped (0)').locator(".js-plotly-plot").first
+    plot = plot_of(page, 'title="Instances running (1) or stopped (0)')
     lines = dict(plot.evaluate("el => el._fullData.map(t => [t.name, [...t.y]])"))
     office_hours = [int(h < 19 or 7 <= h % 24 < 19) for h in range(49)]  # Monday 00:00 on, hour by hour
     assert lines == {"dev-1": office_hours, "dev-2": office_hours, "prod-1": [1] * 49}, lines
-    flows = code_cell(page, "go.Sankey(").locator(".js-plotly-plot").first
+    flows = plot_of(page, "go.Sankey(")
     sankey = flows.evaluate("el => ({type: el._fullData[0].type, labels: [...el._fullData[0].node.label], "
                             "links: el.querySelectorAll('.sankey-link').length})")
     assert sankey["type"] == "sankey" and "SNS topic orders" in sankey["labels"] and sankey["links"] == 10, sankey
@@ -277,12 +282,11 @@ def test_08_the_month_is_billed_with_its_free_tier_and_provisioned_capacity_brea
     """The learner sees AWS's bill laid out (free tier lines first) and two lines that cross on the figure of
     provisioned concurrency: the break-even the second exercise asks for."""
     name = "08_billing.ipynb"
-    open_notebook(page, lab, name)
-    run_all_and_save(page, lab, name)
+    run_chapter(page, lab, name)
     bill = code_cell(page, "billing.bill_table(items)").locator("table").first
     rows = bill.locator("tbody tr").all_inner_texts()
     assert any("Requests Free Tier" in row for row in rows) and any("Compute Free Tier" in row for row in rows), rows
-    plot = code_cell(page, 'title="One GB-second of capacity, by utilisation"').locator(".js-plotly-plot").first
+    plot = plot_of(page, 'title="One GB-second of capacity, by utilisation"')
     lines = plot.evaluate("el => el._fullData.map(t => ({name: t.name, x: [...t.x], y: [...t.y]}))")
     provisioned, on_demand = lines
     assert provisioned["y"][0] > on_demand["y"][0] and provisioned["y"][-1] < on_demand["y"][-1], lines
@@ -290,10 +294,23 @@ def test_08_the_month_is_billed_with_its_free_tier_and_provisioned_capacity_brea
     assert 55 <= crossing <= 65, f"the lines cross at {crossing}%, not near the 60% AWS's prices give"
 
 
+def test_06_the_learner_sees_concurrency_stay_under_the_account_limit_and_a_burst_throttled(lab, kernels_down, page):
+    """The in-flight figure never passes the account's 10, and the burst's figure shows throttled requests
+    only while the function scales."""
+    name = "06_concurrency.ipynb"
+    run_chapter(page, lab, name)
+    plot = plot_of(page, 'title="Invocations in flight"')
+    heights = plot.evaluate("el => el._fullData[0].y.map(Number)")
+    assert heights and 1 <= max(heights) <= 10, f"in flight: {heights}"
+    surge = plot_of(page, 'title="A burst meets the scaling rate')
+    traces = surge.evaluate("el => el._fullData.map(t => ({name: t.name, y: [...t.y].map(Number)}))")
+    throttled = next(t["y"] for t in traces if t["name"] == "throttled")
+    assert sum(throttled) > 0 and throttled[-1] == 0, "throttles during the burst, none once it has scaled"
+
+
 def test_07_policy_explorer_decides_what_the_learner_asks(lab, kernels_down, page):
     name = "07_permissions.ipynb"
-    open_notebook(page, lab, name)
-    last = run_all_and_save(page, lab, name)
+    last = run_chapter(page, lab, name)
     cell = code_cell(page, "explorer = PolicyExplorer(")
     decide = cell.locator("button").filter(has_text=re.compile(r"^\s*Decide\s*$"))
     decide.click()  # the chapter's last cell stopped the cloud, and its IAM with it: the explorer says so
@@ -315,9 +332,8 @@ def test_07_policy_explorer_decides_what_the_learner_asks(lab, kernels_down, pag
 
 def test_09_step_labels_stand_clear_of_the_ticks(lab, kernels_down, page):
     name = "09_packaging_and_deployment.ipynb"
-    open_notebook(page, lab, name)
-    run_all_and_save(page, lab, name)
-    plot = code_cell(page, 'title="Which version served each request to greeter:live"').locator(".js-plotly-plot").first
+    run_chapter(page, lab, name)
+    plot = plot_of(page, 'title="Which version served each request to greeter:live"')
     boxes = plot.evaluate("""el => {
         const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
         return {area: box(el.querySelector('.nsewdrag')),
