@@ -148,3 +148,13 @@ def test_cors_preflight_and_headers(fn, lam):
             preflight.headers["Access-Control-Max-Age"]) == ("https://example.com", "GET,POST", "300")
     other = requests.get(url, headers={"Origin": "https://elsewhere.example"})
     assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_a_function_that_times_out_is_a_502_as_any_error(fn, lam):
+    name = fn.create("import time\ndef handler(event, context):\n    time.sleep(5)\n", Timeout=1)
+    url = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
+    lam.add_permission(FunctionName=name, StatementId="url", Action="lambda:InvokeFunctionUrl", Principal="*",
+                       FunctionUrlAuthType="NONE")
+    response = requests.get(url)
+    assert (response.status_code, response.text) == (502, "Internal Server Error")
+    assert fn.records(name)["error_type"].iloc[-1] == "Sandbox.Timedout"

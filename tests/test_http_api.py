@@ -100,3 +100,10 @@ def test_a_json_service_answers_with_its_status_and_body(cloud, fn, lam, apigw):
         (200, "application/json", {"id": "1", "name": "apple"})
     missing = requests.get(url + "/items/9")
     assert (missing.status_code, json.loads(missing.text)) == (404, {"error": "no such item"})
+
+
+def test_a_function_that_times_out_behind_an_api_is_a_500(cloud, fn, lam, apigw):
+    name = fn.create("import time\ndef handler(event, context):\n    time.sleep(5)\n", Timeout=1)
+    response = requests.get(http_api(cloud, apigw, lam, name, ["GET /slow"]) + "/slow")
+    assert (response.status_code, response.json()) == (500, {"message": "Internal Server Error"})
+    assert fn.records(name)["error_type"].iloc[-1] == "Sandbox.Timedout"
