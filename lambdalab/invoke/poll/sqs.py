@@ -239,6 +239,10 @@ class SqsPoller(Poller):
                 with self._cond:
                     slot.poke = False
                     if self._gathering is not None and self._gathering is not slot:
+                        # what woke this worker is the gathering worker's to receive, and to answer for: its
+                        # holds go with it, so the clock waits until that batch is handled
+                        self._gathering.holds += holds
+                        holds.clear()
                         self._gathering.poke = True
                         self._cond.notify_all()
                         return None
@@ -251,6 +255,9 @@ class SqsPoller(Poller):
                     deadline = self.ctx.clock.time() + mapping.window_s  # the window opens: what arrives
                     with self._cond:  # meanwhile is this worker's to receive
                         self._gathering = slot
+                        if self._slot.holds:  # arrivals since this receive began: this worker receives them
+                            slot.holds += self._slot.take()
+                            slot.poke = True
             if full:
                 self._saw_backlog()
             if full or not batch or not mapping.window_s:
