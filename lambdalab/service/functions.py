@@ -105,7 +105,7 @@ class LambdaService:
         plane's names the bare function ARN (both as AWS answers).  A missing version or alias is
         named with its qualified ARN.
         """
-        name, qualifier, mine = self._split(function_name, qualifier)
+        name, qualifier, mine = self.split(function_name, qualifier)
         with self._lock:
             latest = self._functions.get(name) if mine else None
             if latest is None:
@@ -138,7 +138,7 @@ class LambdaService:
 
     def function_name(self, function_name: str) -> str:
         """The function a name or ARN names (its qualifier, if any, aside); refuses another account's."""
-        name, _, mine = self._split(function_name, None)
+        name, _, mine = self.split(function_name, None)
         if not mine:
             raise function_not_found(self.arn(name))
         return name
@@ -255,7 +255,7 @@ class LambdaService:
 
     def delete_function(self, function_name: str, qualifier: str | None = None) -> None:
         """Delete the function with its versions and aliases or, with a qualifier, one version."""
-        name, qualifier, mine = self._split(function_name, qualifier)
+        name, qualifier, mine = self.split(function_name, qualifier)
         if qualifier == "$LATEST":
             raise InvalidParameterValueException("$LATEST version cannot be deleted without deleting the function.")
         with self._lock:
@@ -321,8 +321,9 @@ class LambdaService:
             packages.remove(code)
         return code
 
-    def _split(self, function_name: str, qualifier: str | None) -> tuple[str, str | None, bool]:
-        """(function name, qualifier, whether the function would be this account's) of a name or ARN."""
+    def split(self, function_name: str, qualifier: str | None) -> tuple[str, str | None, bool]:
+        """(function name, qualifier, whether the function would be this account's) of a name or ARN, with a
+        Qualifier parameter: AWS's errors for another Region's ARN or two qualifiers that differ."""
         match = FUNCTION_ARN.match(function_name)
         if not match:
             raise function_not_found(self.arn(function_name))

@@ -23,8 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..arns import FUNCTION_ARN
-from .errors import NOT_FOUND, InvalidParameterValueException, ResourceConflictException, ResourceNotFoundException
+from .errors import NOT_FOUND, ResourceConflictException, ResourceNotFoundException
 from .models import page
 
 if TYPE_CHECKING:
@@ -141,13 +140,10 @@ class FunctionUrls:
         return name, alias
 
     def _key(self, function_name: str, qualifier: str | None) -> Key:
-        match = FUNCTION_ARN.match(function_name)
-        if match is None:
+        name, qualifier, mine = self._service.split(function_name, qualifier)
+        if not mine:  # another account's function has no configuration here
             raise ResourceNotFoundException(NOT_FOUND)
-        if qualifier and match["qualifier"] and qualifier != match["qualifier"]:
-            raise InvalidParameterValueException("The derived qualifier from the function name does not match "
-                                                 "the specified qualifier.")
-        return match["name"], qualifier or match["qualifier"]
+        return name, qualifier
 
     def _function_changed(self, name: str, qualifier: str | None, function: Any) -> None:
         """A deleted function takes its URLs along; a deleted alias its own."""
