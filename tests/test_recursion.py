@@ -60,6 +60,9 @@ def test_an_s3_loop_is_stopped_after_16_invocations(cloud, fn, lam):
     assert records["request_id"].nunique() == 16
     keys = {o["Key"] for o in cloud.client("s3").list_objects_v2(Bucket=bucket)["Contents"]}
     assert "step-16" in keys  # the 16th invocation wrote it; the invocation it caused was dropped
+    events = cloud.async_events()
+    [dropped_event] = events[(events["function"] == name) & (events["state"] == "dropped")]["reason"]
+    assert dropped_event.startswith("RecursiveInvocationException")
     cloud.metrics.flush()
     dropped = cloud.client("cloudwatch").get_metric_statistics(
         Namespace="AWS/Lambda", MetricName="RecursiveInvocationsDropped", Statistics=["Sum"], Period=3600,
@@ -81,7 +84,7 @@ def test_a_synchronous_invoke_deep_in_a_chain_is_refused(cloud, fn, lam):
     arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
     trace = None
     for _ in range(16):  # the header of a chain that has invoked the function 16 times already
-        trace, _ = header(arn, trace)
+        trace = header(arn, trace)
     deep = cloud.client("lambda")  # a client whose requests carry that header, as botocore in a function sends it
     deep.meta.events.register("before-sign.lambda.Invoke",
                               lambda request, **kw: request.headers.__setitem__("X-Amzn-Trace-Id", trace))

@@ -18,7 +18,6 @@ from ..service.errors import (
     RecursiveInvocationException,
     RequestEntityTooLargeException,
 )
-from ..service.recursion_config import TERMINATE
 from .context import ApiContext
 
 
@@ -41,17 +40,16 @@ def invoke(ctx: ApiContext, p: dict[str, Any]) -> dict:
     client_context = _client_context(p.get("ClientContext"), quotas.client_context_max_bytes)
     if kind == "DryRun":
         return {"StatusCode": 204}
-    trace, chain = recursion.header(located.function.arn, recursion.INCOMING.get())
     inv = Invocation(request_id=str(uuid.uuid4()), payload=payload or b"{}", invoked_arn=located.arn,
-                     invocation_type=kind, client_context=client_context, trace_id=trace)
-    if chain > recursion.LIMIT and service.recursion.setting(located.function.name) == TERMINATE:
-        _stop_loop(ctx, located)
-        if kind == "Event":  # accepted, then dropped: the event does not run
-            return {"StatusCode": 202, "_request_id": inv.request_id}
-        raise RecursiveInvocationException(recursion.MESSAGE)
-    if kind == "Event":
+                     invocation_type=kind, client_context=client_context,
+                     trace_id=recursion.header(located.function.arn, recursion.INCOMING.get()))
+    if kind == "Event":  # a looping event is accepted, then dropped by the queue, which accounts for it
         ctx.queue.submit(service, located, inv)
         return {"StatusCode": 202, "_request_id": inv.request_id}
+    if recursion.stopped(service, located.function, inv.trace_id):
+        ctx.invoker.metrics.function_metric("RecursiveInvocationsDropped", 1, "Count", located.function.name,
+                                            resource_dimension(located.arn), service.clock.now())
+        raise RecursiveInvocationException(recursion.MESSAGE)
     function = service.route(located)  # an alias: the version its weights draw for this invocation
     try:
         ctx.invoker.invoke(function, inv)
@@ -65,12 +63,6 @@ def invoke(ctx: ApiContext, p: dict[str, Any]) -> dict:
         text = "".join(line + "\n" for line in inv.log).encode()
         out["LogResult"] = base64.b64encode(text[-quotas.log_tail_bytes:]).decode()
     return out
-
-
-def _stop_loop(ctx: ApiContext, located) -> None:
-    """A chain of invocations has run the function too often: count the drop, as AWS does."""
-    ctx.invoker.metrics.function_metric("RecursiveInvocationsDropped", 1, "Count", located.function.name,
-                                        resource_dimension(located.arn), ctx.service.clock.now())
 
 
 def _client_context(value: str | None, limit: int) -> str | None:

@@ -28,6 +28,10 @@ function, a version or an alias), through the service the event came to.  Metric
 ``AsyncEventsDropped`` (every event that failed or was dropped, delivered somewhere or not),
 ``DestinationDeliveryFailures`` and ``DeadLetterErrors``.
 
+An event that a recursive loop brought past its function's 16th invocation in the chain is dropped
+without an attempt (``invoke.recursion``; AWS would send it to the dead-letter queue or the on-failure
+destination, with a condition its documentation does not name).
+
 A function whose reserved concurrency is 0 is not retried: its events go straight to the failure
 path with the condition ``ZeroReservedConcurrency`` and no attempt (AWS's "Capturing records of
 Lambda asynchronous invocations" page: such events are sent at once to the dead-letter queue or the
@@ -62,6 +66,7 @@ from ..observe.metrics import Metrics, resource_dimension
 from ..sandbox.invocation import Invocation
 from ..service.errors import LambdaError, TooManyRequestsException
 from ..service.quotas import Quotas
+from . import recursion
 from .destinations import Destinations, Outcome, invocation_record
 from .invoker import Invoker
 from .pool import PoolClosed
@@ -245,6 +250,12 @@ class AsyncQueue:
             self._metric("AsyncEventsDropped", event)
             with self._lock:
                 self._finish(event, DROPPED, reason=e.message)
+            return
+        if recursion.stopped(service, located.function, event.trace_id):  # a loop Lambda stops: it does not run
+            self._metric("RecursiveInvocationsDropped", event)
+            self._metric("AsyncEventsDropped", event)
+            with self._lock:
+                self._finish(event, DROPPED, reason=f"RecursiveInvocationException: {recursion.MESSAGE}")
             return
         settings = service.event_invoke.settings(located)
         if self._clock.time() - event.received > settings.max_age_s:  # waited in line past its age

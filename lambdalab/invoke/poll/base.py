@@ -34,11 +34,10 @@ from ...sandbox.invocation import Invocation
 from ...service.errors import LambdaError, TooManyRequestsException
 from ...service.functions import LambdaService
 from ...service.mappings import EventSourceMapping
-from ...service.recursion_config import TERMINATE
 from ..destinations import Destinations
 from ..invoker import Invoker
 from ..pool import PoolClosed
-from ..recursion import LIMIT, header
+from ..recursion import header, stopped
 from .access import SourceAccess
 
 log = logging.getLogger(__name__)
@@ -217,8 +216,8 @@ class Poller:
                 log.info("poller %s: the role of %s may no longer read %s", self.uuid, function.name, self.source_arn)
                 return Outcome("failed", request_id)
             records = [{**r, "invokeIdentityArn": function.role} if "invokeIdentityArn" in r else r for r in records]
-            trace, chain = header(located.function.arn, records[0].get("attributes", {}).get("AWSTraceHeader"))
-            if chain > LIMIT and service.recursion.setting(function.name) == TERMINATE:  # an SQS loop: stop it
+            trace = header(located.function.arn, records[0].get("attributes", {}).get("AWSTraceHeader"))
+            if stopped(service, located.function, trace):  # an SQS loop: its batch goes back to the queue
                 self.ctx.invoker.metrics.function_metric("RecursiveInvocationsDropped", 1, "Count", function.name,
                                                          resource_dimension(located.arn), service.clock.now())
                 return Outcome("failed", request_id)
