@@ -11,7 +11,10 @@ peak (with the cell it happened in and how many processes there were), its PSS o
 ``cloud.stop()`` cell has run (the kernel stays alive as a learner's does), and the budget: a
 Binder session has 1-2 GB for everything, so one chapter's peak must stay <= 400 MB and its idle
 kernel <= 200 MB once the cloud is stopped. The whole course's execution time is printed against
-its budget (<= 10 min) too. Linux only (smaps_rollup); the numbers go to bench/results/memory.json.
+its budget (<= 10 min) too, and, for more than one chapter, the whole session a Binder learner has
+when opening the chapters one after another beside an idle JupyterLab server (measured too): with
+each kernel shut down as the chapters ask, and with every kernel left running. Linux only
+(smaps_rollup); the numbers go to bench/results/memory.json.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import threading
 import time
@@ -30,7 +34,7 @@ import psutil
 
 HERE = Path(__file__).resolve().parent
 NOTEBOOKS = HERE.parent / "notebooks"
-PEAK_BUDGET_MB, STOPPED_BUDGET_MB, COURSE_BUDGET_S = 400, 200, 600
+PEAK_BUDGET_MB, STOPPED_BUDGET_MB, COURSE_BUDGET_S, SESSION_BUDGET_MB = 400, 200, 600, 2048
 SAMPLE_S = 0.02
 
 
@@ -155,7 +159,42 @@ def run_notebook(path: Path, timeout: int) -> Chapter:
     return chapter
 
 
-def render(chapters: list[Chapter]) -> str:
+def jupyterlab_mb(settle_s: float = 5.0) -> float:
+    """PSS of an idle JupyterLab server (the venv's, no kernel), the part of a Binder session that is not a chapter."""
+    import secrets
+    import socket
+    import tempfile
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token = secrets.token_hex(8)
+    with tempfile.TemporaryDirectory() as home:
+        env = {**os.environ, "HOME": home, "JUPYTER_CONFIG_DIR": f"{home}/config", "JUPYTER_DATA_DIR": f"{home}/data",
+               "JUPYTER_RUNTIME_DIR": f"{home}/runtime"}
+        command = [str(Path(sys.executable).with_name("jupyter")), "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+                   f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={NOTEBOOKS}"]
+        if os.geteuid() == 0:
+            command.append("--allow-root")
+        server = psutil.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/lab?token={token}", timeout=5).read()  # the page
+                    break
+                except OSError:
+                    time.sleep(0.2)
+            time.sleep(settle_s)
+            kernel, children, _ = tree_pss(server)
+            return kernel + children
+        finally:
+            server.terminate()
+            server.wait(20)
+
+
+def render(chapters: list[Chapter], lab_mb: float = 0.0) -> str:
     ok = lambda value, limit: "ok" if value <= limit else "OVER"  # noqa: E731
     lines = [f"{'chapter':<36} {'fresh':>6} {'peak':>7} {'(kernel':>8} {'procs':>6} {'cell)':>5} {'budget':>7} "
              f"{'stopped':>8} {'(kernel)':>8} {'budget':>7} {'time':>6}",
@@ -171,6 +210,15 @@ def render(chapters: list[Chapter]) -> str:
     total = sum(c.seconds for c in chapters)
     lines.append(f"\nthe whole course, one kernel per chapter: {total:.0f} s (budget <= {COURSE_BUDGET_S} s: "
                  f"{ok(total, COURSE_BUDGET_S)})")
+    ran = [c for c in chapters if not c.error]
+    if ran and lab_mb:
+        shut = lab_mb + max(c.peak_mb for c in ran)
+        kept = lab_mb + max(sum(c.stopped_mb for c in ran[:i]) + c.peak_mb for i, c in enumerate(ran))
+        lines.append(f"the course opened chapter after chapter in one JupyterLab ({lab_mb:.0f} MB of its own), at "
+                     f"its peak: {shut:.0f} MB with each kernel shut down as the chapters ask (budget <= "
+                     f"{SESSION_BUDGET_MB} MB: {ok(shut, SESSION_BUDGET_MB)}); {kept:.0f} MB with every kernel left "
+                     f"running ({ok(kept, SESSION_BUDGET_MB)}; .jupyter/ culls a kernel 15 idle minutes after its "
+                     "tab closes)")
     lines.append("PSS of the kernel and its descendants (environments), sampled every 20 ms; 'cell' counts code "
                  "cells from 0; 'stopped' is after the last cell, cloud.stop(), with the kernel still running.")
     return "\n".join(lines)
@@ -192,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         chapters.append(run_notebook(path.resolve(), args.timeout))
     print(f"lambdalab chapters' memory (PSS), Python {platform.python_version()}, "
           f"load average {load:.2f} -> {os.getloadavg()[0]:.2f}\n")
-    print(render(chapters))
+    print(render(chapters, jupyterlab_mb() if len(chapters) > 1 else 0.0))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps([asdict(c) for c in chapters], indent=1))
     return 1 if any(c.error for c in chapters) else 0
