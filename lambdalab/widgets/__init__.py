@@ -7,14 +7,14 @@ which nbconvert's HTML export and nbviewer show. Neither embeds plotly.js itself
 which the ``notebook`` renderer writes into the first figure's output), so a saved notebook
 stays small; the price is that an exported copy needs the network to draw its figures.
 
-Importing it also defers a module jsonschema loads for nothing a kernel does (``deferred_imports``).
+Importing it also keeps plotly from importing nbformat for nothing a kernel does (``deferred_imports``).
 """
 
 from __future__ import annotations
 
-from .deferred_imports import defer_rfc3987_syntax
+from .deferred_imports import plotly_without_nbformat
 
-defer_rfc3987_syntax()  # before plotly.io, which imports jsonschema through nbformat
+plotly_without_nbformat()  # before anything shows a figure
 
 import plotly.io as pio  # noqa: E402
 

@@ -1,57 +1,50 @@
-"""rfc3987_syntax loaded on first use, not when a kernel shows its first figure (about 18 MB of PSS).
+"""Plotly's figures shown without importing nbformat (about 20 MB of PSS a kernel would keep for nothing).
 
-Showing a plotly figure imports ``plotly.io._renderers``, which imports nbformat, which imports
-jsonschema, whose format checkers import ``rfc3987_syntax`` when it is installed (jsonschema >= 4.25
-with the ``format-nongpl`` extra that jupyter_events asks for). That module builds about thirty Lark
-parsers for RFC 3987 as it is imported, for the ``iri`` formats that nothing in a chapter's kernel
-validates. :func:`defer_rfc3987_syntax` puts a stand-in in its place: jsonschema binds the stand-in's
-``is_valid_syntax``, and the first call of it (or any other use of the module) imports the real one,
-which then replaces the stand-in. A pin cannot do this: moto's openapi-spec-validator needs
-jsonschema >= 4.26.
+``plotly.io._renderers``, which every shown figure goes through, imports nbformat as it is imported,
+only to check its version before a mime-type render (``show()``). nbformat imports jsonschema, whose
+format checkers import every format library installed (the ``format-nongpl`` extra jupyter_events
+asks for: lark, arrow, rfc3987_syntax, which builds about thirty Lark parsers at import, ...). None of
+it is used by a chapter's kernel. :func:`plotly_without_nbformat` imports plotly's renderers with a
+stand-in in the place of nbformat, for plotly alone: the stand-in answers ``__version__`` from the
+installed distribution's metadata, and anything else by importing the real module. Nothing is put in
+``sys.modules``: any other import of nbformat in the kernel gets the real one.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import importlib.util
 import sys
-import threading
 import types
 
-NAME = "rfc3987_syntax"
-_lock = threading.Lock()  # one import of the real module, however many threads first use the stand-in
+NAME = "nbformat"
+RENDERERS = "plotly.io._renderers"
 
 
-class _StandIn(types.ModuleType):
-    """Imports the real module the first time anything of it is asked for."""
+class _VersionOnly(types.ModuleType):
+    """nbformat as plotly's renderers use it: its version, without importing it."""
 
     def __getattr__(self, attr: str):
-        return getattr(_real(), attr)
+        if attr == "__version__":
+            return importlib.metadata.version(NAME)
+        return getattr(importlib.import_module(NAME), attr)
 
 
-def _real() -> types.ModuleType:
-    with _lock:
-        if isinstance(sys.modules.get(NAME), _StandIn):
-            del sys.modules[NAME]
-        return importlib.import_module(NAME)
-
-
-def is_valid_syntax(term: str, value: str) -> bool:
-    """The one name jsonschema imports, answered by the real module."""
-    return _real().is_valid_syntax(term, value)
-
-
-def defer_rfc3987_syntax() -> None:
-    """Put the stand-in in place, unless the module is missing or something may already hold the real one."""
-    if NAME in sys.modules or "jsonschema" in sys.modules:
+def plotly_without_nbformat() -> None:
+    """Import plotly's renderers with the stand-in for nbformat (unless they, or nbformat, are imported
+    already, or nbformat is not installed: then plotly does as it always does)."""
+    if RENDERERS in sys.modules or NAME in sys.modules or importlib.util.find_spec(NAME) is None:
         return
-    spec = importlib.util.find_spec(NAME)
-    if spec is None:
-        return
-    stand_in = _StandIn(NAME, __doc__)
-    # What the import system and introspection ask of a package (``from ... import`` checks __path__),
-    # answered without loading it; a submodule imported through __path__ is the real one.
-    stand_in.__spec__, stand_in.__loader__, stand_in.__package__ = spec, spec.loader, NAME
-    stand_in.__file__, stand_in.__path__ = spec.origin, spec.submodule_search_locations
-    stand_in.is_valid_syntax = is_valid_syntax
-    sys.modules[NAME] = stand_in
+    from plotly import optional_imports
+
+    original = optional_imports.get_module
+
+    def get_module(name: str, should_load: bool = True):
+        return _VersionOnly(NAME) if name == NAME and should_load else original(name, should_load)
+
+    optional_imports.get_module = get_module  # what the renderers module calls as it is imported
+    try:
+        importlib.import_module(RENDERERS)
+    finally:
+        optional_imports.get_module = original

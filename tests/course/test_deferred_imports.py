@@ -1,7 +1,7 @@
-"""A kernel that imports lambdalab.widgets and shows figures does not build rfc3987_syntax's parsers (about
-18 MB), and jsonschema's ``iri`` format still works, through the real module, when something asks for it.
+"""A kernel that imports lambdalab.widgets and shows figures does not import nbformat (nor jsonschema and its
+format libraries through it), and nbformat still works, as itself, for whoever imports it.
 
-Each check runs in a fresh interpreter: this one has imported jsonschema long ago.
+Each check runs in a fresh interpreter: this one has imported nbformat long ago (nbval).
 """
 
 from __future__ import annotations
@@ -10,44 +10,46 @@ import json
 import subprocess
 import sys
 
-import pytest
-
-pytest.importorskip("rfc3987_syntax", reason="installed by jsonschema >= 4.25's format-nongpl extra only")
-
 FRESH = """
 import json, sys
 import lambdalab.widgets
 import plotly.graph_objects as go
-go.Figure(go.Bar(x=[1], y=[2]))._repr_mimebundle_()  # plotly.io -> nbformat -> jsonschema
-seen = {"jsonschema": "jsonschema" in sys.modules, "parsers": "rfc3987_syntax.syntax_helpers" in sys.modules}
-import jsonschema
-check = jsonschema.FormatChecker()
-seen["iri"] = [check.conforms(v, "iri") for v in ("https://example.com/d\u00e9j\u00e0", "not an iri", "http://[::1")]
-import rfc3987_syntax
-seen["real"] = rfc3987_syntax.is_valid_syntax is sys.modules["rfc3987_syntax.syntax_helpers"].is_valid_syntax
+import plotly.io as pio
+figure = go.Figure(go.Bar(x=[1], y=[2]))
+figure._repr_mimebundle_()  # what a cell's last expression shows
+pio.show(figure)  # what fig.show() does: plotly checks nbformat's version first
+seen = {"nbformat": "nbformat" in sys.modules, "jsonschema": "jsonschema" in sys.modules}
+import importlib.metadata
+import nbformat
+from plotly.io import _renderers
+seen["real"] = type(nbformat).__name__ == "module" and nbformat.v4.new_notebook().nbformat == 4
+seen["version"] = _renderers.nbformat.__version__ == importlib.metadata.version("nbformat") == nbformat.__version__
+seen["through"] = _renderers.nbformat.v4 is nbformat.v4
 print(json.dumps(seen))
 """
 
-SUBMODULE_FIRST = """
+ALREADY = """
+import json, sys
+import nbformat
 import lambdalab.widgets
-from rfc3987_syntax.syntax_helpers import is_valid_syntax_iri
-print(is_valid_syntax_iri("urn:isbn:0451450523"), is_valid_syntax_iri("no scheme"))
+from plotly.io import _renderers
+print(json.dumps({"same": _renderers.nbformat is nbformat}))
 """
 
 
-def run(code: str) -> str:
+def run(code: str) -> dict:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout.strip().splitlines()[-1]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_showing_a_figure_leaves_the_iri_parsers_unbuilt_and_the_iri_format_still_checks():
-    seen = json.loads(run(FRESH))
-    assert seen["jsonschema"], "the figure no longer imports jsonschema: this deferral can go"
-    assert not seen["parsers"]
-    assert seen["iri"] == [True, False, False]
-    assert seen["real"], "after its first use the module is the real one"
+def test_showing_figures_imports_neither_nbformat_nor_jsonschema_and_nbformat_still_works():
+    seen = run(FRESH)
+    assert not seen["nbformat"] and not seen["jsonschema"]
+    assert seen["real"], "an import of nbformat after the figures gets the real module"
+    assert seen["version"], "plotly's check reads the installed version"
+    assert seen["through"], "anything else plotly asks of its nbformat is the real module's"
 
 
-def test_a_submodule_imported_first_is_the_real_one():
-    assert run(SUBMODULE_FIRST) == "True False"
+def test_a_kernel_that_imported_nbformat_first_keeps_plotly_as_it_is():
+    assert run(ALREADY) == {"same": True}
