@@ -146,7 +146,7 @@ class LocalCloud:
     def _start(self, moto_settings: Any) -> None:
         moto_settings.default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True  # as in AWS
         memory.share_models_with_moto()
-        memory.load_ec2_offerings_lazily()
+        memory.lean_moto_imports()
         for account in (self.account, self.other_account):
             create_course_role(account)
         self._stops["clock"] = self.clock.stop

@@ -7,7 +7,9 @@ JSON) and botocore's table of endpoints (about 7 MB) for itself, so a client mad
 Session costs about 10 MB. :func:`client` makes every client of every cloud in the process from
 one Session, each with its own keys, and moto's own session reads from the same loader
 (:func:`share_models_with_moto`), so each model is parsed once however many clients a notebook
-makes (its chapter, its exercises, its widgets).
+makes (its chapter, its exercises, its widgets). Two of moto's modules read at import what a cloud
+does not need (every Region's EC2 instance type offerings; botocore's endpoints parsed anew, three
+times, to list EC2's Regions): :func:`lean_moto_imports` imports them without it.
 
 *Given back on stop.* moto's backends keep every account's state (IAM with AWS's managed policies,
 buckets, queues, log events, metric data) in module-level tables, and freed memory stays with the
@@ -75,50 +77,75 @@ def share_models_with_moto() -> None:
             moto_session.register_component("data_loader", loader)
 
 
-class _LazyOfferingsFinder(importlib.abc.MetaPathFinder):
-    """Imports moto's ``ec2.models.instance_types`` without reading every Region's instance type offerings
-    (about 50 MB of dicts, read at import): its tables read a Region's file when first asked for."""
-
-    MODULE = "moto.ec2.models.instance_types"
+class _LeanMotoFinder(importlib.abc.MetaPathFinder):
+    """Imports the moto modules of :data:`_LEAN` without what they would read at import for nothing."""
 
     def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
-        if name != self.MODULE:
+        lean = _LEAN.get(name)
+        if lean is None:
             return None
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is not None and spec.loader is not None:
-            spec.loader = _LazyOfferingsLoader(spec.loader)
+            spec.loader = _LeanLoader(spec.loader, lean)
         return spec
 
 
-class _LazyOfferingsLoader(importlib.abc.Loader):
-    def __init__(self, loader: Any) -> None:
-        self.loader = loader
+class _LeanLoader(importlib.abc.Loader):
+    def __init__(self, loader: Any, lean: Any) -> None:
+        self.loader, self.lean = loader, lean
 
     def create_module(self, spec: Any) -> Any:
         return self.loader.create_module(spec)
 
     def exec_module(self, module: Any) -> None:
-        from moto.utilities import utils
-
-        original = utils.load_resource
-
-        def load_resource(resource: str) -> Any:  # what the module reads at import: all but the offerings
-            return [] if "/instance_type_offerings/" in resource else original(resource)
-
-        utils.load_resource = load_resource  # the module imports the name from moto's utils as it runs
-        try:
-            self.loader.exec_module(module)
-        finally:
-            utils.load_resource = original
-            module.load_resource = original
-        _lazy_offerings(module)
+        self.lean(self.loader, module)
 
 
-def load_ec2_offerings_lazily() -> None:
-    """From now on in this process, moto's EC2 reads its instance type offerings a Region at a time."""
+def _offerings_by_region(loader: Any, module: Any) -> None:
+    """moto's ``ec2.models.instance_types`` without every Region's instance type offerings (about 50 MB
+    of dicts, read at import): its tables read a Region's file when first asked for."""
+    from moto.utilities import utils
+
+    original = utils.load_resource
+
+    def load_resource(resource: str) -> Any:  # what the module reads at import: all but the offerings
+        return [] if "/instance_type_offerings/" in resource else original(resource)
+
+    utils.load_resource = load_resource  # the module imports the name from moto's utils as it runs
+    try:
+        loader.exec_module(module)
+    finally:
+        utils.load_resource = original
+        module.load_resource = original
+    _lazy_offerings(module)
+
+
+def _regions_from_moto_session(loader: Any, module: Any) -> None:
+    """moto's ``ec2.models.availability_zones_and_regions`` lists EC2's Regions from three new boto3
+    Sessions as its class body runs, each parsing botocore's endpoints anew (27 MB of PSS a kernel kept
+    after the garbage went): they are answered by moto's own session, which reads the process's loader."""
+    import boto3
+    from moto.core.base_backend import AccountSpecificBackend
+
+    original, shared = boto3.Session, AccountSpecificBackend.get_session()
+    boto3.Session = lambda: shared  # the module imports the name from boto3 as it runs
+    try:
+        loader.exec_module(module)
+    finally:
+        boto3.Session = original
+        module.Session = original
+
+
+# moto's modules that read at import what a cloud does not need, and how each is imported instead
+_LEAN = {"moto.ec2.models.instance_types": _offerings_by_region,
+         "moto.ec2.models.availability_zones_and_regions": _regions_from_moto_session}
+
+
+def lean_moto_imports() -> None:
+    """From now on in this process, moto's modules of :data:`_LEAN` are imported lean."""
     with _lock:
-        if not any(isinstance(finder, _LazyOfferingsFinder) for finder in sys.meta_path):
-            sys.meta_path.insert(0, _LazyOfferingsFinder())
+        if not any(isinstance(finder, _LeanMotoFinder) for finder in sys.meta_path):
+            sys.meta_path.insert(0, _LeanMotoFinder())
 
 
 def release(cloud: LocalCloud) -> None:
@@ -204,7 +231,7 @@ class _Offerings(dict):
 
 def _forget_instance_type_offerings() -> None:
     """The instance type offerings moto's EC2 read (every Region's, when it was imported before
-    :func:`load_ec2_offerings_lazily`; those asked for since, otherwise): read again when next used."""
+    :func:`lean_moto_imports`; those asked for since, otherwise): read again when next used."""
     module = sys.modules.get("moto.ec2.models.instance_types")
     if module is not None:
         _lazy_offerings(module)
