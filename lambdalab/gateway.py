@@ -142,6 +142,11 @@ class MotoApps:
             backend = self._backends[host]
             if backend is None or backend.startswith(_NOT_AWS):
                 return None
+            if backend == "apigateway" and environ.get("PATH_INFO", "").startswith("/v2/"):
+                # moto serves HTTP APIs (v2) inside the REST APIs' app, whose models import an OpenAPI
+                # validator and jsonschema with every format library (about 20 MB a kernel keeps): v2's own
+                # app serves the same routes without them
+                backend = "apigatewayv2"
             if backend not in self._apps:
                 self._apps[backend] = self._create(backend)
             return self._apps[backend]

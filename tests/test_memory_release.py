@@ -163,3 +163,57 @@ print(json.dumps([first == again == files, len(files[0]) > 100, loaded_running, 
     same, many, loaded_running, loaded_stopped, loaded_again = json.loads(out.stdout.strip().splitlines()[-1])
     assert same and many
     assert loaded_running == ["us-east-1"] and loaded_stopped == [] and loaded_again == ["us-east-1"]
+
+
+def test_ec2_lists_its_regions_through_moto_session_not_three_new_ones():
+    """moto's EC2 lists its Regions at import from three new boto3 Sessions, each parsing botocore's endpoints
+    (27 MB a kernel kept): a cloud's answers from moto's own session, with the same Regions."""
+    code = """
+import json
+import boto3
+import botocore.session
+import lambdalab
+
+made = []
+original = botocore.session.Session.__init__
+def counting(self, *args, **kwargs):
+    made.append(1)
+    original(self, *args, **kwargs)
+botocore.session.Session.__init__ = counting
+
+with lambdalab.start() as cloud:
+    before = len(made)
+    regions = cloud.client("ec2").describe_regions(AllRegions=True)["Regions"]
+    during = len(made) - before
+botocore.session.Session.__init__ = original
+expected = sorted(boto3.Session().get_available_regions("ec2") + boto3.Session().get_available_regions(
+    "ec2", partition_name="aws-us-gov") + boto3.Session().get_available_regions("ec2", partition_name="aws-cn"))
+print(json.dumps([during, sorted(r["RegionName"] for r in regions) == expected, len(expected)]))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    sessions, same, count = json.loads(out.stdout.strip().splitlines()[-1])
+    assert sessions == 0, f"importing moto's EC2 made {sessions} botocore sessions"
+    assert same and count > 20
+
+
+def test_http_apis_are_served_without_importing_the_rest_apis():
+    """moto serves API Gateway v2 inside v1's app, whose import brings an OpenAPI validator and jsonschema
+    (about 20 MB a kernel keeps); a cloud serves HTTP APIs without it, and REST APIs still when asked."""
+    code = """
+import json, sys
+import lambdalab
+
+with lambdalab.start() as cloud:
+    v2 = cloud.client("apigatewayv2")
+    api = v2.create_api(Name="items", ProtocolType="HTTP")
+    listed = [a["Name"] for a in v2.get_apis()["Items"]]
+    route = v2.create_route(ApiId=api["ApiId"], RouteKey="GET /items/{id}")["RouteKey"]
+    v1_imported = "moto.apigateway.models" in sys.modules or "jsonschema" in sys.modules
+    rest = cloud.client("apigateway").create_rest_api(name="legacy")["name"]
+print(json.dumps([listed, route, v1_imported, rest]))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    listed, route, v1_imported, rest = json.loads(out.stdout.strip().splitlines()[-1])
+    assert listed == ["items"] and route == "GET /items/{id}"
+    assert not v1_imported
+    assert rest == "legacy"
