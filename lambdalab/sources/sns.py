@@ -15,7 +15,6 @@ other protocols stay moto's.
 topic signs with SHA256 (its ``SignatureVersion`` 2), as LocalStack's AWS-validated
 ``test_publish_lambda_verify_signature`` recorded.  The signature is over AWS's string to sign (the
 Subject included when there is one), with SHA1, or SHA256 for a topic of version 2.
-
 """
 
 from __future__ import annotations
