@@ -12,8 +12,6 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from lambdalab.function_urls import FORBIDDEN
-
 ECHO = "def handler(event, context):\n    return {'event': event, 'request_id': context.aws_request_id}\n"
 RETURNS = "import json\ndef handler(event, context):\n    return json.loads(event['body'])\n"
 FAILS = "def handler(event, context):\n    raise RuntimeError('no')\n"
@@ -108,6 +106,12 @@ def test_the_function_gets_the_payload_format_2_event(cloud, fn, lam):
     assert "body" not in requests.get(url).json()["event"]
 
 
+# AWS's words for a refused call, as LocalStack's AWS-validated TestLambdaPermissions::
+# test_lambda_permission_url_invocation recorded them (test_lambda.snapshot.json, November 2025)
+RECORDED_FORBIDDEN = ("Forbidden. For troubleshooting Function URL authorization issues, see: "
+                      "https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html")
+
+
 def test_errors_and_refusals_are_awss(fn, lam):
     _, failing = public_url(fn, lam, FAILS)
     response = requests.post(failing, data=b"{}")
@@ -116,7 +120,7 @@ def test_errors_and_refusals_are_awss(fn, lam):
     url = lam.create_function_url_config(FunctionName=private, AuthType="NONE")["FunctionUrl"]
     refused = requests.get(url)
     assert (refused.status_code, refused.json(), refused.headers["x-amzn-ErrorType"]) == \
-        (403, {"Message": FORBIDDEN}, "AccessDeniedException")
+        (403, {"Message": RECORDED_FORBIDDEN}, "AccessDeniedException")
     unknown = requests.get(url.replace(url.rstrip("/").rsplit("/", 1)[1], "0123456789abcdefghijklmnopqrstuv"))
     assert (unknown.status_code, unknown.text, unknown.headers["Content-Type"]) == \
         (403, '{"Message":null}', "application/json")

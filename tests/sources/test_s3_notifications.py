@@ -61,6 +61,10 @@ def test_a_put_object_invokes_the_function_with_s3s_record(cloud, fn, lam, s3, s
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", event["eventTime"])
     assert event["requestParameters"] == {"sourceIPAddress": "127.0.0.1"}
     assert set(event["responseElements"]) == {"x-amz-request-id", "x-amz-id-2"}
+    # shaped as in the event AWS's Lambda guide quotes (with-s3.html): 16 upper-case hex digits, and 76
+    # characters of standard base64 (56 bytes, one "=")
+    assert re.fullmatch(r"[0-9A-F]{16}", event["responseElements"]["x-amz-request-id"])
+    assert re.fullmatch(r"[A-Za-z0-9+/]{75}=", event["responseElements"]["x-amz-id-2"])
     s3_part = event["s3"]
     assert (s3_part["s3SchemaVersion"], s3_part["configurationId"]) == ("1.0", "thumbnails")
     assert s3_part["bucket"]["name"] == bucket_name and s3_part["bucket"]["arn"] == bucket_arn

@@ -4,9 +4,18 @@ What a function received is read from its OnSuccess destination's record (``requ
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
+from urllib.parse import urlsplit
 
+import pytest
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 from deploy import ACCOUNT
 from reporting import SOURCE, records, reporting_function
 
@@ -85,3 +94,36 @@ def test_a_function_that_does_not_let_sns_in_is_not_invoked(cloud, fn, lam, sns)
     denied = [j for j in cloud.authorizer.judgements()
               if j.principal == "sns.amazonaws.com" and j.resource.startswith(function_arn)]
     assert denied and not denied[-1].allowed
+
+
+def _verify(sns, message: dict, algorithm) -> None:
+    """Check ``Signature`` as AWS says a subscriber should: the certificate at ``SigningCertUrl`` (fetched
+    here through the endpoint, signed for SNS), and the fields Message, MessageId, Subject (when there is
+    one), Timestamp, TopicArn, Type, each name and value on a line of its own."""
+    request = AWSRequest("GET", sns.meta.endpoint_url + urlsplit(message["SigningCertUrl"]).path)
+    SigV4Auth(sns._request_signer._credentials, "sns", sns.meta.region_name).add_auth(request)
+    pem = requests.get(request.url, headers=dict(request.headers), timeout=10)
+    assert pem.ok, pem.text
+    fields = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
+    signed = "".join(f"{field}\n{message[field]}\n" for field in fields if message.get(field) is not None)
+    x509.load_pem_x509_certificate(pem.content).public_key().verify(
+        base64.b64decode(message["Signature"]), signed.encode(), padding.PKCS1v15(), algorithm)
+
+
+@pytest.mark.parametrize("topic_version, algorithm", [(None, hashes.SHA1()), ("2", hashes.SHA256())])
+def test_the_record_says_signature_version_1_and_the_topics_algorithm_signs_it(cloud, fn, lam, sns, sqs, role,
+                                                                                topic_version, algorithm):
+    # AWS writes SignatureVersion "1" in what it sends Lambda even for a topic whose SignatureVersion is 2,
+    # and signs with that topic's SHA256 all the same (LocalStack's AWS-validated
+    # test_publish_lambda_verify_signature[1] and [2], test_sns.snapshot.json)
+    name, function_arn, url = reporting_function(fn, lam, sqs, role)
+    topic_arn = sns.create_topic(Name=f"t-{uuid.uuid4().hex[:10]}",
+                                 Attributes={"SignatureVersion": topic_version} if topic_version else {})["TopicArn"]
+    subscribe(lam, sns, topic_arn, name, function_arn)
+    sns.publish(TopicArn=topic_arn, Subject="Test subject", Message="Hello world.")
+    sns.publish(TopicArn=topic_arn, Message="No subject")
+    messages = sorted((r["requestPayload"]["Records"][0]["Sns"] for r in records(sqs, url, 2)),
+                      key=lambda m: m["Message"])
+    for message in messages:
+        assert message["SignatureVersion"] == "1"
+        _verify(sns, message, algorithm)
