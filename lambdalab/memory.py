@@ -190,11 +190,19 @@ def _drop_moto_accounts(accounts: set[str]) -> None:
 
 
 def _forget_models() -> None:
-    """Drop the parsed models no client holds any more: the shared loader's and moto's own (it parses
-    a model per service to route and answer requests); each is parsed again when next used."""
+    """Drop the parsed models and endpoints no client holds any more: the shared loader's, the sessions'
+    and moto's own (it parses a model per service to route and answer requests); each is parsed again
+    when next used."""
+    from moto.core.base_backend import AccountSpecificBackend
+
     with _lock:
         if "botocore" in _sessions:
             _sessions["botocore"].get_component("data_loader")._cache.clear()
+        # Each session's endpoint resolver holds botocore's endpoints (about 7 MB parsed): registered anew,
+        # it is made again, from a fresh read, when a session next needs it.
+        for session in (_sessions.get("botocore"), AccountSpecificBackend.get_session()._session):
+            if session is not None:
+                session._register_endpoint_resolver()
     utils, routing = sys.modules.get("moto.core.utils"), sys.modules.get("moto.core.routing")
     for cached in (getattr(utils, "get_service_model", None), getattr(utils, "get_pagination_model", None),
                    getattr(routing, "get_service_router", None)):  # its routers hold the models too
