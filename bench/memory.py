@@ -180,11 +180,13 @@ def jupyterlab_mb(settle_s: float = 5.0) -> float:
         server = psutil.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
+            while True:
                 try:
                     urllib.request.urlopen(f"http://127.0.0.1:{port}/lab?token={token}", timeout=5).read()  # the page
                     break
                 except OSError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise RuntimeError("JupyterLab did not serve its page within 60 s") from None
                     time.sleep(0.2)
             time.sleep(settle_s)
             kernel, children, _ = tree_pss(server)
