@@ -147,6 +147,7 @@ class LocalCloud:
         moto_settings.default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True  # as in AWS
         memory.share_models_with_moto()
         memory.lean_moto_imports()
+        memory.aws_managed_policies_one_at_a_time()
         for account in (self.account, self.other_account):
             create_course_role(account)
         self._stops["clock"] = self.clock.stop

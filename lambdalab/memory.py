@@ -9,7 +9,9 @@ one Session, each with its own keys, and moto's own session reads from the same 
 (:func:`share_models_with_moto`), so each model is parsed once however many clients a notebook
 makes (its chapter, its exercises, its widgets). Two of moto's modules read at import what a cloud
 does not need (every Region's EC2 instance type offerings; botocore's endpoints parsed anew, three
-times, to list EC2's Regions): :func:`lean_moto_imports` imports them without it.
+times, to list EC2's Regions): :func:`lean_moto_imports` imports them without it. moto's IAM parses
+AWS's managed policies whole for each account, a high-water mark the heap keeps:
+:func:`aws_managed_policies_one_at_a_time` reads them a policy at a time.
 
 *Given back on stop.* moto's backends keep every account's state (IAM with AWS's managed policies,
 buckets, queues, log events, metric data) in module-level tables, and freed memory stays with the
@@ -27,6 +29,7 @@ import ctypes.util
 import gc
 import importlib.abc
 import importlib.machinery
+import json
 import sys
 import threading
 from importlib import resources
@@ -252,6 +255,54 @@ def _lazy_offerings(module: Any) -> None:
         files = {f.name.split(".")[0]: f"ec2/resources/instance_type_offerings/{location_type}/{f.name}"
                  for f in (root / location_type).iterdir()}
         module.INSTANCE_TYPE_OFFERINGS[location_type] = _Offerings(location_type, files)
+
+
+def aws_managed_policies_one_at_a_time() -> None:
+    """From now on in this process, each new IAM account reads AWS's managed policies one at a time.
+
+    moto gives every account AWS's ~1,600 managed policies (``attach_role_policy`` needs them, as in
+    AWS) by parsing their 4.7 MB of JSON in one go and then building the policies from it: the whole
+    parse (about 14 MB of dicts) is alive at once beside the policies, and the heap keeps that high-water
+    mark for the kernel's life. Parsed one policy at a time, the account costs only its policies (about
+    5 MB, given back when :func:`release` drops the account).
+    """
+    from moto.iam import models
+
+    with _lock:
+        if getattr(models.IAMBackend._init_aws_policies, "one_at_a_time", False):
+            return
+
+        def _init_aws_policies(backend: Any) -> list:
+            if not models.load_iam_aws_managed_policies():
+                return []
+            return [models.AWSManagedPolicy.from_data(name, backend.account_id, backend.region_name, data)
+                    for name, data in _json_object_items(models.aws_managed_policies_data)]
+
+        _init_aws_policies.one_at_a_time = True  # type: ignore[attr-defined]
+        models.IAMBackend._init_aws_policies = _init_aws_policies
+
+
+def _json_object_items(text: str) -> Any:
+    """(key, value) of the JSON object ``text``, each value parsed only when its turn comes."""
+    decode, skip = json.JSONDecoder().raw_decode, json.decoder.WHITESPACE.match
+
+    def expect(char: str, at: int) -> int:
+        at = skip(text, at).end()
+        if text[at:at + 1] != char:
+            raise ValueError(f"expected {char!r} at character {at} of the JSON object")
+        return at + 1
+
+    at = expect("{", 0)
+    if text[skip(text, at).end():].startswith("}"):
+        return
+    while True:
+        key, at = decode(text, skip(text, at).end())
+        value, at = decode(text, skip(text, expect(":", at)).end())
+        yield key, value
+        at = skip(text, at).end()
+        if text[at:at + 1] == "}":
+            return
+        at = expect(",", at)
 
 
 def _trim_heap() -> None:

@@ -11,9 +11,11 @@ import gc
 import json
 import subprocess
 import sys
+import tracemalloc
 import weakref
 
 import botocore.loaders
+import pytest
 from moto.core.base_backend import AccountSpecificBackend
 from moto.iam.models import iam_backends
 from moto.logs.models import logs_backends
@@ -225,3 +227,36 @@ print(json.dumps([listed, route, v1_imported, rest]))
     assert listed == ["items"] and route == "GET /items/{id}"
     assert not v1_imported
     assert rest == "legacy"
+
+
+def test_each_account_reads_aws_managed_policies_one_at_a_time_and_gets_them_all(cloud):
+    """moto parses AWS's 4.7 MB of managed policies whole for every IAM account, a 14 MB high-water mark
+    the kernel keeps: a cloud's accounts parse them one policy at a time, and get the same policies."""
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+    from moto.iam.models import AWSManagedPolicy
+
+    def described(policies) -> list[tuple]:
+        return [(p.arn, p.path, p.default_version_id, [(v.version_id, v.document) for v in p.versions],
+                 p.create_date, p.update_date) for p in policies]
+
+    account = "333333333333"  # an account no test uses: its IAM is made here, under tracemalloc
+    tracemalloc.start()
+    try:
+        made = iam_backends[account]["global"].aws_managed_policies
+        kept, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        memory._drop_moto_accounts({account})
+    assert len(made) > 1000
+    assert peak - kept < 2 * 2**20, f"parsing the policies needed {(peak - kept) / 2**20:.1f} MB beyond them"
+    whole = [AWSManagedPolicy.from_data(name, account, "global", data)
+             for name, data in json.loads(aws_managed_policies_data).items()]
+    assert described(made) == described(whole)
+
+
+def test_json_object_items_reads_what_json_loads_reads():
+    for text in ('{}', ' \n{ }\n', '{"a": 1}', '\n{\n "a" : [1, {"b": "}"}] ,\n "c":{"d":null}\n}\n'):
+        assert dict(memory._json_object_items(text)) == json.loads(text)
+    for broken in ('[]', '{"a" 1}', '{"a": 1 "b": 2}'):
+        with pytest.raises(ValueError):
+            dict(memory._json_object_items(broken))
