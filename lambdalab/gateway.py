@@ -16,8 +16,9 @@ a missing parameter), the request is answered as the service answers malformed i
 (SerializationException, MalformedXML, ValidationError, ...), and moto's HTML error pages
 become the service's unknown-operation error; no traceback ever leaves the endpoint.  Paths
 under ``/_lambdalab/`` are lambdalab's own (presigned code downloads); paths under ``/lambda-url/``
-are function URLs (``function_urls``), judged by Lambda's rules for them, and paths under
-``/execute-api/`` API Gateway's HTTP APIs (``http_api``).
+are function URLs (``function_urls``), judged by Lambda's rules for them, paths under
+``/execute-api/`` API Gateway's HTTP APIs (``http_api``), and ``GET /SimpleNotificationService-<id>.pem``
+the certificate of SNS records' signatures, public as in AWS.
 """
 
 from __future__ import annotations
@@ -39,10 +40,12 @@ from .iam import denials, sigv4
 from .iam.denials import Refused
 from .iam.guard import MALFORMED, Guard, headers_of, send
 from .sources import s3 as s3_events
+from .sources import sns as sns_events
 
 log = logging.getLogger(__name__)
 _LAMBDA_PATH = re.compile(r"/20\d\d-\d\d-\d\d/")  # the Lambda API's paths are versioned by a date
 _BAD_INPUT = (ValueError, LookupError, TypeError, AttributeError, ExpatError, ParseError)
+_SNS_CERTIFICATE = re.compile(r"/SimpleNotificationService-[0-9a-f]+\.pem")  # no S3 bucket has capitals
 _NOT_AWS = ("moto_api", "instance_metadata")  # moto's own API and EC2's metadata service are no AWS API
 
 
@@ -71,6 +74,9 @@ class Gateway:
             if environ.get("PATH_INFO", "").startswith("/_lambdalab/"):
                 service = "s3"  # presigned downloads, answered as S3 answers presigned URLs
                 return self._own(environ, start_response)
+            if _SNS_CERTIFICATE.fullmatch(environ.get("PATH_INFO", "")) and environ["REQUEST_METHOD"] == "GET":
+                service = "sns"  # a record's SigningCertUrl: public, as in AWS
+                return _certificate(environ, start_response)
             sig = environ[sigv4.SIGNATURE] = sigv4.parse(environ)
             if environ.get("PATH_INFO", "").startswith(FUNCTION_URLS):  # signed (AWS_IAM) or not (NONE)
                 service = "lambda"
@@ -96,6 +102,14 @@ class Gateway:
         except Exception:
             log.exception("internal error routing %s %s", environ["REQUEST_METHOD"], environ["RAW_URI"])
             return send(start_response, denials.respond(service or "", headers_of(environ), Refused("internal")))
+
+
+def _certificate(environ: dict, start_response: Callable) -> Iterable[bytes]:
+    """The certificate of an SNS record's ``SigningCertUrl``, fetched from this endpoint with the URL's path."""
+    pem = sns_events.certificate(environ["PATH_INFO"].lstrip("/"))
+    if pem is None:
+        return send(start_response, (404, [("Content-Type", "text/plain")], b"Not Found"))
+    return send(start_response, (200, [("Content-Type", "application/x-x509-ca-cert")], pem))
 
 
 def _unsigned_service(environ: dict) -> str:

@@ -7,24 +7,38 @@ as ``sns.amazonaws.com``, with the topic as ``aws:SourceArn`` and its owner as
 ``aws:SourceAccount``, judged by the function's resource-based policy like any call, with SNS's
 record: ``EventSource``, ``EventVersion``, ``EventSubscriptionArn`` and ``Sns`` (``Type``,
 ``MessageId``, ``TopicArn``, ``Subject``, null when the message has none, ``Message``,
-``Timestamp``, ``SignatureVersion``, a ``Signature`` made with the topic's key, the
+``Timestamp``, ``SignatureVersion``, a ``Signature`` made with the Region's key, the
 ``SigningCertUrl`` that serves its certificate, ``UnsubscribeUrl``, ``MessageAttributes``).  The
-other protocols stay moto's.
+other protocols stay moto's, but the notification they carry is made here (:func:`notification`,
+in place of moto's ``get_post_data``) and signed the same way, with the topic's ``SignatureVersion``
+as SQS receives it in LocalStack's AWS-validated ``test_publish_sqs_verify_signature``.
 
 ``SignatureVersion`` is "1" whatever the topic's: AWS writes "1" in what it sends Lambda even when the
 topic signs with SHA256 (its ``SignatureVersion`` 2), as LocalStack's AWS-validated
 ``test_publish_lambda_verify_signature`` recorded.  The signature is over AWS's string to sign (the
 Subject included when there is one), with SHA1, or SHA256 for a topic of version 2.
+
+As in AWS, one key and certificate per Region sign every topic's messages (moto would make an RSA
+key per subscription and a certificate per message, and keep every certificate): each is made when
+its Region first publishes, and kept for the process.  ``SigningCertUrl`` has AWS's form,
+``https://sns.<region>.amazonaws.com/SimpleNotificationService-<id>.pem``; the certificate is public, as
+in AWS, and the gateway serves its path to anyone (:func:`certificate`).
 """
 
 from __future__ import annotations
 
 import base64
 import functools
+import hashlib
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
 
 from .. import sources
 
@@ -36,6 +50,7 @@ def install() -> None:
 
     if not getattr(Subscription.publish, "lambdalab", False):
         Subscription.publish = _publishing(Subscription.publish)
+        Subscription.get_post_data = notification  # what SQS and HTTP(S) subscriptions receive, signed as AWS does
 
 
 def _publishing(moto_publish):
@@ -63,29 +78,92 @@ def _publishing(moto_publish):
 
 def record(subscription: Any, message: str, message_id: str, subject: str | None,
            message_attributes: dict[str, Any] | None) -> dict[str, Any]:
-    """The event SNS sends a subscribed function for one message."""
-    signed = subscription.get_post_data(message, message_id, subject)  # registers the certificate moto serves
-    region = subscription.topic.arn.split(":")[3]
-    attributes = {name: {"Type": value["Type"], "Value": value["Value"]}
-                  for name, value in (message_attributes or {}).items()}
-    sns = {"Type": "Notification", "MessageId": message_id, "TopicArn": subscription.topic.arn,
-           "Subject": subject or None, "Message": message, "Timestamp": signed["Timestamp"]}
+    """The event SNS sends a subscribed function for one message: SignatureVersion "1" whatever the topic's,
+    Subject null when there is none, MessageAttributes always."""
+    signed = _signed(subscription, message, message_id, subject, message_attributes)
     return {"Records": [{
         "EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": subscription.arn,
-        "Sns": {**sns, "SignatureVersion": "1", "Signature": signature(subscription, sns),
-                "SigningCertUrl": signed["SigningCertURL"],
-                "UnsubscribeUrl": f"https://sns.{region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn="
-                                  f"{subscription.arn}",
-                "MessageAttributes": attributes}}]}
+        "Sns": {**{field: signed[field] for field in _SIGNED}, "SignatureVersion": "1",
+                "Signature": signed["Signature"], "SigningCertUrl": signed["SigningCertURL"],
+                "UnsubscribeUrl": signed["UnsubscribeURL"], "MessageAttributes": signed["MessageAttributes"]}}]}
 
 
-def signature(subscription: Any, sns: dict[str, Any]) -> str:
+def notification(subscription: Any, message: str, message_id: str, subject: str | None = None,
+                 message_attributes: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What SNS sends an SQS queue or an HTTP(S) endpoint for one message (moto's ``get_post_data``, replaced):
+    the topic's SignatureVersion, Subject and MessageAttributes only when there are some."""
+    signed = _signed(subscription, message, message_id, subject, message_attributes)
+    signed["SignatureVersion"] = _version(subscription.topic)
+    return {field: value for field, value in signed.items() if value not in (None, {})}
+
+
+_SIGNED = ("Type", "MessageId", "TopicArn", "Subject", "Message", "Timestamp")  # in AWS's order
+
+
+def _signed(subscription: Any, message: str, message_id: str, subject: str | None,
+            message_attributes: dict[str, Any] | None) -> dict[str, Any]:
+    """A notification's fields in AWS's order, signed with its Region's key."""
+    from moto.core.utils import iso_8601_datetime_with_milliseconds  # the cloud's clock (mototime)
+
+    region = subscription.topic.arn.split(":")[3]
+    signer = _signer(region)
+    fields = dict(zip(_SIGNED, ("Notification", message_id, subscription.topic.arn, subject or None, message,
+                                iso_8601_datetime_with_milliseconds()), strict=True))
+    return {**fields, "SignatureVersion": None, "Signature": signature(signer.key, subscription.topic, fields),
+            "SigningCertURL": f"https://sns.{region}.amazonaws.com/{signer.name}",
+            "UnsubscribeURL": f"https://sns.{region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn="
+                              f"{subscription.arn}",
+            "MessageAttributes": {name: {"Type": value["Type"], "Value": value["Value"]}
+                                  for name, value in (message_attributes or {}).items()}}
+
+
+def _version(topic: Any) -> str:
+    """The topic's SignatureVersion, "1" or "2" (moto keeps it under the name CreateTopic or
+    SetTopicAttributes gave it)."""
+    return str(getattr(topic, "SignatureVersion", None) or getattr(topic, "signature_version", None) or "1")
+
+
+def signature(key: rsa.RSAPrivateKey, topic: Any, fields: dict[str, Any]) -> str:
     """AWS's signature of a notification: its fields, each name and value on a line of its own, in this
     order, the Subject only when there is one; SHA256 for a topic of SignatureVersion 2, else SHA1."""
-    text = "".join(f"{field}\n{sns[field]}\n" for field in
-                   ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type") if sns[field] is not None)
-    topic = subscription.topic  # moto keeps the attribute under the name CreateTopic or SetTopicAttributes gave it
-    version = getattr(topic, "SignatureVersion", None) or getattr(topic, "signature_version", "1")
-    algorithm = hashes.SHA256() if str(version) == "2" else hashes.SHA1()
-    raw = subscription.private_key().sign(text.encode(), padding.PKCS1v15(), algorithm)
-    return base64.b64encode(raw).decode()
+    text = "".join(f"{field}\n{fields[field]}\n" for field in
+                   ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type") if fields[field] is not None)
+    algorithm = hashes.SHA256() if _version(topic) == "2" else hashes.SHA1()
+    return base64.b64encode(key.sign(text.encode(), padding.PKCS1v15(), algorithm)).decode()
+
+
+@dataclass(frozen=True)
+class _Signer:
+    """A Region's signing key, and the name and PEM of the certificate that carries its public key."""
+
+    key: rsa.RSAPrivateKey
+    name: str
+    pem: bytes
+
+
+_lock = threading.Lock()  # guards writing _signers, once per Region (it is read without: it only grows)
+_signers: dict[str, _Signer] = {}  # Region -> its signer, kept for the process
+
+
+def _signer(region: str) -> _Signer:
+    if (made := _signers.get(region)) is not None:
+        return made
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)  # ~0.1 s: outside the lock
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
+    issuer = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
+                        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Amazon"),
+                        x509.NameAttribute(NameOID.COMMON_NAME, "Amazon RSA 2048 M01")])
+    now = datetime.now(timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=365))
+                   .sign(key, hashes.SHA256()))
+    pem = certificate.public_bytes(serialization.Encoding.PEM)
+    name = f"SimpleNotificationService-{hashlib.sha256(pem).hexdigest()[:32]}.pem"  # AWS's: 32 hex digits
+    with _lock:
+        return _signers.setdefault(region, _Signer(key, name, pem))
+
+
+def certificate(name: str) -> bytes | None:
+    """The PEM of the certificate named ``name`` (the last part of a record's ``SigningCertUrl``), if any."""
+    return next((signer.pem for signer in list(_signers.values()) if signer.name == name), None)

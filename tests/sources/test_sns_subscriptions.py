@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from urllib.parse import urlsplit
 
@@ -54,7 +55,8 @@ def test_a_publish_invokes_the_subscribed_function_with_snss_record(cloud, fn, l
     assert message["Subject"] is None  # published without one: null, as SNS writes it
     assert message["MessageAttributes"] == {"colour": {"Type": "String", "Value": "red"}}
     assert message["UnsubscribeUrl"].endswith(f"SubscriptionArn={subscription}")
-    assert message["SigningCertUrl"].startswith(f"https://sns.{cloud.region}.amazonaws.com/SimpleNotificationService-")
+    assert re.fullmatch(rf"https://sns\.{cloud.region}\.amazonaws\.com/SimpleNotificationService-[0-9a-f]{{32}}\.pem",
+                        message["SigningCertUrl"]), message["SigningCertUrl"]
 
 
 def test_filter_policies_decide_who_receives_what(cloud, fn, lam, sns, sqs, role):
@@ -98,11 +100,9 @@ def test_a_function_that_does_not_let_sns_in_is_not_invoked(cloud, fn, lam, sns)
 
 def _verify(sns, message: dict, algorithm) -> None:
     """Check ``Signature`` as AWS says a subscriber should: the certificate at ``SigningCertUrl`` (fetched
-    here through the endpoint, signed for SNS), and the fields Message, MessageId, Subject (when there is
-    one), Timestamp, TopicArn, Type, each name and value on a line of its own."""
-    request = AWSRequest("GET", sns.meta.endpoint_url + urlsplit(message["SigningCertUrl"]).path)
-    SigV4Auth(sns._request_signer._credentials, "sns", sns.meta.region_name).add_auth(request)
-    pem = requests.get(request.url, headers=dict(request.headers), timeout=10)
+    here from the endpoint with the URL's path, unsigned: it is public), and the fields Message, MessageId,
+    Subject (when there is one), Timestamp, TopicArn, Type, each name and value on a line of its own."""
+    pem = requests.get(sns.meta.endpoint_url + urlsplit(message["SigningCertUrl"]).path, timeout=10)
     assert pem.ok, pem.text
     fields = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
     signed = "".join(f"{field}\n{message[field]}\n" for field in fields if message.get(field) is not None)
@@ -127,3 +127,56 @@ def test_the_record_says_signature_version_1_and_the_topics_algorithm_signs_it(c
     for message in messages:
         assert message["SignatureVersion"] == "1"
         _verify(sns, message, algorithm)
+
+
+def test_one_certificate_signs_a_regions_messages_and_anyone_may_fetch_it(cloud, fn, lam, sns, sqs, role):
+    """As in AWS, every topic of a Region is signed with the Region's one certificate, which is public: fetched
+    unsigned, signed for SNS or signed for another service, the endpoint answers it; an unknown one is 404."""
+    name, function_arn, url = reporting_function(fn, lam, sqs, role)
+    for n, topic_arn in enumerate((topic(sns), topic(sns))):
+        lam.add_permission(FunctionName=name, StatementId=f"sns-{n}", Action="lambda:InvokeFunction",
+                           Principal="sns.amazonaws.com", SourceArn=topic_arn, SourceAccount=ACCOUNT)
+        subscribe(lam, sns, topic_arn, name, function_arn, allow=False)
+        sns.publish(TopicArn=topic_arn, Message="signed")
+    urls = {r["requestPayload"]["Records"][0]["Sns"]["SigningCertUrl"] for r in records(sqs, url, 2)}
+    assert len(urls) == 1, urls
+    path = urlsplit(urls.pop()).path
+    unsigned = requests.get(sns.meta.endpoint_url + path, timeout=10)
+    assert unsigned.status_code == 200 and unsigned.content.startswith(b"-----BEGIN CERTIFICATE-----")
+    x509.load_pem_x509_certificate(unsigned.content)
+    for client in (sns, sqs):  # signed requests for the path get the same certificate
+        request = AWSRequest("GET", sns.meta.endpoint_url + path)
+        SigV4Auth(client._request_signer._credentials, client.meta.service_model.signing_name,
+                  client.meta.region_name).add_auth(request)
+        assert requests.get(request.url, headers=dict(request.headers), timeout=10).content == unsigned.content
+    unknown = requests.get(sns.meta.endpoint_url + "/SimpleNotificationService-" + "0" * 32 + ".pem", timeout=10)
+    assert unknown.status_code == 404
+
+
+@pytest.mark.parametrize("topic_version, algorithm", [(None, hashes.SHA1()), ("2", hashes.SHA256())])
+def test_an_sqs_subscription_receives_the_notification_signed_with_the_topics_version(sns, sqs, topic_version,
+                                                                                      algorithm):
+    # the body an SQS subscriber reads, as in LocalStack's AWS-validated test_publish_sqs_verify_signature[1]
+    # and [2] (test_sns.snapshot.json): SignatureVersion is the topic's, MessageAttributes as Type and Value
+    topic_arn = sns.create_topic(Name=f"t-{uuid.uuid4().hex[:10]}",
+                                 Attributes={"SignatureVersion": topic_version} if topic_version else {})["TopicArn"]
+    queue_url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:10]}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    subscription = sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn,
+                                 ReturnSubscriptionArn=True)["SubscriptionArn"]
+    sns.publish(TopicArn=topic_arn, Message="with attributes", MessageAttributes={
+        "attr1": {"DataType": "Number", "StringValue": "1"}})
+    sns.publish(TopicArn=topic_arn, Message="with a subject", Subject="Hello")
+    got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)["Messages"]
+    bodies = sorted((json.loads(m["Body"]) for m in got), key=lambda b: b["Message"])
+    assert [set(b) for b in bodies] == [  # "with a subject", then "with attributes"
+        {"Type", "MessageId", "TopicArn", "Subject", "Message", "Timestamp", "SignatureVersion", "Signature",
+         "SigningCertURL", "UnsubscribeURL"},
+        {"Type", "MessageId", "TopicArn", "Message", "Timestamp", "SignatureVersion", "Signature", "SigningCertURL",
+         "UnsubscribeURL", "MessageAttributes"}]
+    for body in bodies:
+        assert body["SignatureVersion"] == (topic_version or "1")
+        assert body["UnsubscribeURL"] == (f"https://sns.{sns.meta.region_name}.amazonaws.com/?Action=Unsubscribe"
+                                          f"&SubscriptionArn={subscription}")
+        _verify(sns, {**body, "SigningCertUrl": body["SigningCertURL"]}, algorithm)
+    assert bodies[1]["MessageAttributes"] == {"attr1": {"Type": "Number", "Value": "1"}}
