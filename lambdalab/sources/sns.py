@@ -109,7 +109,7 @@ def _signed(subscription: Any, message: str, message_id: str, subject: str | Non
     signer = _signer(region)
     fields = dict(zip(_SIGNED, ("Notification", message_id, subscription.topic.arn, subject or None, message,
                                 iso_8601_datetime_with_milliseconds()), strict=True))
-    return {**fields, "SignatureVersion": None, "Signature": signature(signer.key, subscription.topic, fields),
+    return {**fields, "SignatureVersion": None, "Signature": _signature(signer.key, subscription.topic, fields),
             "SigningCertURL": f"https://sns.{region}.amazonaws.com/{signer.name}",
             "UnsubscribeURL": f"https://sns.{region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn="
                               f"{subscription.arn}",
@@ -123,7 +123,7 @@ def _version(topic: Any) -> str:
     return str(getattr(topic, "SignatureVersion", None) or getattr(topic, "signature_version", None) or "1")
 
 
-def signature(key: rsa.RSAPrivateKey, topic: Any, fields: dict[str, Any]) -> str:
+def _signature(key: rsa.RSAPrivateKey, topic: Any, fields: dict[str, Any]) -> str:
     """AWS's signature of a notification: its fields, each name and value on a line of its own, in this
     order, the Subject only when there is one; SHA256 for a topic of SignatureVersion 2, else SHA1."""
     text = "".join(f"{field}\n{fields[field]}\n" for field in
@@ -146,6 +146,7 @@ _signers: dict[str, _Signer] = {}  # Region -> its signer, kept for the process
 
 
 def _signer(region: str) -> _Signer:
+    """The Region's signer, made the first time the Region signs."""
     if (made := _signers.get(region)) is not None:
         return made
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)  # ~0.1 s: outside the lock
