@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from lambdalab.observe.metrics import _metric_data as _batch_metric_data
 
 SOURCE = """
 import time
@@ -98,3 +101,38 @@ def test_a_throttle_is_counted_and_is_not_an_invocation(fn, cloud):
     cloud.metrics.flush()
     assert _metric_data(cloud, "Throttles", {"FunctionName": name}, "Sum") == [1.0]
     assert _metric_data(cloud, "Invocations", {"FunctionName": name}, "Sum") == [1.0]
+
+
+def test_a_batch_reaches_cloudwatch_as_one_statistic_set_per_metric_dimensions_and_minute():
+    """CloudWatch keeps Lambda's metrics by the minute: a batch's values of one metric and dimension set within a
+    minute arrive as one statistic set (moto would keep each), timed at the earliest; a value alone stays one."""
+    at = datetime(2026, 12, 5, 12, 0, 10, tzinfo=timezone.utc)
+    items = [("Duration", ms, "Milliseconds", at + timedelta(seconds=s), [{"FunctionName": "f"}, {}])
+             for ms, s in ((30.0, 5), (10.0, 0), (20.0, 40), (7.0, 49))]  # 12:00:10 to 12:00:59
+    items.append(("Duration", 99.0, "Milliseconds", at + timedelta(seconds=60), [{"FunctionName": "f"}]))  # 12:01:10
+    data = _batch_metric_data(items)
+    noon = at.replace(tzinfo=None)
+    assert data == [
+        {"MetricName": "Duration", "Unit": "Milliseconds", "Timestamp": noon, "Dimensions": [
+            {"Name": "FunctionName", "Value": "f"}],
+         "StatisticValues": {"SampleCount": 4.0, "Sum": 67.0, "Minimum": 7.0, "Maximum": 30.0}},
+        {"MetricName": "Duration", "Unit": "Milliseconds", "Timestamp": noon, "Dimensions": [],
+         "StatisticValues": {"SampleCount": 4.0, "Sum": 67.0, "Minimum": 7.0, "Maximum": 30.0}},
+        {"MetricName": "Duration", "Unit": "Milliseconds", "Timestamp": noon + timedelta(seconds=60),
+         "Dimensions": [{"Name": "FunctionName", "Value": "f"}], "Value": 99.0}]
+
+
+def test_many_invocations_at_once_give_the_statistics_of_their_records(fn, cloud):
+    name = fn.create(SOURCE)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(lambda i: fn.invoke(name, {"fail": i % 4 == 0}), range(24)))
+    assert sum("FunctionError" in o for o in outcomes) == 6
+    cloud.metrics.flush()
+    durations = fn.records(name)["duration_ms"]
+    by_function = {"FunctionName": name}
+    assert _metric_data(cloud, "Invocations", by_function, "Sum") == [24.0]
+    assert _metric_data(cloud, "Invocations", by_function, "SampleCount") == [24.0]
+    assert _metric_data(cloud, "Errors", by_function, "Average") == [pytest.approx(0.25)]
+    for statistic, expected in (("Minimum", durations.min()), ("Maximum", durations.max()),
+                                ("Average", durations.mean())):
+        assert _statistics(cloud, "Duration", by_function, statistic) == pytest.approx(expected)
