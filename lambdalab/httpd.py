@@ -60,12 +60,12 @@ _RECV = 262144
 _IDLE, _READING, _BUSY = "idle", "reading", "busy"
 
 
+_REASONS = {status.value: status.phrase for status in HTTPStatus}  # looked up per response: no Enum call
+
+
 def reason(status: int) -> str:
     """The reason phrase of ``status`` (``http.HTTPStatus``'s), for every server in lambdalab."""
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
+    return _REASONS.get(status, "Unknown")
 
 
 class BadRequest(Exception):

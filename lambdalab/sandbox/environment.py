@@ -71,6 +71,7 @@ from .runtime_api import PREFIX, Connection, Request, RuntimeAPIServer
 
 log = logging.getLogger(__name__)
 _INVOCATION_PATH = re.compile(r"/runtime/invocation/([^/]+)/(response|error)$")
+_ACCEPTED = b'{"status": "OK"}'  # the Runtime API's 202 to a posted answer, encoded once
 LOG_CAP_NOTE = "lambdalab: {} bytes of log output beyond the per-invocation cap of {} bytes were dropped"
 EXIT_STATUS_TIMEOUT = 5.0  # seconds to wait for the reaper to report an exit the pidfd has shown
 STOP_TIMEOUT = 1.0  # seconds stop() waits for the environment's thread; it only kills, reaps and cleans up
@@ -495,7 +496,7 @@ class ExecutionEnvironment:
         """The 202 to the runtime's POST of the last answer, sent once the caller has it (by the thread)."""
         conn, self._ack = self._ack, None
         if conn is not None and conn in self._api.connections:  # a reset dropped it with its runtime
-            conn.respond(202, {"status": "OK"})
+            conn.respond(202, _ACCEPTED)
 
     def _fail(self, error_type: str, message: str, status: str = "error") -> None:
         self._answer = (status, error_type, error_body(error_type, message))
