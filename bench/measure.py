@@ -371,6 +371,46 @@ def start_time(runs: int) -> dict:
             "total_s_max": max(r["total_s"] for r in results)}
 
 
+_KEPT = """\
+import gc, json, sys, time
+import lambdalab
+
+def pss_mb():
+    gc.collect()
+    with open("/proc/self/smaps_rollup") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("Pss:")) / 1024
+
+n = int(sys.argv[1])
+cloud = lambdalab.start()
+lam = cloud.client("lambda")
+lam.create_function(FunctionName="kept", Runtime="python3.12", Handler="app.handler",
+                    Role=f"arn:aws:iam::{cloud.account}:role/lambda-role",
+                    Code={"ZipFile": lambdalab.zip_files({"app.py": "def handler(event, context):\\n    return 1\\n"})})
+lam.get_waiter("function_active_v2").wait(FunctionName="kept")
+for _ in range(200):  # the cold start and the first batches: not counted
+    lam.invoke(FunctionName="kept", Payload=b"{}")
+cloud.logs.flush(); cloud.metrics.flush()
+before, t0 = pss_mb(), time.perf_counter()
+for _ in range(n):
+    lam.invoke(FunctionName="kept", Payload=b"{}")
+seconds = time.perf_counter() - t0
+cloud.logs.flush(); cloud.metrics.flush()
+after = pss_mb()
+cloud.stop()
+print(json.dumps({"n": n, "mb_per_1000": (after - before) * 1000 / n, "invokes_per_s": n / seconds}))
+"""
+
+
+def kept_per_invocation(n: int) -> dict:
+    """What a running cloud keeps for each warm invocation (its record, log events and metrics), in a fresh
+    process: its PSS before and after ``n`` sequential invokes, per 1,000."""
+    proc = subprocess.run([sys.executable, "-c", _KEPT, str(n)], capture_output=True, text=True, timeout=600,
+                          cwd=os.path.dirname(os.path.abspath(__file__)))
+    if proc.returncode != 0:
+        raise RuntimeError(f"the invocations in a subprocess failed: {proc.stderr[-1000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 # -- 8: CPU share ----------------------------------------------------------------------------------
 def cpu_share(cloud, client, n_iter: int, runs: int) -> dict:
     out = {}

@@ -33,10 +33,12 @@ from sqs_mapping import sqs_mapping  # noqa: E402
 
 FULL = dict(warmups=50, warm_n=1000, cold_n=30, tp_seconds=5.0, tp_memories=(128, 1769), timeout_n=5,
             start_runs=3, cpu_runs=3, cpu_iter=3_000_000, peer_calls=200, peer_cli=10, async_delay_n=200,
-            async_events=2000, inflight=4, codec_rounds=5000, sqs_messages=2000, sqs_n=100, sources_n=200)
+            async_events=2000, inflight=4, codec_rounds=5000, sqs_messages=2000, sqs_n=100, sources_n=200,
+            kept_n=5000)
 QUICK = dict(warmups=20, warm_n=200, cold_n=5, tp_seconds=1.5, tp_memories=(128,), timeout_n=2,
              start_runs=1, cpu_runs=1, cpu_iter=3_000_000, peer_calls=30, peer_cli=2, async_delay_n=30,
-             async_events=200, inflight=4, codec_rounds=1000, sqs_messages=300, sqs_n=20, sources_n=30)
+             async_events=200, inflight=4, codec_rounds=1000, sqs_messages=300, sqs_n=20, sources_n=30,
+             kept_n=1000)
 
 
 def machine() -> dict:
@@ -134,6 +136,7 @@ def run(cfg: dict, quick: bool) -> tuple[Report, dict]:
         raise SystemExit(f"bench: the Python runtime is missing ({bootstrap}); nothing can be invoked yet")
 
     st = rep.section("start", measure.start_time, cfg["start_runs"])
+    kept = rep.section("kept_per_invocation", measure.kept_per_invocation, cfg["kept_n"])
     codec = rep.section("wire_codec", measure.wire_codec, cfg["codec_rounds"])
 
     cloud = lambdalab.start(cpu_throttle=True)
@@ -252,6 +255,9 @@ def run(cfg: dict, quick: bool) -> tuple[Report, dict]:
         rep.row("url_invoke_p50", "  the same function invoked with boto3, p50 / p99 (interleaved)", direct["p50"],
                 "ms",
                 fmt=f"{{:.2f}} / {direct['p99']:.2f}")
+    if kept:
+        rep.row("kept_per_1000", f"memory a running cloud keeps per 1,000 warm invocations (of {kept['n']:,}: "
+                "records, logs, metrics)", kept["mb_per_1000"], "MB", fmt="{:.2f}")
     if stop:
         rep.row("stop_in_flight", f"cloud.stop() with {stop['inflight']} invocations in flight", stop["stop_s"], "s",
                 ("<=", 1))
