@@ -5,10 +5,11 @@
     python bench/profile_warm.py --loop 10       # only invoke for 10 s (what --pyspy records)
 
 It first measures, interleaved call by call, boto3 Invoke against lambdalab, against the floor (a
-no-op server, bench/floor.py) and against lambdalab's own HTTP server answering a constant (its
-HTTP layer alone), plus botocore's client side alone (a Stubber: no HTTP). Then it wraps the
-stages of the invoke path with timers, in this process only, and prints the median of each per
-invoke, as a tree: what the gateway thread does (route, IAM guard, wire parse/validate,
+no-op server, bench/floor.py), against lambdalab's own HTTP server answering a constant (its HTTP
+layer alone) and against lambdalab served by another process (``lambdalab serve``: what the cloud
+in a process of its own would give), plus botocore's client side alone (a Stubber: no HTTP). Then
+it wraps the stages of the invoke path with timers, in this process only, and prints the median of
+each per invoke, as a tree: what the gateway thread does (route, IAM guard, wire parse/validate,
 authorization, the invoke operation, response), what running the invocation takes (thaw, CPU
 meter, the event's delivery, the Runtime API round trip, the log lines and the record: on the
 gateway thread itself for a warm invoke, else on the environment's after a hand-off). A stage
@@ -140,8 +141,22 @@ def constant_app(environ, start_response):
     return [body]
 
 
+def served_elsewhere() -> tuple[subprocess.Popen, dict[str, str]]:
+    """``lambdalab serve`` in a process of its own: the process, and the environment its clients use."""
+    proc = subprocess.Popen([sys.executable, "-m", "lambdalab.cli", "serve"], stdout=subprocess.PIPE, text=True)
+    environ: dict[str, str] = {}
+    for line in proc.stdout:
+        if line.strip().startswith("export "):
+            key, _, value = line.strip().removeprefix("export ").partition("=")
+            environ[key] = value
+        if line.startswith("Press Ctrl+C"):
+            return proc, environ
+    raise RuntimeError(f"lambdalab serve ended before serving (exit status {proc.wait()})")
+
+
 def clients_compared(cloud, client, n: int) -> dict[str, list[float]]:
-    """boto3 Invoke against lambdalab, the floor and lambdalab's bare HTTP server, round-robin."""
+    """boto3 Invoke against lambdalab, the floor, lambdalab's bare HTTP server and lambdalab served by
+    another process (no GIL shared with the client), round-robin."""
     from botocore.stub import Stubber
 
     from lambdalab.httpd import HTTPServer
@@ -149,16 +164,23 @@ def clients_compared(cloud, client, n: int) -> dict[str, list[float]]:
     floor_server = FloorServer().start()
     bare = HTTPServer(constant_app, name="bench-bare-httpd")
     bare.start()
+    proc, environ = served_elsewhere()
     try:
         others = {"floor": measure.floor_client(cloud, floor_server.url),
-                  "httpd": measure.floor_client(cloud, f"http://127.0.0.1:{bare.port}")}
+                  "httpd": measure.floor_client(cloud, f"http://127.0.0.1:{bare.port}"),
+                  "served": cloud.session.client("lambda", endpoint_url=environ["AWS_ENDPOINT_URL"],
+                                                 aws_access_key_id=environ["AWS_ACCESS_KEY_ID"],
+                                                 aws_secret_access_key=environ["AWS_SECRET_ACCESS_KEY"],
+                                                 config=measure.CLIENT_CONFIG)}
+        measure.create(others["served"], NAME, measure.TRIVIAL)
+        others["served"].get_waiter("function_active_v2").wait(FunctionName=NAME)
         for c in others.values():
             for i in range(50):
                 measure.invoke(c, NAME, {"i": i})
-        times: dict[str, list[float]] = {"lambdalab": [], "floor": [], "httpd": [], "stub": []}
+        times: dict[str, list[float]] = {"lambdalab": [], "floor": [], "httpd": [], "served": [], "stub": []}
         targets = [("lambdalab", client), *others.items()]
         for i in range(n):
-            for label, c in targets[i % 3:] + targets[:i % 3]:
+            for label, c in targets[i % 4:] + targets[:i % 4]:
                 times[label].append(measure.invoke(c, NAME, {"i": i})[0])
         stub_client = measure.lambda_client(cloud)
         with Stubber(stub_client) as stubber:
@@ -169,6 +191,8 @@ def clients_compared(cloud, client, n: int) -> dict[str, list[float]]:
                 times["stub"].append((time.perf_counter() - t0) * 1000)
         return times
     finally:
+        proc.terminate()
+        proc.wait(timeout=30)
         bare.stop()
         floor_server.close()
 
@@ -196,12 +220,14 @@ def breakdown(n: int) -> None:
         cloud.stop()
 
     us = lambda ms: f"{ms * 1000:8.0f}"  # noqa: E731
-    lam, flo, bare, stub = (median(times[k]) for k in ("lambdalab", "floor", "httpd", "stub"))
+    lam, flo, bare, served, stub = (median(times[k]) for k in ("lambdalab", "floor", "httpd", "served", "stub"))
     print(f"warm Invoke, trivial handler, 128 MB, n={n} each, round-robin; medians in us\n")
     print(f"{us(lam)}  boto3 -> lambdalab (what run.py measures)")
     print(f"{us(flo)}  boto3 -> the floor (no-op keep-alive server)   ratio {lam / flo:.2f}x (budget 1.4x)")
     print(f"{us(bare)}  boto3 -> lambdalab's HTTP server, constant answer (its HTTP layer: {us(bare - flo).strip()} "
           "over the floor)")
+    print(f"{us(served)}  boto3 -> lambdalab served by another process (`lambdalab serve`: no GIL shared with the "
+          f"client)   ratio {served / flo:.2f}x")
     print(f"{us(stub)}  botocore's client side alone (Stubber: build, sign, parse; no HTTP)")
     print(f"{us(lam - flo)}  lambdalab beyond the floor\n")
 
