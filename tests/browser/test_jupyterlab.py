@@ -182,6 +182,14 @@ def plot_of(page, source: str):
     return code_cell(page, source).locator(".js-plotly-plot").first
 
 
+def figure_titled(page, title: str):
+    """The plotly figure whose drawn title starts with ``title``: what the learner reads above it (a long
+    cell's source is not all in the page, as CodeMirror draws only the lines near the view)."""
+    figures = page.locator(".jp-Notebook .js-plotly-plot").filter(has=page.locator(".gtitle", has_text=title))
+    assert figures.count() == 1, f"expected one figure titled {title!r}, found {figures.count()}"
+    return figures
+
+
 @pytest.mark.parametrize("name", ["00_welcome.ipynb"])
 def test_a_chapter_runs_in_jupyterlab_and_saves_small(lab, kernels_down, page, name):
     run_chapter(page, lab, name)
@@ -233,7 +241,7 @@ def test_04_attempts_timeline_draws_the_retries_minutes_apart(lab, kernels_down,
     name = "04_invocation_models.ipynb"
     started = datetime.now(timezone.utc).replace(tzinfo=None)
     run_chapter(page, lab, name)
-    plot = plot_of(page, 'title="One failing function, three invocation models"')
+    plot = figure_titled(page, "One failing function, three invocation models")
     drawn = plot.evaluate("""el => ({
         range: el._fullLayout.xaxis.range, rows: el._fullLayout.yaxis.categoryarray,
         points: el.calcdata.map(cd => [cd[0].trace.name, cd[0].node3 ? cd[0].node3.selectAll('.point').size() : 0]),
@@ -260,7 +268,7 @@ def test_05_thumbnail_servers_timeline_and_a_function_url_opened_from_the_page(l
     images = code_cell(page, "def as_img(").locator(".jp-OutputArea-output img")
     widths = [images.nth(i).evaluate("img => img.complete && img.naturalWidth") for i in range(images.count())]
     assert widths == [1200, 200], f"the photo and its thumbnail, as drawn: {widths}"
-    plot = plot_of(page, 'title="Instances running (1) or stopped (0)')
+    plot = figure_titled(page, "Instances running (1) or stopped (0)")
     lines = dict(plot.evaluate("el => el._fullData.map(t => [t.name, [...t.y]])"))
     office_hours = [int(h < 19 or 7 <= h % 24 < 19) for h in range(49)]  # Monday 00:00 on, hour by hour
     assert lines == {"dev-1": office_hours, "dev-2": office_hours, "prod-1": [1] * 49}, lines
@@ -287,7 +295,7 @@ def test_08_the_month_is_billed_with_its_free_tier_and_provisioned_capacity_brea
     bill = code_cell(page, "billing.bill_table(items)").locator("table").first
     rows = bill.locator("tbody tr").all_inner_texts()
     assert any("Requests Free Tier" in row for row in rows) and any("Compute Free Tier" in row for row in rows), rows
-    plot = plot_of(page, 'title="One GB-second of capacity, by utilisation"')
+    plot = figure_titled(page, "One GB-second of capacity, by utilisation")
     lines = plot.evaluate("el => el._fullData.map(t => ({name: t.name, x: [...t.x], y: [...t.y]}))")
     provisioned, on_demand = lines
     assert provisioned["y"][0] > on_demand["y"][0] and provisioned["y"][-1] < on_demand["y"][-1], lines
@@ -300,11 +308,11 @@ def test_06_the_learner_sees_concurrency_stay_under_the_account_limit_and_a_burs
     and the burst's figure shows throttled requests only while the function scales."""
     name = "06_concurrency.ipynb"
     run_chapter(page, lab, name)
-    plot = plot_of(page, 'title="Invocations in flight"')
+    plot = figure_titled(page, "Invocations in flight")
     rates = plot.evaluate("el => el._fullData.map(t => ({name: t.name, most: Math.max(...[...t.y].map(Number))}))")
     assert [r["name"] for r in rates] == [f"{rate} per second" for rate in (2, 4, 8, 12)], rates
     assert all(1 <= r["most"] <= 10 for r in rates) and rates[-1]["most"] > rates[0]["most"], rates
-    surge = plot_of(page, 'title="A burst meets the scaling rate')
+    surge = figure_titled(page, "A burst meets the scaling rate")
     traces = surge.evaluate("el => el._fullData.map(t => ({name: t.name, y: [...t.y].map(Number)}))")
     throttled = next(t["y"] for t in traces if t["name"] == "throttled")
     assert sum(throttled) > 0 and throttled[-1] == 0, "throttles during the burst, none once it has scaled"
@@ -335,7 +343,7 @@ def test_07_policy_explorer_decides_what_the_learner_asks(lab, kernels_down, pag
 def test_09_step_labels_stand_clear_of_the_ticks(lab, kernels_down, page):
     name = "09_packaging_and_deployment.ipynb"
     run_chapter(page, lab, name)
-    plot = plot_of(page, 'title="Which version served each request to greeter:live"')
+    plot = figure_titled(page, "Which version served each request to greeter:live")
     boxes = plot.evaluate("""el => {
         const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
         return {area: box(el.querySelector('.nsewdrag')),
