@@ -122,11 +122,20 @@ def run_again_up_to(page, cell, after: int) -> None:
         f"the cell did not run again (prompt {prompt!r}); errors shown:\n" + "\n---\n".join(errors_shown(page)))
 
 
+# The indexes of the code cells whose source contains the argument, read from each editor's document:
+# CodeMirror puts only the lines near the view in the page, so a long cell's last lines are not in its text.
+_CELLS_WITH = """source => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell')].flatMap((cell, i) => {
+    const content = cell.querySelector('.cm-content');
+    const view = content && content.cmView && content.cmView.view;
+    return (view ? view.state.doc.toString() : content ? content.textContent : '').includes(source) ? [i] : [];
+})"""
+
+
 def code_cell(page, source: str):
     """The code cell whose source contains ``source``."""
-    cell = page.locator(".jp-Notebook .jp-CodeCell").filter(has=page.locator(".jp-InputArea-editor", has_text=source))
-    assert cell.count() == 1, f"expected one code cell with {source!r}, found {cell.count()}"
-    return cell
+    found = page.evaluate(_CELLS_WITH, source)
+    assert len(found) == 1, f"expected one code cell with {source!r}, found {len(found)}"
+    return page.locator(".jp-Notebook .jp-CodeCell").nth(found[0])
 
 
 def test_notebook_01_runs_in_jupyterlab_and_its_invoke_console_answers(lab, kernels_down, page):
@@ -183,8 +192,7 @@ def plot_of(page, source: str):
 
 
 def figure_titled(page, title: str):
-    """The plotly figure whose drawn title starts with ``title``: what the learner reads above it (a long
-    cell's source is not all in the page, as CodeMirror draws only the lines near the view)."""
+    """The plotly figure whose drawn title contains ``title``: what the learner reads above it."""
     figures = page.locator(".jp-Notebook .js-plotly-plot").filter(has=page.locator(".gtitle", has_text=title))
     assert figures.count() == 1, f"expected one figure titled {title!r}, found {figures.count()}"
     return figures
