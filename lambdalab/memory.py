@@ -292,8 +292,8 @@ def _json_object_items(text: str) -> Any:
             raise ValueError(f"expected {char!r} at character {at} of the JSON object")
         return at + 1
 
-    at = expect("{", 0)
-    if text[skip(text, at).end():].startswith("}"):
+    at = skip(text, expect("{", 0)).end()
+    if text[at:at + 1] == "}":
         return
     while True:
         key, at = decode(text, skip(text, at).end())
