@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
 from .. import sources
+from ..arns import parse_arn
 
 SNS = "sns.amazonaws.com"
 
@@ -67,9 +68,8 @@ def _publishing(moto_publish):
         if message_structure == "json":  # the "lambda" entry of the message, else its "default"
             message = subscription._parse_message_structure(message, "lambda")
         topic = subscription.topic
-        region = topic.arn.split(":")[3]
-        sources.invoke(sources.for_resource(SNS, topic.arn, subscription.account_id), subscription.endpoint, region,
-                       record(subscription, message, message_id, subject, message_attributes))
+        sources.invoke(sources.for_resource(SNS, topic.arn, subscription.account_id), subscription.endpoint,
+                       _region(topic), record(subscription, message, message_id, subject, message_attributes))
         return None
 
     publish.lambdalab = True
@@ -80,41 +80,44 @@ def record(subscription: Any, message: str, message_id: str, subject: str | None
            message_attributes: dict[str, Any] | None) -> dict[str, Any]:
     """The event SNS sends a subscribed function for one message: SignatureVersion "1" whatever the topic's,
     Subject null when there is none, MessageAttributes always."""
-    signed = _signed(subscription, message, message_id, subject, message_attributes)
+    signed = _signed(subscription, message, message_id, subject, message_attributes, "1")
     return {"Records": [{
         "EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": subscription.arn,
-        "Sns": {**{field: signed[field] for field in _SIGNED}, "SignatureVersion": "1",
-                "Signature": signed["Signature"], "SigningCertUrl": signed["SigningCertURL"],
-                "UnsubscribeUrl": signed["UnsubscribeURL"], "MessageAttributes": signed["MessageAttributes"]}}]}
+        "Sns": {_LAMBDA_NAMES.get(field, field): value for field, value in signed.items()}}]}
 
 
 def notification(subscription: Any, message: str, message_id: str, subject: str | None = None,
                  message_attributes: dict[str, Any] | None = None) -> dict[str, Any]:
     """What SNS sends an SQS queue or an HTTP(S) endpoint for one message (moto's ``get_post_data``, replaced):
     the topic's SignatureVersion, Subject and MessageAttributes only when there are some."""
-    signed = _signed(subscription, message, message_id, subject, message_attributes)
-    signed["SignatureVersion"] = _version(subscription.topic)
+    signed = _signed(subscription, message, message_id, subject, message_attributes, _version(subscription.topic))
     return {field: value for field, value in signed.items() if value not in (None, {})}
 
 
 _SIGNED = ("Type", "MessageId", "TopicArn", "Subject", "Message", "Timestamp")  # in AWS's order
+_LAMBDA_NAMES = {"SigningCertURL": "SigningCertUrl", "UnsubscribeURL": "UnsubscribeUrl"}  # a record's spelling
 
 
 def _signed(subscription: Any, message: str, message_id: str, subject: str | None,
-            message_attributes: dict[str, Any] | None) -> dict[str, Any]:
-    """A notification's fields in AWS's order, signed with its Region's key."""
+            message_attributes: dict[str, Any] | None, version: str) -> dict[str, Any]:
+    """A notification's fields in AWS's order, saying ``version`` and signed with its Region's key
+    (by the topic's own version, whatever ``version`` says)."""
     from moto.core.utils import iso_8601_datetime_with_milliseconds  # the cloud's clock (mototime)
 
-    region = subscription.topic.arn.split(":")[3]
+    region = _region(subscription.topic)
     signer = _signer(region)
     fields = dict(zip(_SIGNED, ("Notification", message_id, subscription.topic.arn, subject or None, message,
                                 iso_8601_datetime_with_milliseconds()), strict=True))
-    return {**fields, "SignatureVersion": None, "Signature": _signature(signer.key, subscription.topic, fields),
+    return {**fields, "SignatureVersion": version, "Signature": _signature(signer.key, subscription.topic, fields),
             "SigningCertURL": f"https://sns.{region}.amazonaws.com/{signer.name}",
             "UnsubscribeURL": f"https://sns.{region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn="
                               f"{subscription.arn}",
             "MessageAttributes": {name: {"Type": value["Type"], "Value": value["Value"]}
                                   for name, value in (message_attributes or {}).items()}}
+
+
+def _region(topic: Any) -> str:
+    return parse_arn(topic.arn).region
 
 
 def _version(topic: Any) -> str:
