@@ -17,8 +17,9 @@ LAB_FLAGS  ?= $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # The course's Jupyter settings (.jupyter/: a kernel whose tab was closed is shut down after 15 idle
 # minutes). On Binder the repository is the home directory, so .jupyter/ is ~/.jupyter there.
+# JupyterLab runs through ./start, the session's environment, as Binder runs it.
 lab: $(VENV)/.installed
-	JUPYTER_CONFIG_PATH=$(CURDIR)/.jupyter$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH)) $(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(strip $(LAB_FLAGS) $(WELCOME))
+	JUPYTER_CONFIG_PATH=$(CURDIR)/.jupyter$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH)) $(CURDIR)/start $(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(strip $(LAB_FLAGS) $(WELCOME))
 
 # Notebooks are committed unexecuted, and nbval never compares outputs of cells without an
 # execution count: each cell must just run without an error, which --nbval-lax states honestly.

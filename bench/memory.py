@@ -3,18 +3,18 @@
     python bench/memory.py                          # every notebook in notebooks/
     python bench/memory.py notebooks/03_*.ipynb     # some of them
 
-Each notebook runs in a fresh kernel (nbclient, the venv's Python) while a thread samples, every
-20 ms, the proportional set size (PSS, from /proc/PID/smaps_rollup) of the kernel and all its
-descendants: PSS counts a page shared by N processes as 1/N in each, so the sum is what the
-chapter really holds, which RSS overstates for 36 forked environments. It prints each chapter's
-peak (with the cell it happened in and how many processes there were), its PSS once the final
-``cloud.stop()`` cell has run (the kernel stays alive as a learner's does), and the budget: a
-Binder session has 1-2 GB for everything, so one chapter's peak must stay <= 400 MB and its idle
-kernel <= 200 MB once the cloud is stopped. The whole course's execution time is printed against
-its budget (<= 10 min) too, and, for more than one chapter, the whole session a Binder learner has
-when opening the chapters one after another beside an idle JupyterLab server (measured too): with
-each kernel shut down as the chapters ask, and with every kernel left running. Linux only
-(smaps_rollup); the numbers go to bench/results/memory.json.
+Each notebook runs in a fresh kernel (nbclient, the venv's Python, in the environment the repository's
+``start`` gives a Binder session and ``make lab``) while a thread samples, every 20 ms, the
+proportional set size (PSS, from /proc/PID/smaps_rollup) of the kernel and all its descendants: PSS
+counts a page shared by N processes as 1/N in each, so the sum is what the chapter really holds, which
+RSS overstates for 36 forked environments. It prints each chapter's peak (with the cell it happened in
+and how many processes there were), its PSS once the final ``cloud.stop()`` cell has run (the kernel
+stays alive as a learner's does), and the budget: a Binder session has 1-2 GB for everything, so one
+chapter's peak must stay <= 400 MB and its idle kernel <= 200 MB once the cloud is stopped. The whole
+course's execution time is printed against its budget (<= 10 min) too, and, for more than one chapter,
+the whole session a Binder learner has when opening the chapters one after another beside an idle
+JupyterLab server (measured too): with each kernel shut down as the chapters ask, and with every kernel
+left running. Linux only (smaps_rollup); the numbers go to bench/results/memory.json.
 """
 
 from __future__ import annotations
@@ -119,6 +119,15 @@ class Sampler:
             self.sample()
 
 
+def session_environment() -> dict[str, str]:
+    """The environment the course's Jupyter session and its kernels run with: this one, as the
+    repository's ``start`` (which Binder and ``make lab`` run JupyterLab through) leaves it."""
+    show = "import json, os; print(json.dumps(dict(os.environ)))"
+    out = subprocess.run([str(HERE.parent / "start"), sys.executable, "-c", show], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    return json.loads(out)
+
+
 def run_notebook(path: Path, timeout: int) -> Chapter:
     import nbformat
     from jupyter_client.manager import KernelManager
@@ -127,7 +136,7 @@ def run_notebook(path: Path, timeout: int) -> Chapter:
     chapter = Chapter(path.name)
     nb = nbformat.read(path, as_version=4)
     km = KernelManager(kernel_name="python3")  # "python" in the spec becomes this interpreter
-    km.start_kernel(cwd=str(path.parent))
+    km.start_kernel(cwd=str(path.parent), env=session_environment())
     t0 = time.perf_counter()
     try:
         kernel = psutil.Process(km.provisioner.pid)
@@ -171,8 +180,8 @@ def jupyterlab_mb(settle_s: float = 5.0) -> float:
         port = s.getsockname()[1]
     token = secrets.token_hex(8)
     with tempfile.TemporaryDirectory() as home:
-        env = {**os.environ, "HOME": home, "JUPYTER_CONFIG_DIR": f"{home}/config", "JUPYTER_DATA_DIR": f"{home}/data",
-               "JUPYTER_RUNTIME_DIR": f"{home}/runtime"}
+        env = {**session_environment(), "HOME": home, "JUPYTER_CONFIG_DIR": f"{home}/config",
+               "JUPYTER_DATA_DIR": f"{home}/data", "JUPYTER_RUNTIME_DIR": f"{home}/runtime"}
         command = [str(Path(sys.executable).with_name("jupyter")), "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
                    f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={NOTEBOOKS}"]
         if os.geteuid() == 0:
