@@ -8,8 +8,9 @@ Session costs about 10 MB. :func:`client` makes every client of every cloud in t
 one Session, each with its own keys, and moto's own session reads from the same loader
 (:func:`share_models_with_moto`), so each model is parsed once however many clients a notebook
 makes (its chapter, its exercises, its widgets). Two of moto's modules read at import what a cloud
-does not need (every Region's EC2 instance type offerings; botocore's endpoints parsed anew, three
-times, to list EC2's Regions): :func:`lean_moto_imports` imports them without it. moto's IAM parses
+seldom or never needs (every EC2 instance type's description and every Region's offerings of them;
+botocore's endpoints parsed anew, three times, to list EC2's Regions): :func:`lean_moto_imports`
+imports them without it. moto's IAM parses
 AWS's managed policies whole for each account, a high-water mark the heap keeps:
 :func:`aws_managed_policies_one_at_a_time` reads them a policy at a time.
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import gzip
 import importlib.abc
 import importlib.machinery
 import json
@@ -104,14 +106,18 @@ class _LeanLoader(importlib.abc.Loader):
         self.lean(self.loader, module)
 
 
-def _offerings_by_region(loader: Any, module: Any) -> None:
-    """moto's ``ec2.models.instance_types`` without every Region's instance type offerings (about 50 MB
-    of dicts, read at import): its tables read a Region's file when first asked for."""
+def _instance_types_when_asked(loader: Any, module: Any) -> None:
+    """moto's ``ec2.models.instance_types`` without what it reads at import and a cloud seldom asks for:
+    every Region's instance type offerings (about 50 MB of dicts) and every instance type's description
+    (about 11 MB, kept for the process's life). Its tables read them when first asked for; the names
+    of the instance types are there from the start."""
     from moto.utilities import utils
 
     original = utils.load_resource
 
-    def load_resource(resource: str) -> Any:  # what the module reads at import: all but the offerings
+    def load_resource(resource: str) -> Any:  # what the module reads at import: all but these two
+        if resource == _INSTANCE_TYPES:
+            return {}
         return [] if "/instance_type_offerings/" in resource else original(resource)
 
     utils.load_resource = load_resource  # the module imports the name from moto's utils as it runs
@@ -120,6 +126,9 @@ def _offerings_by_region(loader: Any, module: Any) -> None:
     finally:
         utils.load_resource = original
         module.load_resource = original
+    names = _InstanceTypes.names_in_moto()
+    module.INSTANCE_FAMILIES = list({name.split(".")[0] for name in names})
+    _lazy_instance_types(module, names)
     _lazy_offerings(module)
 
 
@@ -140,7 +149,7 @@ def _regions_from_moto_session(loader: Any, module: Any) -> None:
 
 
 # moto's modules that read at import what a cloud does not need, and how each is imported instead
-_LEAN = {"moto.ec2.models.instance_types": _offerings_by_region,
+_LEAN = {"moto.ec2.models.instance_types": _instance_types_when_asked,
          "moto.ec2.models.availability_zones_and_regions": _regions_from_moto_session}
 
 
@@ -160,7 +169,7 @@ def release(cloud: LocalCloud) -> None:
     _drop_moto_accounts({cloud.account, cloud.other_account} - in_use)
     if not others:
         _forget_models()
-        _forget_instance_type_offerings()
+        _forget_instance_types()
     gc.collect()
     _trim_heap()
 
@@ -240,12 +249,91 @@ class _Offerings(dict):
         return region in self.files
 
 
-def _forget_instance_type_offerings() -> None:
-    """The instance type offerings moto's EC2 read (every Region's, when it was imported before
-    :func:`lean_moto_imports`; those asked for since, otherwise): read again when next used."""
+def _forget_instance_types() -> None:
+    """The instance types and offerings moto's EC2 read (all of them, when it was imported before
+    :func:`lean_moto_imports`; those asked for since, otherwise): read again when next asked for."""
     module = sys.modules.get("moto.ec2.models.instance_types")
-    if module is not None:
-        _lazy_offerings(module)
+    if module is None:
+        return
+    if isinstance(module.INSTANCE_TYPES, _InstanceTypes):
+        dict.clear(module.INSTANCE_TYPES)  # in place: moto's Batch holds the table too
+        module.InstanceTypeBackend.instance_types = _EveryInstanceType(module)
+    else:
+        _lazy_instance_types(module, list(module.INSTANCE_TYPES))
+    _lazy_offerings(module)
+
+
+_INSTANCE_TYPES = "ec2/resources/instance_types.json"  # moto's description of every EC2 instance type
+
+
+class _InstanceTypes(dict):
+    """moto's descriptions of the EC2 instance types by name: the names from the start, the
+    descriptions read from moto's file, all at once, when one is first asked for."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__()
+        self.names = dict.fromkeys(names)  # in moto's order
+
+    @staticmethod
+    def names_in_moto() -> list[str]:
+        """The names in moto's file, each description parsed and dropped in turn (no whole parse)."""
+        from moto.utilities import utils
+
+        try:
+            text = gzip.decompress(utils.load_resource_as_bytes(_INSTANCE_TYPES + ".gz")).decode()
+        except FileNotFoundError:  # moto reads the plain file when there is no compressed one
+            text = utils.load_resource_as_str(_INSTANCE_TYPES)
+        return [name for name, _ in _json_object_items(text)]
+
+    def _read(self) -> _InstanceTypes:
+        if not dict.__len__(self):
+            from moto.utilities.utils import load_resource
+
+            dict.update(self, load_resource(_INSTANCE_TYPES))
+        return self
+
+    def __getitem__(self, name: str) -> Any:
+        return dict.__getitem__(self._read(), name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return dict.get(self._read(), name, default) if name in self.names else default
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names
+
+    def __iter__(self) -> Any:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def keys(self) -> Any:
+        return self.names.keys()
+
+    def values(self) -> Any:
+        return dict.values(self._read())
+
+    def items(self) -> Any:
+        return dict.items(self._read())
+
+
+class _EveryInstanceType:
+    """moto's ``InstanceTypeBackend.instance_types`` (every type, for DescribeInstanceTypes), made when
+    first asked for rather than as the class is defined."""
+
+    def __init__(self, module: Any) -> None:
+        self.module, self.types = module, None
+
+    def __get__(self, backend: Any, owner: Any) -> list:
+        if self.types is None:
+            self.types = list(map(self.module.InstanceType, self.module.INSTANCE_TYPES))
+        return self.types
+
+
+def _lazy_instance_types(module: Any, names: list[str]) -> None:
+    """Replace the module's instance types by a table that reads their descriptions when first asked for."""
+    module.INSTANCE_TYPES = _InstanceTypes(names)
+    module.InstanceTypeBackend.instance_types = _EveryInstanceType(module)
 
 
 def _lazy_offerings(module: Any) -> None:

@@ -175,6 +175,42 @@ print(json.dumps([first == again == files, len(files[0]) > 100, loaded_running, 
     assert loaded_running == ["us-east-1"] and loaded_stopped == [] and loaded_again == ["us-east-1"]
 
 
+def test_ec2_reads_its_instance_types_when_asked_and_describes_them_as_moto_does():
+    """moto's EC2 would read every instance type's description at import (about 11 MB, kept for the
+    process's life); a cloud's knows their names from the start and reads the descriptions only when
+    DescribeInstanceTypes asks, answering as moto's file says, and gives them back when no cloud runs."""
+    code = """
+import json
+import lambdalab
+from moto.utilities.utils import load_resource
+
+with lambdalab.start() as cloud:
+    ec2 = cloud.client("ec2")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    ec2.run_instances(ImageId=image, InstanceType="t3.micro", MinCount=1, MaxCount=1)
+    from moto.ec2.models import instance_types
+    read_running = dict.__len__(instance_types.INSTANCE_TYPES)
+    every = ec2.get_paginator("describe_instance_types").paginate().build_full_result()["InstanceTypes"]
+    one = ec2.describe_instance_types(InstanceTypes=["t3.micro"])["InstanceTypes"][0]
+    read_asked = dict.__len__(instance_types.INSTANCE_TYPES)
+    families = sorted(instance_types.INSTANCE_FAMILIES)
+read_stopped = dict.__len__(instance_types.INSTANCE_TYPES)
+with lambdalab.start() as cloud:
+    again = len(cloud.client("ec2").get_paginator("describe_instance_types").paginate().build_full_result()[
+        "InstanceTypes"])
+full = load_resource("ec2/resources/instance_types.json")
+print(json.dumps([read_running, read_asked, read_stopped, sorted(t["InstanceType"] for t in every) == sorted(full),
+                  again == len(full), one["VCpuInfo"] == full["t3.micro"]["VCpuInfo"],
+                  one["MemoryInfo"] == full["t3.micro"]["MemoryInfo"],
+                  families == sorted({name.split(".")[0] for name in full})]))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    read_running, read_asked, read_stopped, *same = json.loads(out.stdout.strip().splitlines()[-1])
+    assert read_running == 0, "RunInstances read every instance type's description"
+    assert read_asked > 1000 and read_stopped == 0
+    assert all(same)
+
+
 def test_ec2_lists_its_regions_through_moto_session_not_three_new_ones():
     """moto's EC2 lists its Regions at import from three new boto3 Sessions, each parsing botocore's endpoints
     (27 MB a kernel kept): a cloud's answers from moto's own session, with the same Regions."""
