@@ -30,6 +30,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import json
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -59,14 +60,20 @@ def _publishing(moto_publish):
     def publish(subscription, message: str, message_id: str, subject: str | None = None,
                 message_attributes: dict[str, Any] | None = None, group_id: str | None = None,
                 deduplication_id: str | None = None, message_structure: str | None = None) -> None:
-        if subscription.protocol != "lambda":
+        protocol = subscription.protocol
+        enveloped = protocol == "sqs" and not subscription.attributes.get("RawMessageDelivery")
+        if protocol != "lambda" and not enveloped:
             return moto_publish(subscription, message, message_id, subject, message_attributes, group_id,
                                 deduplication_id, message_structure)
         matcher = subscription._filter_policy_matcher
         if matcher is not None and not matcher.matches(message_attributes, message):
             return None
-        if message_structure == "json":  # the "lambda" entry of the message, else its "default"
-            message = subscription._parse_message_structure(message, "lambda")
+        if message_structure == "json":  # the protocol's entry of the message, else its "default"
+            message = subscription._parse_message_structure(message, protocol)
+        if enveloped:
+            _send_to_queue(subscription, notification(subscription, message, message_id, subject, message_attributes),
+                           group_id, deduplication_id)
+            return None
         topic = subscription.topic
         sources.invoke(sources.for_resource(SNS, topic.arn, subscription.account_id), subscription.endpoint,
                        _region(topic), record(subscription, message, message_id, subject, message_attributes))
@@ -74,6 +81,18 @@ def _publishing(moto_publish):
 
     publish.lambdalab = True
     return publish
+
+
+def _send_to_queue(subscription: Any, envelope: dict[str, Any], group_id: str | None,
+                   deduplication_id: str | None) -> None:
+    """Put the notification in the subscribed queue as moto would, but with its fields in AWS's order
+    (moto sorts them)."""
+    from moto.sqs.models import sqs_backends
+
+    queue = parse_arn(subscription.endpoint)
+    body = json.dumps(envelope, indent=2, separators=(",", ": "))  # moto's layout: AWS's is not recorded
+    sqs_backends[subscription.account_id][queue.region].send_message(
+        queue.resource, body, deduplication_id=deduplication_id, group_id=group_id, validate_group_id=False)
 
 
 def record(subscription: Any, message: str, message_id: str, subject: str | None,

@@ -157,7 +157,8 @@ def test_one_certificate_signs_a_regions_messages_and_anyone_may_fetch_it(cloud,
 def test_an_sqs_subscription_receives_the_notification_signed_with_the_topics_version(sns, sqs, topic_version,
                                                                                       algorithm):
     # the body an SQS subscriber reads, as in LocalStack's AWS-validated test_publish_sqs_verify_signature[1]
-    # and [2] (test_sns.snapshot.json): SignatureVersion is the topic's, MessageAttributes as Type and Value
+    # and [2] (test_sns.snapshot.json): its fields in AWS's order, SignatureVersion the topic's,
+    # MessageAttributes as Type and Value
     topic_arn = sns.create_topic(Name=f"t-{uuid.uuid4().hex[:10]}",
                                  Attributes={"SignatureVersion": topic_version} if topic_version else {})["TopicArn"]
     queue_url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:10]}")["QueueUrl"]
@@ -169,14 +170,37 @@ def test_an_sqs_subscription_receives_the_notification_signed_with_the_topics_ve
     sns.publish(TopicArn=topic_arn, Message="with a subject", Subject="Hello")
     got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)["Messages"]
     bodies = sorted((json.loads(m["Body"]) for m in got), key=lambda b: b["Message"])
-    assert [set(b) for b in bodies] == [  # "with a subject", then "with attributes"
-        {"Type", "MessageId", "TopicArn", "Subject", "Message", "Timestamp", "SignatureVersion", "Signature",
-         "SigningCertURL", "UnsubscribeURL"},
-        {"Type", "MessageId", "TopicArn", "Message", "Timestamp", "SignatureVersion", "Signature", "SigningCertURL",
-         "UnsubscribeURL", "MessageAttributes"}]
+    assert [list(b) for b in bodies] == [  # "with a subject", then "with attributes"
+        ["Type", "MessageId", "TopicArn", "Subject", "Message", "Timestamp", "SignatureVersion", "Signature",
+         "SigningCertURL", "UnsubscribeURL"],
+        ["Type", "MessageId", "TopicArn", "Message", "Timestamp", "SignatureVersion", "Signature", "SigningCertURL",
+         "UnsubscribeURL", "MessageAttributes"]]
     for body in bodies:
         assert body["SignatureVersion"] == (topic_version or "1")
         assert body["UnsubscribeURL"] == (f"https://sns.{sns.meta.region_name}.amazonaws.com/?Action=Unsubscribe"
                                           f"&SubscriptionArn={subscription}")
         _verify(sns, {**body, "SigningCertUrl": body["SigningCertURL"]}, algorithm)
     assert bodies[1]["MessageAttributes"] == {"attr1": {"Type": "Number", "Value": "1"}}
+
+
+def test_queues_receive_what_their_filter_policy_and_the_message_structure_say_raw_or_enveloped(sns, sqs):
+    topic_arn = topic(sns)
+    queues = {}
+    for kind, attributes in (("enveloped", {"FilterPolicy": json.dumps({"colour": ["red"]})}),
+                             ("raw", {"RawMessageDelivery": "true"})):
+        url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:10]}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes=attributes)
+        queues[kind] = url
+    for colour in ("blue", "red"):
+        sns.publish(TopicArn=topic_arn, MessageStructure="json",
+                    Message=json.dumps({"default": f"{colour} for everyone", "sqs": f"{colour} for queues"}),
+                    MessageAttributes={"colour": {"DataType": "String", "StringValue": colour}})
+
+    def bodies(url):
+        return sorted(m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                                              WaitTimeSeconds=1).get("Messages", []))
+
+    [envelope] = [json.loads(body) for body in bodies(queues["enveloped"])]
+    assert envelope["Message"] == "red for queues" and envelope["Type"] == "Notification"
+    assert bodies(queues["raw"]) == ["blue for queues", "red for queues"]
