@@ -10,9 +10,9 @@ one Session, each with its own keys, and moto's own session reads from the same 
 makes (its chapter, its exercises, its widgets). Two of moto's modules read at import what a cloud
 seldom or never needs (every EC2 instance type's description and every Region's offerings of them;
 botocore's endpoints parsed anew, three times, to list EC2's Regions): :func:`lean_moto_imports`
-imports them without it. moto's IAM parses
-AWS's managed policies whole for each account, a high-water mark the heap keeps:
-:func:`aws_managed_policies_one_at_a_time` reads them a policy at a time.
+imports them without it. moto's IAM parses AWS's managed policies whole for each account, a
+high-water mark the heap keeps: :func:`aws_managed_policies_one_at_a_time` reads them a policy at a
+time.
 
 *Given back on stop.* moto's backends keep every account's state (IAM with AWS's managed policies,
 buckets, queues, log events, metric data) in module-level tables, and freed memory stays with the

@@ -11,7 +11,8 @@ record: ``EventSource``, ``EventVersion``, ``EventSubscriptionArn`` and ``Sns`` 
 ``SigningCertUrl`` that serves its certificate, ``UnsubscribeUrl``, ``MessageAttributes``).  The
 other protocols stay moto's, but the notification they carry is made here (:func:`notification`,
 in place of moto's ``get_post_data``) and signed the same way, with the topic's ``SignatureVersion``
-as SQS receives it in LocalStack's AWS-validated ``test_publish_sqs_verify_signature``.
+as SQS receives it in LocalStack's AWS-validated ``test_publish_sqs_verify_signature``; an SQS
+subscription's envelope is sent from here too, its fields in AWS's order (moto sorts them).
 
 ``SignatureVersion`` is "1" whatever the topic's: AWS writes "1" in what it sends Lambda even when the
 topic signs with SHA256 (its ``SignatureVersion`` 2), as LocalStack's AWS-validated
