@@ -12,7 +12,8 @@ record: ``EventSource``, ``EventVersion``, ``EventSubscriptionArn`` and ``Sns`` 
 other protocols stay moto's, but the notification they carry is made here (:func:`notification`,
 in place of moto's ``get_post_data``) and signed the same way, with the topic's ``SignatureVersion``
 as SQS receives it in LocalStack's AWS-validated ``test_publish_sqs_verify_signature``; an SQS
-subscription's envelope is sent from here too, its fields in AWS's order (moto sorts them).
+subscription's envelope is sent from here too, its fields in AWS's order (moto sorts them); a FIFO
+topic's is numbered and not signed, and carries the topic's content-based deduplication id.
 
 ``SignatureVersion`` is "1" whatever the topic's: AWS writes "1" in what it sends Lambda even when the
 topic signs with SHA256 (its ``SignatureVersion`` 2), as LocalStack's AWS-validated
@@ -31,8 +32,10 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import itertools
 import json
 import threading
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -69,9 +72,13 @@ def _publishing(moto_publish):
         matcher = subscription._filter_policy_matcher
         if matcher is not None and not matcher.matches(message_attributes, message):
             return None
+        published = message
         if message_structure == "json":  # the protocol's entry of the message, else its "default"
             message = subscription._parse_message_structure(message, protocol)
         if enveloped:
+            if deduplication_id is None and getattr(subscription.topic, "content_based_deduplication", False):
+                # the topic's content-based id: SHA-256 of the message (AWS's, in test_message_to_fifo_sqs[True])
+                deduplication_id = hashlib.sha256(published.encode()).hexdigest()
             _send_to_queue(subscription, notification(subscription, message, message_id, subject, message_attributes),
                            group_id, deduplication_id)
             return None
@@ -110,8 +117,12 @@ def notification(subscription: Any, message: str, message_id: str, subject: str 
                  message_attributes: dict[str, Any] | None = None) -> dict[str, Any]:
     """What SNS sends an SQS queue or an HTTP(S) endpoint for one message (moto's ``get_post_data``, replaced):
     the topic's SignatureVersion, Subject and MessageAttributes only when there are some."""
-    signed = _signed(subscription, message, message_id, subject, message_attributes, _version(subscription.topic))
-    return {field: value for field, value in signed.items() if value not in (None, {})}
+    topic = subscription.topic
+    if getattr(topic, "fifo_topic", False):
+        fields = _numbered(subscription, message, message_id, subject, message_attributes)
+    else:
+        fields = _signed(subscription, message, message_id, subject, message_attributes, _version(topic))
+    return {field: value for field, value in fields.items() if value not in (None, {})}
 
 
 _SIGNED = ("Type", "MessageId", "TopicArn", "Subject", "Message", "Timestamp")  # in AWS's order
@@ -130,10 +141,38 @@ def _signed(subscription: Any, message: str, message_id: str, subject: str | Non
                                 iso_8601_datetime_with_milliseconds()), strict=True))
     return {**fields, "SignatureVersion": version, "Signature": _signature(signer.key, subscription.topic, fields),
             "SigningCertURL": f"https://sns.{region}.amazonaws.com/{signer.name}",
-            "UnsubscribeURL": f"https://sns.{region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn="
-                              f"{subscription.arn}",
+            **_addressed(subscription, message_attributes)}
+
+
+def _numbered(subscription: Any, message: str, message_id: str, subject: str | None,
+              message_attributes: dict[str, Any] | None) -> dict[str, Any]:
+    """A FIFO topic's notification, as AWS puts it in a queue (LocalStack's AWS-validated
+    ``test_message_to_fifo_sqs``): numbered in the topic's order, and not signed."""
+    from moto.core.utils import iso_8601_datetime_with_milliseconds
+
+    topic = subscription.topic
+    return {"Type": "Notification", "MessageId": message_id, "SequenceNumber": _sequence_number(topic),
+            "TopicArn": topic.arn, "Subject": subject or None, "Message": message,
+            "Timestamp": iso_8601_datetime_with_milliseconds(), **_addressed(subscription, message_attributes)}
+
+
+def _addressed(subscription: Any, message_attributes: dict[str, Any] | None) -> dict[str, Any]:
+    """A notification's last fields: where to unsubscribe, and the message's attributes (Type and Value)."""
+    return {"UnsubscribeURL": f"https://sns.{_region(subscription.topic)}.amazonaws.com/?Action=Unsubscribe"
+                              f"&SubscriptionArn={subscription.arn}",
             "MessageAttributes": {name: {"Type": value["Type"], "Value": value["Value"]}
                                   for name, value in (message_attributes or {}).items()}}
+
+
+_sequences: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # FIFO topic -> its next numbers (_lock)
+
+
+def _sequence_number(topic: Any) -> str:
+    """The next of a FIFO topic's message numbers: 20 digits, rising (AWS's are 128-bit numbers that
+    rise but skip; how they skip is not published)."""
+    with _lock:
+        numbers = _sequences.setdefault(topic, itertools.count(1))
+        return f"{10**19 + next(numbers)}"
 
 
 def _region(topic: Any) -> str:
@@ -164,7 +203,7 @@ class _Signer:
     pem: bytes
 
 
-_lock = threading.Lock()  # guards writing _signers, once per Region (it is read without: it only grows)
+_lock = threading.Lock()  # guards writing _signers, once per Region (read without: it only grows), and _sequences
 _signers: dict[str, _Signer] = {}  # Region -> its signer, kept for the process
 
 

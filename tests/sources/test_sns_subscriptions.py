@@ -204,3 +204,29 @@ def test_queues_receive_what_their_filter_policy_and_the_message_structure_say_r
     [envelope] = [json.loads(body) for body in bodies(queues["enveloped"])]
     assert envelope["Message"] == "red for queues" and envelope["Type"] == "Notification"
     assert bodies(queues["raw"]) == ["blue for queues", "red for queues"]
+
+
+@pytest.mark.parametrize("content_based", [True, False])
+def test_a_fifo_topic_numbers_its_notifications_and_deduplicates_them_as_aws_does(sns, sqs, content_based):
+    # LocalStack's AWS-validated test_message_to_fifo_sqs[True] and [False] (test_sns.snapshot.json): the
+    # envelope has a SequenceNumber and no signature; the queue's deduplication id is the one given, else
+    # the SHA-256 of the message, so the same message published again is not delivered again
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    topic_arn = sns.create_topic(Name=f"{name}.fifo", Attributes={
+        "FifoTopic": "true", **({"ContentBasedDeduplication": "true"} if content_based else {})})["TopicArn"]
+    queue_url = sqs.create_queue(QueueName=f"{name}.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    given = {} if content_based else {"MessageDeduplicationId": "message-deduplication-id-1"}
+    for _ in range(2):
+        sns.publish(TopicArn=topic_arn, Message="Test", MessageGroupId="message-group-id-1", **given)
+    got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                              AttributeNames=["All"])["Messages"]
+    assert len(got) == 1
+    body = json.loads(got[0]["Body"])
+    assert list(body) == ["Type", "MessageId", "SequenceNumber", "TopicArn", "Message", "Timestamp", "UnsubscribeURL"]
+    assert body["Message"] == "Test" and body["SequenceNumber"].isdigit() and len(body["SequenceNumber"]) == 20
+    assert got[0]["Attributes"]["MessageGroupId"] == "message-group-id-1"
+    assert got[0]["Attributes"]["MessageDeduplicationId"] == (
+        "532eaabd9574880dbf76b9b8cc00832c20a6ec113d682299550d7a6e0f345e25" if content_based  # SHA-256 of "Test"
+        else "message-deduplication-id-1")
