@@ -372,6 +372,12 @@ def aws_managed_policies_one_at_a_time() -> None:
 
 def _json_object_items(text: str) -> Any:
     """(key, value) of the JSON object ``text``, each value parsed only when its turn comes."""
+    return ((key, value) for key, value, _, _ in json_object_entries(text))
+
+
+def json_object_entries(text: str) -> Any:
+    """(key, value, start, end) of each member of the JSON object ``text``, in order: each value is
+    parsed only when its turn comes (no whole parse is ever alive), and ``text[start:end]`` is its JSON."""
     decode, skip = json.JSONDecoder().raw_decode, json.decoder.WHITESPACE.match
 
     def expect(char: str, at: int) -> int:
@@ -385,8 +391,9 @@ def _json_object_items(text: str) -> Any:
         return
     while True:
         key, at = decode(text, skip(text, at).end())
-        value, at = decode(text, skip(text, expect(":", at)).end())
-        yield key, value
+        start = skip(text, expect(":", at)).end()
+        value, at = decode(text, start)
+        yield key, value, start, at
         at = skip(text, at).end()
         if text[at:at + 1] == "}":
             return

@@ -7,14 +7,16 @@ which nbconvert's HTML export and nbviewer show. Neither embeds plotly.js itself
 which the ``notebook`` renderer writes into the first figure's output), so a saved notebook
 stays small; the price is that an exported copy needs the network to draw its figures.
 
-Importing it also keeps plotly from importing nbformat for nothing a kernel does (``deferred_imports``).
+Importing it also keeps plotly from importing nbformat, and from parsing its whole table of
+validators, for nothing a kernel does (``deferred_imports``).
 """
 
 from __future__ import annotations
 
-from .deferred_imports import plotly_without_nbformat
+from .deferred_imports import plotly_validators_on_demand, plotly_without_nbformat
 
 plotly_without_nbformat()  # before anything shows a figure
+plotly_validators_on_demand()
 
 import plotly.io as pio  # noqa: E402
 

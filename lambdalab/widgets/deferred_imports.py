@@ -1,4 +1,5 @@
-"""Plotly's figures shown without importing nbformat (about 20 MB of PSS a kernel would keep for nothing).
+"""Plotly's figures shown without what plotly would load and keep for nothing: nbformat, and its whole
+table of validators.
 
 ``plotly.io._renderers``, which every shown figure goes through, imports nbformat as it is imported,
 only to check its version before a mime-type render (``show()``). nbformat imports jsonschema, whose
@@ -8,6 +9,12 @@ it is used by a chapter's kernel. :func:`plotly_without_nbformat` imports plotly
 stand-in in the place of nbformat, for plotly alone: the stand-in answers ``__version__`` from the
 installed distribution's metadata, and anything else by importing the real module. Nothing is put in
 ``sys.modules``: any other import of nbformat in the kernel gets the real one.
+
+plotly's ``ValidatorCache`` reads the parameters of each property's validator from one table,
+``validators/_validators.json``: at the first figure it parses the whole file (3.2 MB, 10,000 entries,
+8 MB of dicts with an 11 MB peak) and keeps it for the kernel's life, to use the few hundred entries
+a chapter's figures need. :func:`plotly_validators_on_demand` gives it a table that knows where each
+entry lies in the file and parses an entry when plotly asks for it.
 """
 
 from __future__ import annotations
@@ -15,8 +22,14 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.util
+import json
+import os
 import sys
+import threading
 import types
+from typing import Any
+
+from .. import memory
 
 NAME = "nbformat"
 RENDERERS = "plotly.io._renderers"
@@ -48,3 +61,48 @@ def plotly_without_nbformat() -> None:
         importlib.import_module(RENDERERS)
     finally:
         optional_imports.get_module = original
+
+
+class _ValidatorTable:
+    """plotly's table of validator parameters as its ValidatorCache reads it (``get``), each entry parsed
+    from the file when asked for; where each lies in the file is found at the first ``get``."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._spans: dict[str, tuple[int, int]] | None = None
+        self._lock = threading.Lock()  # guards making _spans, once
+
+    def spans(self) -> dict[str, tuple[int, int]]:
+        with self._lock:
+            if self._spans is None:
+                with open(self.path, "rb") as f:
+                    text = f.read().decode("ascii")  # so that a character's offset is its byte's
+                self._spans = {key: (start, end) for key, _, start, end in memory.json_object_entries(text)}
+            return self._spans
+
+    def get(self, key: str, default: Any = None) -> Any:
+        span = self.spans().get(key)
+        if span is None:
+            return default
+        with open(self.path, "rb") as f:
+            f.seek(span[0])
+            return json.loads(f.read(span[1] - span[0]))
+
+
+def plotly_validators_on_demand() -> None:
+    """Give plotly's ValidatorCache the table above (unless it has read its own already, or its file is
+    not plain ASCII: then plotly does as it always does)."""
+    from plotly import validator_cache
+
+    path = os.path.join(os.path.dirname(validator_cache.__file__), "validators", "_validators.json")
+    if validator_cache.ValidatorCache._json_cache is not None or not _ascii(path):
+        return
+    validator_cache.ValidatorCache._json_cache = _ValidatorTable(path)
+
+
+def _ascii(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read().isascii()
+    except OSError:  # plotly says what is missing at its first figure
+        return False
