@@ -31,6 +31,7 @@ import gc
 import gzip
 import importlib.abc
 import importlib.machinery
+import importlib.util
 import json
 import sys
 import threading
@@ -352,7 +353,8 @@ def aws_managed_policies_one_at_a_time() -> None:
     AWS) by parsing their 4.7 MB of JSON in one go and then building the policies from it: the whole
     parse (about 14 MB of dicts) is alive at once beside the policies, and the heap keeps that high-water
     mark for the kernel's life. Parsed one policy at a time, the account costs only its policies (about
-    5 MB, given back when :func:`release` drops the account).
+    5 MB, given back when :func:`release` drops the account). The text itself is read from moto's module
+    for the account being made, and not kept: imported, moto's modules hold its 4.7 MB for good.
     """
     from moto.iam import models
 
@@ -364,10 +366,25 @@ def aws_managed_policies_one_at_a_time() -> None:
             if not models.load_iam_aws_managed_policies():
                 return []
             return [models.AWSManagedPolicy.from_data(name, backend.account_id, backend.region_name, data)
-                    for name, data in _json_object_items(models.aws_managed_policies_data)]
+                    for name, data in _json_object_items(_aws_managed_policies_text())]
 
         _init_aws_policies.one_at_a_time = True  # type: ignore[attr-defined]
         models.IAMBackend._init_aws_policies = _init_aws_policies
+        # what moto.iam.models imported and kept: nothing of moto's uses it but the method replaced above
+        models.__dict__.pop("aws_managed_policies_data", None)
+        sys.modules.pop(_POLICIES, None)
+        sys.modules["moto.iam"].__dict__.pop(_POLICIES.rsplit(".", 1)[1], None)
+
+
+_POLICIES = "moto.iam.aws_managed_policies"  # the module whose one string is AWS's managed policies
+
+
+def _aws_managed_policies_text() -> str:
+    """moto's text of AWS's managed policies, from its module run anew (a few ms) and not registered."""
+    spec = importlib.util.find_spec(_POLICIES)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.aws_managed_policies_data
 
 
 def _json_object_items(text: str) -> Any:

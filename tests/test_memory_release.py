@@ -267,9 +267,11 @@ print(json.dumps([listed, route, v1_imported, rest]))
 
 def test_each_account_reads_aws_managed_policies_one_at_a_time_and_gets_them_all(cloud):
     """moto parses AWS's 4.7 MB of managed policies whole for every IAM account, a 14 MB high-water mark
-    the kernel keeps: a cloud's accounts parse them one policy at a time, and get the same policies."""
-    from moto.iam.aws_managed_policies import aws_managed_policies_data
+    the kernel keeps: a cloud's accounts read the text anew and parse it one policy at a time, and get the
+    same policies."""
     from moto.iam.models import AWSManagedPolicy
+
+    text = memory._aws_managed_policies_text()
 
     def described(policies) -> list[tuple]:
         return [(p.arn, p.path, p.default_version_id, [(v.version_id, v.document) for v in p.versions],
@@ -284,10 +286,32 @@ def test_each_account_reads_aws_managed_policies_one_at_a_time_and_gets_them_all
         tracemalloc.stop()
         memory._drop_moto_accounts({account})
     assert len(made) > 1000
-    assert peak - kept < 2 * 2**20, f"parsing the policies needed {(peak - kept) / 2**20:.1f} MB beyond them"
-    whole = [AWSManagedPolicy.from_data(name, account, "global", data)
-             for name, data in json.loads(aws_managed_policies_data).items()]
+    beyond = peak - kept - len(text)  # the text itself is read for the account, and let go
+    assert beyond < 2 * 2**20, f"parsing the policies needed {beyond / 2**20:.1f} MB beyond them and their text"
+    whole = [AWSManagedPolicy.from_data(name, account, "global", data) for name, data in json.loads(text).items()]
     assert described(made) == described(whole)
+
+
+def test_no_module_keeps_the_text_of_aws_managed_policies():
+    """moto's IAM imports AWS's managed policies as one 4.7 MB string, which its modules would keep for the
+    process's life: a cloud reads it for each account it makes, and no module keeps it."""
+    code = """
+import json, sys
+import lambdalab
+from moto.iam import models
+
+counts = []
+for _ in range(2):
+    with lambdalab.start() as cloud:
+        counts += [len(cloud.client("iam", account=account).get_paginator("list_policies").paginate(
+            Scope="AWS").build_full_result()["Policies"]) for account in (cloud.account, cloud.other_account)]
+print(json.dumps([counts, "moto.iam.aws_managed_policies" in sys.modules, hasattr(models, "aws_managed_policies_data"),
+                  hasattr(sys.modules["moto.iam"], "aws_managed_policies")]))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    counts, imported, in_models, in_package = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(set(counts)) == 1 and counts[0] > 1000, counts
+    assert not (imported or in_models or in_package), "a module keeps the text of AWS's managed policies"
 
 
 def test_json_object_items_reads_what_json_loads_reads():
