@@ -11,8 +11,8 @@ makes (its chapter, its exercises, its widgets). Two of moto's modules read at i
 seldom or never needs (every EC2 instance type's description and every Region's offerings of them;
 botocore's endpoints parsed anew, three times, to list EC2's Regions): :func:`lean_moto_imports`
 imports them without it. moto's IAM parses AWS's managed policies whole for each account, a
-high-water mark the heap keeps: :func:`aws_managed_policies_one_at_a_time` reads them a policy at a
-time.
+high-water mark the heap keeps, and its modules keep their 4.7 MB text for good:
+:func:`aws_managed_policies_one_at_a_time` reads them a policy at a time, from a text it lets go.
 
 *Given back on stop.* moto's backends keep every account's state (IAM with AWS's managed policies,
 buckets, queues, log events, metric data) in module-level tables, and freed memory stays with the
