@@ -7,12 +7,13 @@ JSON) and botocore's table of endpoints (about 7 MB) for itself, so a client mad
 Session costs about 10 MB. :func:`client` makes every client of every cloud in the process from
 one Session, each with its own keys, and moto's own session reads from the same loader
 (:func:`share_models_with_moto`), so each model is parsed once however many clients a notebook
-makes (its chapter, its exercises, its widgets). Two of moto's modules read at import what a cloud
-seldom or never needs (every EC2 instance type's description and every Region's offerings of them;
-botocore's endpoints parsed anew, three times, to list EC2's Regions): :func:`lean_moto_imports`
-imports them without it. moto's IAM parses AWS's managed policies whole for each account, a
-high-water mark the heap keeps, and its modules keep their 4.7 MB text for good:
-:func:`aws_managed_policies_one_at_a_time` reads them a policy at a time, from a text it lets go.
+makes (its chapter, its exercises, its widgets), and parsed into plain dicts (``service_models``).
+Two of moto's modules read at import what a cloud seldom or never needs (every EC2 instance type's
+description and every Region's offerings of them; botocore's endpoints parsed anew, three times, to
+list EC2's Regions): :func:`lean_moto_imports` imports them without it. moto's IAM parses AWS's
+managed policies whole for each account, a high-water mark the heap keeps, and its modules keep their
+4.7 MB text for good: :func:`aws_managed_policies_one_at_a_time` reads them a policy at a time, from a
+text it lets go.
 
 *Given back on stop.* moto's backends keep every account's state (IAM with AWS's managed policies,
 buckets, queues, log events, metric data) in module-level tables, and freed memory stays with the
@@ -56,7 +57,11 @@ def botocore_session() -> botocore.session.Session:
         if "botocore" not in _sessions:
             import botocore.session
 
-            _sessions["botocore"] = botocore.session.get_session()
+            from . import service_models
+
+            session = botocore.session.get_session()
+            service_models.plain_dicts(session)
+            _sessions["botocore"] = session
         return _sessions["botocore"]
 
 

@@ -320,3 +320,37 @@ def test_json_object_items_reads_what_json_loads_reads():
     for broken in ('[]', '{"a" 1}', '{"a": 1 "b": 2}'):
         with pytest.raises(ValueError):
             dict(memory._json_object_items(broken))
+
+
+def test_the_shared_session_reads_botocores_json_as_plain_dicts_with_everything_in_it(cloud):
+    """botocore parses its data files into OrderedDicts, half as big again as dicts: the session every
+    ``cloud.client()`` and moto read parses them into dicts, with the same entries in the same order."""
+    import botocore.session
+    from botocore.loaders import Loader
+
+    def mappings(value, found: set) -> set:
+        if isinstance(value, dict):
+            found.add(type(value))
+            for item in value.values():
+                mappings(item, found)
+        elif isinstance(value, list):
+            for item in value:
+                mappings(item, found)
+        return found
+
+    loader = memory.botocore_session().get_component("data_loader")
+    tracemalloc.start()
+    try:
+        ours = loader.load_service_model("ec2", "service-2")
+        ours_kept = tracemalloc.get_traced_memory()[0]
+        theirs = Loader().load_service_model("ec2", "service-2")  # botocore's own loader
+        theirs_kept = tracemalloc.get_traced_memory()[0] - ours_kept
+    finally:
+        tracemalloc.stop()
+        loader._cache.clear()
+    assert ours == theirs and list(ours["shapes"]) == list(theirs["shapes"])
+    assert mappings(ours, set()) == {dict} and mappings(theirs, set()) != {dict}
+    assert ours_kept < 0.75 * theirs_kept, (ours_kept, theirs_kept)
+    plain = botocore.session.get_session().create_client("lambda", region_name="us-east-1",
+                                                           aws_access_key_id="a", aws_secret_access_key="b")
+    assert str(cloud.client("lambda").invoke.__doc__) == str(plain.invoke.__doc__)  # what help() shows
