@@ -36,7 +36,8 @@ import itertools
 import json
 import threading
 import weakref
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -151,7 +152,7 @@ def _numbered(subscription: Any, message: str, message_id: str, subject: str | N
     from moto.core.utils import iso_8601_datetime_with_milliseconds
 
     topic = subscription.topic
-    return {"Type": "Notification", "MessageId": message_id, "SequenceNumber": _sequence_number(topic),
+    return {"Type": "Notification", "MessageId": message_id, "SequenceNumber": _sequence_number(topic, message_id),
             "TopicArn": topic.arn, "Subject": subject or None, "Message": message,
             "Timestamp": iso_8601_datetime_with_milliseconds(), **_addressed(subscription, message_attributes)}
 
@@ -164,15 +165,30 @@ def _addressed(subscription: Any, message_attributes: dict[str, Any] | None) -> 
                                   for name, value in (message_attributes or {}).items()}}
 
 
-_sequences: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # FIFO topic -> its next numbers (_lock)
+@dataclass
+class _Numbering:
+    """A FIFO topic's message numbers: the next one, and those of its latest messages (each subscription
+    receives its message's one number, whether delivered in turn or from two publishing threads at once)."""
+
+    following: Any = field(default_factory=lambda: itertools.count(1))
+    latest: OrderedDict = field(default_factory=OrderedDict)  # message id -> its number, the newest last
 
 
-def _sequence_number(topic: Any) -> str:
-    """The next of a FIFO topic's message numbers: 20 digits, rising (AWS's are 128-bit numbers that
-    rise but skip; how they skip is not published)."""
+_RECENT = 256  # messages whose numbers a topic remembers: far more than are published at once
+_sequences: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # FIFO topic -> its _Numbering (_lock)
+
+
+def _sequence_number(topic: Any, message_id: str) -> str:
+    """The number of a FIFO topic's message, the same for every subscription: 20 digits, rising with each
+    message (AWS's are 128-bit numbers that rise but skip; how they skip is not published)."""
     with _lock:
-        numbers = _sequences.setdefault(topic, itertools.count(1))
-        return f"{10**19 + next(numbers)}"
+        numbering = _sequences.setdefault(topic, _Numbering())
+        number = numbering.latest.get(message_id)
+        if number is None:
+            number = numbering.latest[message_id] = f"{10**19 + next(numbering.following)}"
+            if len(numbering.latest) > _RECENT:
+                numbering.latest.popitem(last=False)
+        return number
 
 
 def _region(topic: Any) -> str:

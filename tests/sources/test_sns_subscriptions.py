@@ -230,3 +230,22 @@ def test_a_fifo_topic_numbers_its_notifications_and_deduplicates_them_as_aws_doe
     assert got[0]["Attributes"]["MessageDeduplicationId"] == (
         "532eaabd9574880dbf76b9b8cc00832c20a6ec113d682299550d7a6e0f345e25" if content_based  # SHA-256 of "Test"
         else "message-deduplication-id-1")
+
+
+def test_every_queue_of_a_fifo_topic_receives_a_message_with_its_one_sequence_number(sns, sqs):
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    topic_arn = sns.create_topic(Name=f"{name}.fifo", Attributes={
+        "FifoTopic": "true", "ContentBasedDeduplication": "true"})["TopicArn"]
+    urls = []
+    for queue in ("a", "b"):
+        url = sqs.create_queue(QueueName=f"{name}-{queue}.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
+        urls.append(url)
+    for message in ("first", "second"):
+        sns.publish(TopicArn=topic_arn, Message=message, MessageGroupId="orders")
+    numbers = [{json.loads(m["Body"])["Message"]: json.loads(m["Body"])["SequenceNumber"]
+                for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)["Messages"]}
+               for url in urls]
+    assert numbers[0] == numbers[1]  # one number per message, whichever queue receives it
+    assert int(numbers[0]["first"]) < int(numbers[0]["second"])
