@@ -7,7 +7,8 @@ JSON) and botocore's table of endpoints (about 7 MB) for itself, so a client mad
 Session costs about 10 MB. :func:`client` makes every client of every cloud in the process from
 one Session, each with its own keys, and moto's own session reads from the same loader
 (:func:`share_models_with_moto`), so each model is parsed once however many clients a notebook
-makes (its chapter, its exercises, its widgets), and parsed into plain dicts (``service_models``).
+makes (its chapter, its exercises, its widgets), parsed into plain dicts, its shapes when asked
+for (``service_models``).
 Two of moto's modules read at import what a cloud seldom or never needs (every EC2 instance type's
 description and every Region's offerings of them; botocore's endpoints parsed anew, three times, to
 list EC2's Regions): :func:`lean_moto_imports` imports them without it. moto's IAM parses AWS's
@@ -60,7 +61,7 @@ def botocore_session() -> botocore.session.Session:
             from . import service_models
 
             session = botocore.session.get_session()
-            service_models.plain_dicts(session)
+            service_models.lean_models(session)
             _sessions["botocore"] = session
         return _sessions["botocore"]
 
@@ -397,9 +398,15 @@ def _json_object_items(text: str) -> Any:
     return ((key, value) for key, value, _, _ in json_object_entries(text))
 
 
-def json_object_entries(text: str) -> Any:
+def json_object_entries(text: str, spans_of: frozenset[str] = frozenset()) -> Any:
     """(key, value, start, end) of each member of the JSON object ``text``, in order: each value is
-    parsed only when its turn comes (no whole parse is ever alive), and ``text[start:end]`` is its JSON."""
+    parsed only when its turn comes (no whole parse is ever alive), and ``text[start:end]`` is its JSON.
+    The value of a key in ``spans_of``, an object, is not parsed but given as ``{member: (start, end)}``."""
+    yield from _members(text, 0, spans_of)
+
+
+def _members(text: str, at: int, spans_of: frozenset[str]) -> Any:
+    """The members of the object at ``text[at:]`` (see :func:`json_object_entries`); returns its end."""
     decode, skip = json.JSONDecoder().raw_decode, json.decoder.WHITESPACE.match
 
     def expect(char: str, at: int) -> int:
@@ -408,18 +415,32 @@ def json_object_entries(text: str) -> Any:
             raise ValueError(f"expected {char!r} at character {at} of the JSON object")
         return at + 1
 
-    at = skip(text, expect("{", 0)).end()
+    at = skip(text, expect("{", at)).end()
     if text[at:at + 1] == "}":
-        return
+        return at + 1
     while True:
         key, at = decode(text, skip(text, at).end())
         start = skip(text, expect(":", at)).end()
-        value, at = decode(text, start)
+        if key in spans_of:
+            value, at = _spans(text, start)
+        else:
+            value, at = decode(text, start)
         yield key, value, start, at
         at = skip(text, at).end()
         if text[at:at + 1] == "}":
-            return
+            return at + 1
         at = expect(",", at)
+
+
+def _spans(text: str, at: int) -> tuple[dict[str, tuple[int, int]], int]:
+    """({member: (start, end)} of the object at ``text[at:]``, where the object ends)."""
+    spans, members = {}, _members(text, at, frozenset())
+    while True:
+        try:
+            key, _, start, end = next(members)
+        except StopIteration as done:
+            return spans, done.value
+        spans[key] = (start, end)
 
 
 def _trim_heap() -> None:
