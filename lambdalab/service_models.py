@@ -1,5 +1,5 @@
 """The JSON the process's shared botocore session reads (service models, endpoints): plain dicts, and
-each model's shapes parsed when asked for.
+each model's shapes and operations parsed when asked for.
 
 botocore parses every data file into ``OrderedDict``s, which take half as much memory again as dicts:
 EC2's model is 14.5 MB so, 9.5 MB as dicts; Lambda's 1.9 and 1.2. Dicts keep their order too (Python
@@ -10,10 +10,13 @@ into plain dicts.
 Most of a model is its shapes (EC2: 4,613 of them, 8.2 MB of its 9.5), and a client uses those of the
 few operations it calls: botocore reads a shape when it builds an operation's request or reads its
 answer, and keeps what it built (``Shape`` objects, cached per operation). So a service model's
-``shapes`` is a :class:`PackedShapes`: each shape kept as its compressed JSON (EC2's: 1.8 MB) and
-parsed each time it is asked for. Everything is kept, the descriptions that ``help()`` shows included.
-The price is paid once per model and process: EC2's is read in about 100 ms instead of botocore's 43 (the
-compression), Lambda's in 16 instead of 8.
+``shapes`` and ``operations`` are :class:`PackedMembers`: each member kept as its compressed JSON (EC2's
+shapes: 1.8 MB) and parsed, a new dict, each time it is asked for. A client reads each operation once,
+as its class is made, and keeps it; botocore changes some of them in place (S3's drop ``/{Bucket}``
+from their paths), so each client, and moto, which routes requests by those paths, gets its own.
+Everything is kept, the descriptions that ``help()`` shows included. The price is paid once per model
+and process: EC2's is read in about 100 ms instead of botocore's 43 (the compression), Lambda's in 16
+instead of 8.
 """
 
 from __future__ import annotations
@@ -27,19 +30,20 @@ from botocore.loaders import ExtrasProcessor, JSONFileLoader
 
 from . import memory
 
-SHAPES = "shapes"
+PACKED = frozenset({"shapes", "operations"})  # the members of a service model kept packed
 
 
 def lean_models(session: Any) -> None:
-    """From now on, ``session``'s loader parses its files into plain dicts, a model's shapes when asked for."""
+    """From now on, ``session``'s loader parses its files into plain dicts, a model's shapes and operations
+    when asked for."""
     loader = session.get_component("data_loader")
     loader.file_loader = _LeanJSONFileLoader()
-    loader._extras_processor = _ExtrasIntoPackedShapes()
+    loader._extras_processor = _ExtrasIntoPackedMembers()
 
 
 class _LeanJSONFileLoader(JSONFileLoader):
     """botocore's JSON loader (its ``_load_file``: read as UTF-8, ``None`` for a missing file), parsing
-    into dicts rather than OrderedDicts, and a service model's shapes into :class:`PackedShapes`."""
+    into dicts rather than OrderedDicts, and a service model's shapes and operations into :class:`PackedMembers`."""
 
     def _load_file(self, full_path: str, open_method: Any) -> Any:
         if not os.path.isfile(full_path):
@@ -48,25 +52,23 @@ class _LeanJSONFileLoader(JSONFileLoader):
             text = fp.read().decode("utf-8")
         if not os.path.basename(full_path).startswith("service-2."):
             return json.loads(text)
-        model = {}
-        for key, value, _, _ in memory.json_object_entries(text, spans_of=frozenset({SHAPES})):
-            model[key] = PackedShapes.of(text, value) if key == SHAPES else value
-        return model
+        return {key: PackedMembers.of(text, value) if key in PACKED else value
+                for key, value, _, _ in memory.json_object_entries(text, spans_of=PACKED)}
 
 
-class _ExtrasIntoPackedShapes(ExtrasProcessor):
+class _ExtrasIntoPackedMembers(ExtrasProcessor):
     """botocore's merge of a model's extras files (``service-2.sdk-extras.json``: S3's ``Expires``, RDS's
-    ``SourceRegion``), after keeping parsed the packed shapes it merges into, which it changes in place."""
+    ``SourceRegion``), after keeping parsed the packed members it merges into, which it changes in place."""
 
     def _process(self, model: Any, extra_model: Any) -> None:
-        shapes = model.get(SHAPES)
-        if isinstance(shapes, PackedShapes):
-            shapes.keep(extra_model.get("merge", {}).get(SHAPES, {}))
+        for key, merged in extra_model.get("merge", {}).items():
+            if isinstance(model.get(key), PackedMembers):
+                model[key].keep(merged)
         super()._process(model, extra_model)
 
 
-class PackedShapes(dict):
-    """A service model's shapes by name, in the model's order, each parsed from its compressed JSON when
+class PackedMembers(dict):
+    """A service model's shapes (or operations) by name, in the model's order, each parsed from its compressed JSON when
     asked for (a new dict each time), except those set or kept, which are held parsed. Compared with a
     dict, it must be the left-hand side: a dict compares its own storage, which here stays empty."""
 
@@ -76,11 +78,11 @@ class PackedShapes(dict):
         self._kept: dict[str, Any] = {}
 
     @classmethod
-    def of(cls, text: str, spans: dict[str, tuple[int, int]]) -> PackedShapes:
+    def of(cls, text: str, spans: dict[str, tuple[int, int]]) -> PackedMembers:
         return cls({name: zlib.compress(text[start:end].encode(), 1) for name, (start, end) in spans.items()})
 
     def keep(self, names: Any) -> None:
-        """Parse these shapes once and hold them, so that changes made to them in place last."""
+        """Parse these members once and hold them, so that changes made to them in place last."""
         for name in names:
             if name in self._packed and name not in self._kept:
                 self._kept[name] = self[name]
@@ -128,9 +130,9 @@ class PackedShapes(dict):
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"<{len(self)} shapes, each parsed when asked for>"
+        return f"<{len(self)} members, each parsed when asked for>"
 
     def _unsupported(self, *args: Any, **kwargs: Any) -> Any:
-        raise TypeError("a service model's shapes are only read, or set one at a time")
+        raise TypeError("a service model's shapes and operations are only read, or set one at a time")
 
     __delitem__ = pop = popitem = setdefault = update = clear = __ior__ = _unsupported

@@ -333,14 +333,14 @@ def test_json_object_entries_gives_the_spans_of_an_objects_members_without_parsi
     assert empty == {"shapes": {}}
 
 
-def test_the_shared_session_reads_botocores_models_as_plain_dicts_with_shapes_parsed_when_asked_for(cloud):
+def test_the_shared_session_reads_botocores_models_as_plain_dicts_with_members_parsed_when_asked_for(cloud):
     """botocore parses its data files into OrderedDicts, half as big again as dicts, and a client uses few
     of a model's shapes: the session every ``cloud.client()`` and moto read parses them into dicts, a
-    model's shapes when asked for, with the same entries in the same order, extras merged in."""
+    model's shapes and operations when asked for, with the same entries in the same order, extras merged in."""
     import botocore.session
     from botocore.loaders import Loader
 
-    from lambdalab.service_models import PackedShapes
+    from lambdalab.service_models import PackedMembers
 
     def mappings(value, found: set) -> set:
         if isinstance(value, dict):
@@ -352,7 +352,7 @@ def test_the_shared_session_reads_botocores_models_as_plain_dicts_with_shapes_pa
                 mappings(item, found)
         return found
 
-    def same(ours: dict, theirs: dict) -> bool:  # PackedShapes compares itself, as the left-hand side
+    def same(ours: dict, theirs: dict) -> bool:  # PackedMembers compares itself, as the left-hand side
         return list(ours) == list(theirs) and all(ours[key] == theirs[key] for key in ours)
 
     loader = memory.botocore_session().get_component("data_loader")
@@ -366,8 +366,9 @@ def test_the_shared_session_reads_botocores_models_as_plain_dicts_with_shapes_pa
         tracemalloc.stop()
         loader._cache.clear()
     assert same(ours, theirs) and list(ours["shapes"]) == list(theirs["shapes"])
-    assert mappings(ours, set()) == {dict, PackedShapes} and mappings(theirs, set()) != {dict}
-    assert type(ours["shapes"]) is PackedShapes and ours["shapes"]["Instance"] is not ours["shapes"]["Instance"]
+    assert mappings(ours, set()) == {dict, PackedMembers} and mappings(theirs, set()) != {dict}
+    for packed, name in (("shapes", "Instance"), ("operations", "RunInstances")):
+        assert type(ours[packed]) is PackedMembers and ours[packed][name] is not ours[packed][name]
     assert ours_kept < 0.35 * theirs_kept, (ours_kept, theirs_kept)
     # S3's extras file changes its shape Expires in place: the change lasts
     s3, s3_theirs = loader.load_service_model("s3", "service-2"), Loader().load_service_model("s3", "service-2")
@@ -377,3 +378,22 @@ def test_the_shared_session_reads_botocores_models_as_plain_dicts_with_shapes_pa
     plain = botocore.session.get_session().create_client("lambda", region_name="us-east-1",
                                                            aws_access_key_id="a", aws_secret_access_key="b")
     assert str(cloud.client("lambda").invoke.__doc__) == str(plain.invoke.__doc__)  # what help() shows
+
+
+def test_moto_reads_the_shared_models_and_a_clients_changes_to_an_operation_do_not_reach_it(cloud):
+    """moto routes, parses and answers with the models of the shared loader (it parsed its own, 14.5 MB
+    more for EC2), and botocore's S3 client drops ``/{Bucket}`` from its operations' paths in place,
+    which must change neither moto's routes nor another client's."""
+    from moto.core.utils import get_service_model
+
+    from lambdalab.service_models import PackedMembers
+
+    s3 = cloud.client("s3")
+    s3.create_bucket(Bucket="ch-models")
+    s3.put_object(Bucket="ch-models", Key="k", Body=b"v")
+    assert s3.meta.service_model.operation_model("PutObject").http["requestUri"] == "/{Key+}"  # its own, changed
+    for operation, path in (("CreateBucket", "/{Bucket}"), ("PutObject", "/{Bucket}/{Key+}")):
+        assert get_service_model("s3").operation_model(operation).http["requestUri"] == path
+    assert type(get_service_model("s3")._service_description["shapes"]) is PackedMembers
+    assert cloud.client("s3").meta.service_model.operation_model("PutObject").http["requestUri"] == "/{Bucket}/{Key+}"
+    assert cloud.client("s3").get_object(Bucket="ch-models", Key="k")["Body"].read() == b"v"
