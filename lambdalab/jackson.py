@@ -29,20 +29,20 @@ def load_json(data: bytes | str) -> Any:
     NaN and Infinity), and never recurses past the depth it allows.
 
     Python's parser recurses once per level: 3.10 and 3.11 raise RecursionError a little before
-    1,000 levels (``"[" * 100000``), later versions go deeper.  A document with more brackets than
-    the limit (a count in C, so small payloads cost nothing) has its depth measured afterwards,
-    without recursion.
+    1,000 levels (``"[" * 100000``), later versions go deeper. So a document with more brackets than
+    the limit (a count in C, so small payloads cost nothing) has its depth measured first, without
+    recursion, and one too deep never reaches the parser: at the recursion limit, any code the
+    garbage collector runs (a weakref's callback, a finalizer) would fail, and its work be lost.
     """
-    try:
-        value = json.loads(data, parse_constant=_non_numeric)
-    except RecursionError:
-        raise ValueError(TOO_DEEP) from None
-    except UnicodeDecodeError as e:
-        raise ValueError(_not_utf8(e)) from None
     raw = data.encode(errors="surrogatepass") if isinstance(data, str) else data
     if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and _depth(raw) > MAX_JSON_DEPTH:
         raise ValueError(TOO_DEEP)
-    return value
+    try:
+        return json.loads(data, parse_constant=_non_numeric)
+    except RecursionError:  # within Jackson's depth, deeper than Python 3.10 and 3.11 go
+        raise ValueError(TOO_DEEP) from None
+    except UnicodeDecodeError as e:
+        raise ValueError(_not_utf8(e)) from None
 
 
 # Jackson's words for bytes that are not UTF-8 (an invalid first byte of a character, or an invalid

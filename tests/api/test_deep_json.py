@@ -59,3 +59,19 @@ def test_depth_is_measured_outside_strings():
     assert load_json(b'["[[[", "\\"[[", {"a": "]]]"}]') == ["[[[", "\"[[", {"a": "]]]"}]
     with pytest.raises(ValueError, match="nesting depth"):
         load_json('["' + "]" * 2000 + '", ' + "[" * 1001 + "]" * 1001 + "]")
+
+
+
+def test_a_document_too_deep_never_reaches_the_parser(monkeypatch):
+    """Python's parser recurses to the interpreter's limit on ``"[" * 100000``, where code the garbage
+    collector runs (a weakref's callback) fails, lost as an unraisable exception (it failed this
+    suite once): the depth is measured before anything is parsed."""
+    from lambdalab import jackson
+
+    parsed, loads = [], json.loads
+    monkeypatch.setattr(jackson.json, "loads", lambda data, **kw: parsed.append(data) or loads(data, **kw))
+    for deep in (b"[" * 100_000, "[" * 1001 + "]" * 1001, b'{"a":' * 5000):
+        with pytest.raises(ValueError, match="nesting depth"):
+            load_json(deep)
+    assert parsed == []
+    assert load_json(b"[" * 900 + b"]" * 900) and len(parsed) == 1
