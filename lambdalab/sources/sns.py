@@ -13,7 +13,8 @@ other protocols stay moto's, but the notification they carry is made here (:func
 in place of moto's ``get_post_data``) and signed the same way, with the topic's ``SignatureVersion``
 as SQS receives it in LocalStack's AWS-validated ``test_publish_sqs_verify_signature``; an SQS
 subscription's envelope is sent from here too, its fields in AWS's order (moto sorts them); a FIFO
-topic's is numbered and not signed, and carries the topic's content-based deduplication id.
+topic's is numbered and not signed, and carries the topic's content-based deduplication id; Publish
+answers with that number, which moto leaves out.
 
 ``SignatureVersion`` is "1" whatever the topic's: AWS writes "1" in what it sends Lambda even when the
 topic signs with SHA256 (its ``SignatureVersion`` 2), as LocalStack's AWS-validated
@@ -54,10 +55,30 @@ SNS = "sns.amazonaws.com"
 
 def install() -> None:
     from moto.sns.models import Subscription
+    from moto.sns.responses import SNSResponse
 
     if not getattr(Subscription.publish, "lambdalab", False):
         Subscription.publish = _publishing(Subscription.publish)
         Subscription.get_post_data = notification  # what SQS and HTTP(S) subscriptions receive, signed as AWS does
+        SNSResponse.publish = _answering_sequence_numbers(SNSResponse.publish)
+        SNSResponse.publish_batch = _answering_sequence_numbers(SNSResponse.publish_batch)
+
+
+def _answering_sequence_numbers(moto_action):
+    """Publish and PublishBatch answer each message to a FIFO topic with its ``SequenceNumber``, as the API
+    model says AWS does (moto leaves it out): the number its subscriptions receive."""
+
+    @functools.wraps(moto_action)
+    def action(response: Any) -> Any:
+        result = moto_action(response)
+        topic = response.backend.topics.get(response._get_param("TopicArn") or response._get_param("TargetArn"))
+        if getattr(topic, "fifo_topic", False):
+            answer = result.result
+            for published in answer.get("Successful", [answer]):
+                published["SequenceNumber"] = _sequence_number(topic, published["MessageId"])
+        return result
+
+    return action
 
 
 def _publishing(moto_publish):

@@ -242,10 +242,26 @@ def test_every_queue_of_a_fifo_topic_receives_a_message_with_its_one_sequence_nu
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
         urls.append(url)
-    for message in ("first", "second"):
-        sns.publish(TopicArn=topic_arn, Message=message, MessageGroupId="orders")
+    answered = {message: sns.publish(TopicArn=topic_arn, Message=message, MessageGroupId="orders")["SequenceNumber"]
+                for message in ("first", "second")}
     numbers = [{json.loads(m["Body"])["Message"]: json.loads(m["Body"])["SequenceNumber"]
                 for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)["Messages"]}
                for url in urls]
-    assert numbers[0] == numbers[1]  # one number per message, whichever queue receives it
+    assert numbers[0] == numbers[1] == answered  # one number per message: Publish answers it, each queue receives it
     assert int(numbers[0]["first"]) < int(numbers[0]["second"])
+
+
+def test_publish_answers_a_fifo_topics_message_with_its_sequence_number_and_a_standard_topics_without(sns):
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    fifo = sns.create_topic(Name=f"{name}.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+    standard = sns.create_topic(Name=name)["TopicArn"]
+    one = sns.publish(TopicArn=fifo, Message="m", MessageGroupId="g", MessageDeduplicationId="d1")
+    batch = sns.publish_batch(TopicArn=fifo, PublishBatchRequestEntries=[
+        {"Id": f"e{i}", "Message": "m", "MessageGroupId": "g", "MessageDeduplicationId": f"d{i + 2}"}
+        for i in range(2)])
+    numbers = [one["SequenceNumber"]] + [entry["SequenceNumber"] for entry in batch["Successful"]]
+    assert all(len(n) == 20 and n.isdigit() for n in numbers) and numbers == sorted(numbers, key=int)
+    assert len(set(numbers)) == 3
+    assert "SequenceNumber" not in sns.publish(TopicArn=standard, Message="m")
+    assert all("SequenceNumber" not in entry for entry in sns.publish_batch(
+        TopicArn=standard, PublishBatchRequestEntries=[{"Id": "e", "Message": "m"}])["Successful"])
