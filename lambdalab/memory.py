@@ -286,10 +286,33 @@ def _forget_instance_types() -> None:
     _lazy_offerings(module)
 
 
+class NamedTable(dict):
+    """A dict whose keys, ``self.names`` (a dict, in order), are known from the start and whose values a
+    subclass reads when asked for (its ``__getitem__``): tables a library would parse whole. dict's own
+    storage is the subclass's to use; every read of a key goes through the methods below."""
+
+    names: dict
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self[name] if name in self.names else default
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names
+
+    def __iter__(self) -> Any:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def keys(self) -> Any:
+        return self.names.keys()
+
+
 _INSTANCE_TYPES = "ec2/resources/instance_types.json"  # moto's description of every EC2 instance type
 
 
-class _InstanceTypes(dict):
+class _InstanceTypes(NamedTable):
     """moto's descriptions of the EC2 instance types by name: the names from the start, the
     descriptions read from moto's file, all at once, when one is first asked for."""
 
@@ -317,21 +340,6 @@ class _InstanceTypes(dict):
 
     def __getitem__(self, name: str) -> Any:
         return dict.__getitem__(self._read(), name)
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return dict.get(self._read(), name, default) if name in self.names else default
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.names
-
-    def __iter__(self) -> Any:
-        return iter(self.names)
-
-    def __len__(self) -> int:
-        return len(self.names)
-
-    def keys(self) -> Any:
-        return self.names.keys()
 
     def values(self) -> Any:
         return dict.values(self._read())

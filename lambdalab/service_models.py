@@ -67,14 +67,14 @@ class _ExtrasIntoPackedMembers(ExtrasProcessor):
         super()._process(model, extra_model)
 
 
-class PackedMembers(dict):
+class PackedMembers(memory.NamedTable):
     """A service model's shapes (or operations) by name, in the model's order, each parsed from its compressed JSON when
     asked for (a new dict each time), except those set or kept, which are held parsed. Compared with a
     dict, it must be the left-hand side: a dict compares its own storage, which here stays empty."""
 
     def __init__(self, packed: dict[str, bytes | None]) -> None:
         super().__init__()  # dict's own storage stays empty: every read goes through the methods below
-        self._packed = packed  # name -> compressed JSON (None: set since, see _kept)
+        self.names = packed  # name -> compressed JSON (None: set since, see _kept)
         self._kept: dict[str, Any] = {}
 
     @classmethod
@@ -84,38 +84,23 @@ class PackedMembers(dict):
     def keep(self, names: Any) -> None:
         """Parse these members once and hold them, so that changes made to them in place last."""
         for name in names:
-            if name in self._packed and name not in self._kept:
+            if name in self.names and name not in self._kept:
                 self._kept[name] = self[name]
 
     def __getitem__(self, name: str) -> Any:
         if name in self._kept:
             return self._kept[name]
-        return json.loads(zlib.decompress(self._packed[name]))
+        return json.loads(zlib.decompress(self.names[name]))
 
     def __setitem__(self, name: str, shape: Any) -> None:
-        self._packed.setdefault(name, None)
+        self.names.setdefault(name, None)
         self._kept[name] = shape
 
-    def get(self, name: str, default: Any = None) -> Any:
-        return self[name] if name in self._packed else default
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._packed
-
-    def __iter__(self) -> Any:
-        return iter(self._packed)
-
-    def __len__(self) -> int:
-        return len(self._packed)
-
-    def keys(self) -> Any:
-        return self._packed.keys()
-
     def values(self) -> Any:
-        return (self[name] for name in self._packed)
+        return (self[name] for name in self.names)
 
     def items(self) -> Any:
-        return ((name, self[name]) for name in self._packed)
+        return ((name, self[name]) for name in self.names)
 
     def copy(self) -> dict:
         return dict(self.items())
