@@ -5,10 +5,10 @@ A chapter's kernel lives on after its cloud stops, and Binder gives the whole se
 *Once per process.* A boto3 Session parses each service model it uses (hundreds of kB to MB of
 JSON) and botocore's table of endpoints (about 7 MB) for itself, so a client made from a new
 Session costs about 10 MB. :func:`client` makes every client of every cloud in the process from
-one Session, each with its own keys, and moto's own session reads from the same loader
-(:func:`share_models_with_moto`), so each model is parsed once however many clients a notebook
-makes (its chapter, its exercises, its widgets), parsed into plain dicts, its shapes when asked
-for (``service_models``).
+one Session, each with its own keys, and moto reads its models from the same loader
+(:func:`share_models_with_moto`), so each model is read once however many clients a notebook makes
+(its chapter, its exercises, its widgets) and whether moto serves it too: into plain dicts, its shapes
+and operations kept packed and parsed when asked for (``service_models``).
 Two of moto's modules read at import what a cloud seldom or never needs (every EC2 instance type's
 description and every Region's offerings of them; botocore's endpoints parsed anew, three times, to
 list EC2's Regions): :func:`lean_moto_imports` imports them without it. moto's IAM parses AWS's
