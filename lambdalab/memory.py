@@ -14,7 +14,8 @@ description and every Region's offerings of them; botocore's endpoints parsed an
 list EC2's Regions): :func:`lean_moto_imports` imports them without it. moto's IAM parses AWS's
 managed policies whole for each account, a high-water mark the heap keeps, and its modules keep their
 4.7 MB text for good: :func:`aws_managed_policies_one_at_a_time` reads them a policy at a time, from a
-text it lets go.
+text it lets go. moto's subnets keep themselves, and so their EC2 backend, in a table of the process's:
+the lean import keeps what that table held beside each subnet instead.
 
 *Given back on stop.* moto's backends keep every account's state (IAM with AWS's managed policies,
 buckets, queues, log events, metric data) in module-level tables, and freed memory stays with the
@@ -37,6 +38,7 @@ import importlib.util
 import json
 import sys
 import threading
+import weakref
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -171,9 +173,35 @@ def _regions_from_moto_session(loader: Any, module: Any) -> None:
         module.Session = original
 
 
-# moto's modules that read at import what a cloud does not need, and how each is imported instead
+def _subnet_hosts_kept_per_subnet(loader: Any, module: Any) -> None:
+    loader.exec_module(module)
+    _keep_hosts_per_subnet(module)
+
+
+def _keep_hosts_per_subnet(module: Any) -> None:
+    """moto's ``ec2.models.subnets`` with each subnet's iterator of free addresses kept beside the subnet,
+    not in a ``functools.cache`` on the class: that table is the process's, and the subnets it holds keep
+    their EC2 backend (each Region's 1,366 Amazon images, with a snapshot and a volume each) after the
+    cloud that made them has stopped. Same answers: one iterator per subnet, made when first asked for."""
+    if not hasattr(module.Subnet._base_avail_ip_iterator, "cache_clear"):
+        return  # done already
+    hosts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # subnets hash by identity, as for the cache
+    lock = threading.Lock()  # the table's own: moto's request threads allocate addresses
+
+    def _base_avail_ip_iterator(subnet: Any) -> Any:
+        with lock:
+            if subnet not in hosts:
+                hosts[subnet] = subnet.cidr.hosts()
+            return hosts[subnet]
+
+    module.Subnet._base_avail_ip_iterator = _base_avail_ip_iterator
+
+
+# moto's modules that read at import what a cloud does not need, or keep what it no longer needs, and how
+# each is imported instead
 _LEAN = {"moto.ec2.models.instance_types": _instance_types_when_asked,
-         "moto.ec2.models.availability_zones_and_regions": _regions_from_moto_session}
+         "moto.ec2.models.availability_zones_and_regions": _regions_from_moto_session,
+         "moto.ec2.models.subnets": _subnet_hosts_kept_per_subnet}
 
 
 def lean_moto_imports() -> None:
@@ -181,6 +209,9 @@ def lean_moto_imports() -> None:
     with _lock:
         if not any(isinstance(finder, _LeanMotoFinder) for finder in sys.meta_path):
             sys.meta_path.insert(0, _LeanMotoFinder())
+        subnets = sys.modules.get("moto.ec2.models.subnets")
+        if subnets is not None:  # imported before any cloud started: what can still be changed is
+            _keep_hosts_per_subnet(subnets)
 
 
 def release(cloud: LocalCloud) -> None:

@@ -8,6 +8,8 @@ accounts), and when no cloud runs at all the parsed models go too (checked in a 
 from __future__ import annotations
 
 import gc
+import ipaddress
+import itertools
 import json
 import subprocess
 import sys
@@ -17,6 +19,7 @@ import weakref
 import botocore.loaders
 import pytest
 from moto.core.base_backend import AccountSpecificBackend
+from moto.ec2.models import ec2_backends
 from moto.iam.models import iam_backends
 from moto.logs.models import logs_backends
 from moto.s3.models import s3_backends
@@ -68,6 +71,24 @@ def test_stopping_a_cloud_keeps_what_a_running_cloud_of_the_same_accounts_uses(c
     assert "still-in-use" in buckets(cloud)
     assert cloud.client("iam").get_role(RoleName="lambda-role")["Role"]["RoleName"] == "lambda-role"
     assert held_by_moto(cloud.account, cloud.other_account)["iam"] == [cloud.account, cloud.other_account]
+
+
+def test_a_stopped_clouds_ec2_goes_with_it_and_a_subnet_still_hands_out_its_addresses_in_turn():
+    """moto's subnets kept their iterator of free addresses in a ``functools.cache`` on the class: the
+    process's table held every subnet, and with it its EC2 backend (1,366 images with a snapshot and a
+    volume each), after the cloud had stopped."""
+    with lambdalab.start(**ACCOUNTS) as cloud:
+        ec2 = cloud.client("ec2")
+        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        subnet = ec2.describe_subnets()["Subnets"][0]
+        launched = [ec2.run_instances(ImageId=image, MinCount=2, MaxCount=2, SubnetId=subnet["SubnetId"]),
+                    ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, SubnetId=subnet["SubnetId"])]
+        ec2_backend = weakref.ref(ec2_backends[ACCOUNTS["account"]][cloud.region])
+    addresses = [i["PrivateIpAddress"] for r in launched for i in r["Instances"]]
+    hosts = ipaddress.ip_network(subnet["CidrBlock"]).hosts()
+    assert addresses == [str(h) for h in itertools.islice(hosts, 3, 6)]  # the first three are the subnet's own
+    gc.collect()
+    assert ec2_backend() is None, "the stopped cloud's EC2 is still referenced"
 
 
 def parsed(monkeypatch) -> list[str]:
