@@ -3,6 +3,7 @@
     python bench/profile_warm.py                 # the floor, then a breakdown by stage
     python bench/profile_warm.py --pyspy 10      # + a py-spy profile of every thread (pip install py-spy)
     python bench/profile_warm.py --loop 10       # only invoke for 10 s (what --pyspy records)
+    python bench/profile_warm.py --ablation      # the ratio with each fidelity feature switched off
 
 It first measures, interleaved call by call, boto3 Invoke against lambdalab, against the floor (a
 no-op server, bench/floor.py), against lambdalab's own HTTP server answering a constant (its HTTP
@@ -16,6 +17,12 @@ gateway thread itself for a warm invoke, else on the environment's after a hand-
 the engine no longer has is listed as missing.
 The timers cost about a microsecond each, so the instrumented invokes run a little slower than
 run.py's; medians of parts do not add up exactly to the median of the whole.
+
+``--ablation`` answers what the ratio to the floor would be without each of the features that make
+a warm invoke faithful: a cloud is started with each of its own switches off in turn (freezing the
+runtime between invokes, its CPU share, signature verification), then with the bookkeeping that
+has no switch (log lines, the invocation record, the peak-memory read) patched out here, and
+with all four off; each beside the floor, interleaved.
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib import import_module
 from pathlib import Path
 
@@ -334,14 +342,71 @@ def summarize(path: Path, top: int = 25, rate: float | None = None, seconds: flo
             print(f"  {100 * c / per_thread[t]:5.1f}%  {f}")
 
 
+# (label, the cloud's options, bookkeeping patched out): what each fidelity feature costs a warm invoke
+ABLATIONS = [
+    ("everything on (what run.py measures)", {}, False),
+    ("no freeze between invokes (freeze=False)", {"freeze": False}, False),
+    ("no CPU share (cpu_throttle=False)", {"cpu_throttle": False}, False),
+    ("no signature verification (verify_signatures=False)", {"verify_signatures": False}, False),
+    ("no log lines, record or peak-memory read (patched)", {}, True),
+    ("all four off", {"freeze": False, "cpu_throttle": False, "verify_signatures": False}, True),
+]
+
+
+@contextmanager
+def unbooked(patched: bool) -> Iterator[None]:
+    """The engine without its per-invoke bookkeeping (this process only, restored after)."""
+    from lambdalab.observe.logs import LogShipper
+    from lambdalab.observe.records import Records
+    from lambdalab.sandbox.environment import ExecutionEnvironment
+
+    saved = [(LogShipper, "put"), (Records, "add"), (ExecutionEnvironment, "_peak")]
+    originals = [getattr(owner, name) for owner, name in saved]
+    if patched:
+        LogShipper.put = lambda *args: None
+        Records.add = lambda self, record: None
+        ExecutionEnvironment._peak = lambda self: 0
+    try:
+        yield
+    finally:
+        for (owner, name), original in zip(saved, originals, strict=True):
+            setattr(owner, name, original)
+
+
+def ablation(n: int) -> None:
+    import lambdalab
+
+    floor_server = FloorServer().start()
+    rows = []
+    try:
+        for label, options, patched in ABLATIONS:
+            with unbooked(patched), lambdalab.start(**options) as cloud:
+                client = measure.lambda_client(cloud)
+                measure.create(client, NAME, measure.TRIVIAL)
+                for i in range(50):
+                    measure.invoke(client, NAME, {"i": i})
+                times, floor_times, _ = measure.interleaved(client, measure.floor_client(cloud, floor_server.url),
+                                                            NAME, n, label)
+            rows.append((label, median(times), median(floor_times)))
+    finally:
+        floor_server.close()
+    print(f"warm Invoke, trivial handler, 128 MB, n={n} each beside the floor; medians in us\n")
+    print(f"{'':52}{'lambdalab':>10}{'floor':>8}{'ratio':>8}")
+    for label, lam, flo in rows:
+        print(f"{label:52}{lam * 1000:10.0f}{flo * 1000:8.0f}{lam / flo:7.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--loop", type=float)
     parser.add_argument("--pyspy", type=float)
     parser.add_argument("--summarize", type=Path)
+    parser.add_argument("--ablation", action="store_true")
     args = parser.parse_args()
-    if args.loop:
+    if args.ablation:
+        ablation(args.n)
+    elif args.loop:
         loop(args.loop)
     elif args.summarize:
         summarize(args.summarize)
