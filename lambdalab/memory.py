@@ -456,35 +456,64 @@ def _json_object_items(text: str) -> Any:
 def json_object_entries(text: str, spans_of: frozenset[str] = frozenset()) -> Any:
     """(key, value, start, end) of each member of the JSON object ``text``, in order: each value is
     parsed only when its turn comes (no whole parse is ever alive), and ``text[start:end]`` is its JSON.
-    The value of a key in ``spans_of``, an object, is not parsed but given as ``{member: (start, end)}``."""
+    The value of a key in ``spans_of`` is not parsed whole: an object is given as ``{member: (start, end)}``,
+    an array of objects as a list of dicts of their members, read the same way (botocore's endpoints:
+    ``partitions``, each with its ``services``)."""
     yield from _members(text, 0, spans_of)
+
+
+_decode, _skip = json.JSONDecoder().raw_decode, json.decoder.WHITESPACE.match
+
+
+def _expect(char: str, text: str, at: int) -> int:
+    at = _skip(text, at).end()
+    if text[at:at + 1] != char:
+        raise ValueError(f"expected {char!r} at character {at} of the JSON text")
+    return at + 1
 
 
 def _members(text: str, at: int, spans_of: frozenset[str]) -> Any:
     """The members of the object at ``text[at:]`` (see :func:`json_object_entries`); returns its end."""
-    decode, skip = json.JSONDecoder().raw_decode, json.decoder.WHITESPACE.match
-
-    def expect(char: str, at: int) -> int:
-        at = skip(text, at).end()
-        if text[at:at + 1] != char:
-            raise ValueError(f"expected {char!r} at character {at} of the JSON object")
-        return at + 1
-
-    at = skip(text, expect("{", at)).end()
+    at = _skip(text, _expect("{", text, at)).end()
     if text[at:at + 1] == "}":
         return at + 1
     while True:
-        key, at = decode(text, skip(text, at).end())
-        start = skip(text, expect(":", at)).end()
-        if key in spans_of:
+        key, at = _decode(text, _skip(text, at).end())
+        start = _skip(text, _expect(":", text, at)).end()
+        if key in spans_of and text[start:start + 1] == "[":
+            value, at = _objects(text, start, spans_of)
+        elif key in spans_of:
             value, at = _spans(text, start)
         else:
-            value, at = decode(text, start)
+            value, at = _decode(text, start)
         yield key, value, start, at
-        at = skip(text, at).end()
+        at = _skip(text, at).end()
         if text[at:at + 1] == "}":
             return at + 1
-        at = expect(",", at)
+        at = _expect(",", text, at)
+
+
+def _objects(text: str, at: int, spans_of: frozenset[str]) -> tuple[list[dict[str, Any]], int]:
+    """(the objects of the array at ``text[at:]``, each a dict of its members read by :func:`_members`,
+    where the array ends)."""
+    objects: list[dict[str, Any]] = []
+    at = _skip(text, _expect("[", text, at)).end()
+    if text[at:at + 1] == "]":
+        return objects, at + 1
+    while True:
+        members, found = _members(text, at, spans_of), {}
+        while True:
+            try:
+                key, value, _, _ = next(members)
+            except StopIteration as done:
+                at = done.value
+                break
+            found[key] = value
+        objects.append(found)
+        at = _skip(text, at).end()
+        if text[at:at + 1] == "]":
+            return objects, at + 1
+        at = _expect(",", text, at)
 
 
 def _spans(text: str, at: int) -> tuple[dict[str, tuple[int, int]], int]:

@@ -31,6 +31,7 @@ from botocore.loaders import ExtrasProcessor, JSONFileLoader
 from . import memory
 
 PACKED = frozenset({"shapes", "operations"})  # the members of a service model kept packed
+ENDPOINTS_PACKED = frozenset({"partitions", "services"})  # the endpoints' partitions, and their services packed
 
 
 def lean_models(session: Any) -> None:
@@ -51,10 +52,23 @@ class _LeanJSONFileLoader(JSONFileLoader):
             return None
         with open_method(full_path, "rb") as fp:
             text = fp.read().decode("utf-8")
-        if not os.path.basename(full_path).startswith("service-2."):
+        name = os.path.basename(full_path)
+        if name.startswith("endpoints."):
+            return _endpoints(text)
+        if not name.startswith("service-2."):
             return json.loads(text)
         return {key: PackedMembers.of(text, value) if key in PACKED else value
                 for key, value, _, _ in memory.json_object_entries(text, spans_of=PACKED)}
+
+
+def _endpoints(text: str) -> dict[str, Any]:
+    """botocore's table of endpoints, with each partition's services packed: 4.9 MB as dicts, for as long
+    as a client lives (an S3 client's handlers keep the creator that holds it), of which a client reads
+    the entries of its own service."""
+    endpoints = {key: value for key, value, _, _ in memory.json_object_entries(text, spans_of=ENDPOINTS_PACKED)}
+    for partition in endpoints["partitions"]:
+        partition["services"] = PackedMembers.of(text, partition["services"])
+    return endpoints
 
 
 class _ExtrasIntoPackedMembers(ExtrasProcessor):
@@ -69,9 +83,9 @@ class _ExtrasIntoPackedMembers(ExtrasProcessor):
 
 
 class PackedMembers(memory.NamedTable):
-    """A service model's shapes (or operations) by name, in the model's order, each parsed from its
-    compressed JSON when asked for (a new dict each time), except those set or kept, which are held
-    parsed. Compared with a dict, it must be the left-hand side: a dict compares its own storage, which
+    """A service model's shapes (or operations, or a partition's services) by name, in the model's order,
+    each parsed from its compressed JSON when asked for (a new dict each time), except those set or kept,
+    which are held parsed. Compared with a dict, it must be the left-hand side: a dict compares its own storage, which
     here stays empty."""
 
     def __init__(self, packed: dict[str, bytes | None]) -> None:

@@ -17,6 +17,7 @@ import tracemalloc
 import weakref
 
 import botocore.loaders
+import botocore.session
 import pytest
 from moto.core.base_backend import AccountSpecificBackend
 from moto.ec2.models import ec2_backends
@@ -352,6 +353,54 @@ def test_json_object_entries_gives_the_spans_of_an_objects_members_without_parsi
     assert {name: json.loads(text[start:end]) for name, (start, end) in spans.items()} == json.loads(text)["shapes"]
     empty = dict((k, v) for k, v, _, _ in memory.json_object_entries('{"shapes": {}}', spans_of=frozenset({"shapes"})))
     assert empty == {"shapes": {}}
+
+
+def test_json_object_entries_reads_an_array_of_objects_member_by_member():
+    text = ('{"v": 3, "partitions": [ {"p": "aws", "services": {"s3": {"e": [1]}, "ec2": {}}, "r": {"x": 1}} ,'
+            '{"p": "cn", "services": {}}], "partitions2": []}')
+    spans_of = frozenset({"partitions", "services"})
+    entries = {key: value for key, value, _, _ in memory.json_object_entries(text, spans_of=spans_of)}
+    expected = json.loads(text)
+    assert list(entries) == ["v", "partitions", "partitions2"] and entries["partitions2"] == []
+    aws, cn = entries["partitions"]
+    assert aws["p"] == "aws" and aws["r"] == {"x": 1} and cn == {"p": "cn", "services": {}}
+    assert {name: json.loads(text[start:end]) for name, (start, end) in aws["services"].items()} == \
+        expected["partitions"][0]["services"]
+    empty = dict((k, v) for k, v, _, _ in memory.json_object_entries('{"partitions": [ ]}', spans_of=spans_of))
+    assert empty == {"partitions": []}
+    for broken in ('{"partitions": [{"p": 1} {"p": 2}]}', '{"partitions": [1]}', '{"partitions": [{"p": 1}'):
+        with pytest.raises(ValueError):
+            dict((k, v) for k, v, _, _ in memory.json_object_entries(broken, spans_of=spans_of))
+
+
+def test_the_shared_session_reads_botocores_endpoints_with_each_service_parsed_when_asked_for(cloud):
+    """botocore's table of endpoints is 4 MB of dicts, kept for as long as any S3 client lives (its
+    handlers keep the creator that holds it), and a client reads its own service's entries."""
+    from botocore.loaders import Loader
+
+    from lambdalab.service_models import PackedMembers
+
+    loader = memory.botocore_session().get_component("data_loader")
+    loader._cache.clear()
+    tracemalloc.start()
+    try:
+        ours = loader.load_data("endpoints")
+        ours_kept = tracemalloc.get_traced_memory()[0]
+        theirs = Loader().load_data("endpoints")  # botocore's own loader
+        theirs_kept = tracemalloc.get_traced_memory()[0] - ours_kept
+    finally:
+        tracemalloc.stop()
+        loader._cache.clear()
+    assert [key for key in ours if key != "partitions"] == [key for key in theirs if key != "partitions"]
+    assert len(ours["partitions"]) == len(theirs["partitions"]) > 1
+    for mine, botocores in zip(ours["partitions"], theirs["partitions"], strict=True):
+        assert list(mine) == list(botocores)
+        assert all(mine[key] == botocores[key] for key in mine)  # PackedMembers compares as the left-hand side
+        assert type(mine["services"]) is PackedMembers and list(mine["services"]) == list(botocores["services"])
+    assert ours_kept < 0.2 * theirs_kept, (ours_kept, theirs_kept)
+    s3 = cloud.client("s3")  # a client made with it: its endpoint, and its Regions
+    assert s3.meta.endpoint_url == cloud.endpoint_url and s3.list_buckets()["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert cloud.session.get_available_regions("s3") == botocore.session.get_session().get_available_regions("s3")
 
 
 def test_the_shared_session_reads_botocores_models_as_plain_dicts_with_members_parsed_when_asked_for(cloud):
