@@ -1,5 +1,5 @@
 """The JSON the process's shared botocore session reads (service models, endpoints): plain dicts, and
-each model's shapes and operations parsed when asked for.
+each model's shapes and operations, and each partition's services, parsed when asked for.
 
 botocore parses every data file into ``OrderedDict``s, which take half as much memory again as dicts:
 EC2's model is 14.5 MB so, 9.5 MB as dicts; Lambda's 1.9 and 1.2. Dicts keep their order too (Python
@@ -16,7 +16,8 @@ as its class is made, and keeps it; botocore changes some of them in place (S3's
 from their paths), so each client, and moto, which routes requests by those paths, gets its own.
 Everything is kept, the descriptions that ``help()`` shows included. The price is paid once per model
 and process: EC2's is read in about 125 ms instead of botocore's 53 (the compression), Lambda's in 20
-instead of 10.
+instead of 10. botocore's table of endpoints (every partition's services and their Regions) is read the
+same way, each service's entry when a client asks for it: 0.45 MB kept instead of 3.9.
 """
 
 from __future__ import annotations
@@ -85,8 +86,8 @@ class _ExtrasIntoPackedMembers(ExtrasProcessor):
 class PackedMembers(memory.NamedTable):
     """A service model's shapes (or operations, or a partition's services) by name, in the model's order,
     each parsed from its compressed JSON when asked for (a new dict each time), except those set or kept,
-    which are held parsed. Compared with a dict, it must be the left-hand side: a dict compares its own storage, which
-    here stays empty."""
+    which are held parsed. Compared with a dict, it must be the left-hand side: a dict compares its own
+    storage, which here stays empty."""
 
     def __init__(self, packed: dict[str, bytes | None]) -> None:
         super().__init__()  # dict's own storage stays empty: every read goes through the methods below
