@@ -114,6 +114,15 @@ def test_each_chapter_ends_by_stopping_its_cloud_and_asking_for_the_kernel_to_be
     assert "Kernel → Shut Down Kernel" in closing, f"{path.name}'s last words should say to shut the kernel down"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_figures_are_drawn_with_graph_objects(path):
+    """plotly express's first figure copies its template with validation, which imports the classes of every
+    trace type the template styles (212 modules): 9 MB a chapter's kernel keeps, for one figure."""
+    code = "\n".join(cells(path, "code"))
+    assert not re.search(r"^\s*(?:import plotly\.express|from plotly(?:\.express)? import express)", code, re.M), (
+        f"{path.name} imports plotly express: draw with plotly.graph_objects (docs/adding-a-chapter.md)")
+
+
 def test_the_welcome_says_why_kernels_must_be_shut_down():
     welcome = " ".join(" ".join(cells(NOTEBOOKS[0], "markdown")).split())
     assert "Closing a notebook's tab does not stop its kernel" in welcome
