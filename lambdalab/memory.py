@@ -210,7 +210,7 @@ def lean_moto_imports() -> None:
         if not any(isinstance(finder, _LeanMotoFinder) for finder in sys.meta_path):
             sys.meta_path.insert(0, _LeanMotoFinder())
         subnets = sys.modules.get("moto.ec2.models.subnets")
-        if subnets is not None:  # imported before any cloud started: what can still be changed is
+        if subnets is not None:  # imported before the first cloud started: its table can still be replaced
             _keep_hosts_per_subnet(subnets)
 
 

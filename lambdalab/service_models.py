@@ -67,8 +67,9 @@ def _endpoints(text: str) -> dict[str, Any]:
     as a client lives (an S3 client's handlers keep the creator that holds it), of which a client reads
     the entries of its own service."""
     endpoints = {key: value for key, value, _, _ in memory.json_object_entries(text, spans_of=ENDPOINTS_PACKED)}
-    for partition in endpoints["partitions"]:
-        partition["services"] = PackedMembers.of(text, partition["services"])
+    for partition in endpoints.get("partitions", ()):  # botocore itself refuses a table without any
+        if "services" in partition:
+            partition["services"] = PackedMembers.of(text, partition["services"])
     return endpoints
 
 
