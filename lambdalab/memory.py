@@ -183,8 +183,8 @@ def _keep_hosts_per_subnet(module: Any) -> None:
     not in a ``functools.cache`` on the class: that table is the process's, and the subnets it holds keep
     their EC2 backend (each Region's 1,366 Amazon images, with a snapshot and a volume each) after the
     cloud that made them has stopped. Same answers: one iterator per subnet, made when first asked for."""
-    if not hasattr(module.Subnet._base_avail_ip_iterator, "cache_clear"):
-        return  # done already
+    if not hasattr(getattr(module.Subnet, "_base_avail_ip_iterator", None), "cache_clear"):
+        return  # done already (or a moto that no longer caches it there)
     hosts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # subnets hash by identity, as for the cache
     lock = threading.Lock()  # the table's own: moto's request threads allocate addresses
 
