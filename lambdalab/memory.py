@@ -501,14 +501,7 @@ def _objects(text: str, at: int, spans_of: frozenset[str]) -> tuple[list[dict[st
     if text[at:at + 1] == "]":
         return objects, at + 1
     while True:
-        members, found = _members(text, at, spans_of), {}
-        while True:
-            try:
-                key, value, _, _ = next(members)
-            except StopIteration as done:
-                at = done.value
-                break
-            found[key] = value
+        found, at = _object(text, at, spans_of, lambda value, start, end: value)
         objects.append(found)
         at = _skip(text, at).end()
         if text[at:at + 1] == "]":
@@ -518,13 +511,19 @@ def _objects(text: str, at: int, spans_of: frozenset[str]) -> tuple[list[dict[st
 
 def _spans(text: str, at: int) -> tuple[dict[str, tuple[int, int]], int]:
     """({member: (start, end)} of the object at ``text[at:]``, where the object ends)."""
-    spans, members = {}, _members(text, at, frozenset())
+    return _object(text, at, frozenset(), lambda value, start, end: (start, end))
+
+
+def _object(text: str, at: int, spans_of: frozenset[str], keep: Any) -> tuple[dict[str, Any], int]:
+    """({key: keep(value, start, end)} of the members :func:`_members` reads at ``text[at:]``, where the
+    object ends); each value is let go as soon as ``keep`` has seen it."""
+    found, members = {}, _members(text, at, spans_of)
     while True:
         try:
-            key, _, start, end = next(members)
+            key, value, start, end = next(members)
         except StopIteration as done:
-            return spans, done.value
-        spans[key] = (start, end)
+            return found, done.value
+        found[key] = keep(value, start, end)
 
 
 def _trim_heap() -> None:

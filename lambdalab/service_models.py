@@ -45,8 +45,8 @@ def lean_models(session: Any) -> None:
 
 class _LeanJSONFileLoader(JSONFileLoader):
     """botocore's JSON loader (its ``_load_file``: read as UTF-8, ``None`` for a missing file), parsing
-    into dicts rather than OrderedDicts, and a service model's shapes and operations into
-    :class:`PackedMembers`."""
+    into dicts rather than OrderedDicts, and a service model's shapes and operations, and the endpoints'
+    services, into :class:`PackedMembers`."""
 
     def _load_file(self, full_path: str, open_method: Any) -> Any:
         if not os.path.isfile(full_path):
