@@ -284,10 +284,12 @@ def loop(seconds: float) -> None:
         cloud.stop()
 
 
+SPY = Path(sys.executable).with_name("py-spy")  # a diagnostic's tool, not one of the project's dependencies
+
+
 def pyspy(seconds: float) -> None:
     """Sample the GIL holder of a warm invoke loop (setup and stop excluded): where this process's
     Python time goes, per thread.  The runtime subprocess is not sampled (its share is in duration_ms)."""
-    spy = Path(sys.executable).with_name("py-spy")
     out = HERE / "results" / "warm-pyspy.txt"
     svg = HERE / "results" / "warm-pyspy.svg"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -296,7 +298,7 @@ def pyspy(seconds: float) -> None:
         proc = subprocess.Popen([sys.executable, __file__, "--loop", str(seconds + 3)], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         assert proc.stdout.readline().strip() == "ready"
-        subprocess.run([str(spy), "record", "--gil", "--threads", "--rate", "500", "--format", fmt, "--duration",
+        subprocess.run([str(SPY), "record", "--gil", "--threads", "--rate", "500", "--format", fmt, "--duration",
                         str(int(seconds)), "--pid", str(proc.pid), "-o", str(path)], check=True,
                        capture_output=True)
         _, err = proc.communicate()
@@ -411,6 +413,8 @@ def main() -> None:
     elif args.summarize:
         summarize(args.summarize)
     else:
+        if args.pyspy and not SPY.exists():  # said before the minute of measurements, not after
+            parser.error(f"--pyspy needs py-spy beside this Python: {sys.executable} -m pip install py-spy")
         breakdown(args.n)
         if args.pyspy:
             pyspy(args.pyspy)
