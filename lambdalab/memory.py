@@ -28,6 +28,7 @@ the notebook itself still references (its clients, frames and figures).
 
 from __future__ import annotations
 
+import builtins
 import ctypes
 import ctypes.util
 import gc
@@ -38,6 +39,7 @@ import importlib.util
 import json
 import sys
 import threading
+import types
 import weakref
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -160,17 +162,36 @@ def _instance_types_when_asked(loader: Any, module: Any) -> None:
 def _regions_from_moto_session(loader: Any, module: Any) -> None:
     """moto's ``ec2.models.availability_zones_and_regions`` lists EC2's Regions from three new boto3
     Sessions as its class body runs, each parsing botocore's endpoints anew (27 MB of PSS a kernel kept
-    after the garbage went): they are answered by moto's own session, which reads the process's loader."""
+    after the garbage went): they are answered by moto's own session, which reads the process's loader.
+    Only this module's ``from boto3 import Session`` sees the substitute, through an ``__import__`` of its
+    own while it runs: ``boto3.Session`` itself never changes, so no other thread can get the wrong one."""
     import boto3
     from moto.core.base_backend import AccountSpecificBackend
 
-    original, shared = boto3.Session, AccountSpecificBackend.get_session()
-    boto3.Session = lambda: shared  # the module imports the name from boto3 as it runs
+    shared = AccountSpecificBackend.get_session()
+    running = True
+
+    def import_(name: str, *args: Any, **kwargs: Any) -> Any:
+        if running and name == "boto3":
+            return types.SimpleNamespace(Session=lambda: shared)
+        return builtins.__import__(name, *args, **kwargs)
+
+    module.__builtins__ = _Builtins(__import__=import_)
     try:
         loader.exec_module(module)
     finally:
-        boto3.Session = original
-        module.Session = original
+        running = False
+        module.Session = boto3.Session
+
+
+class _Builtins(dict):
+    """A module's builtins: its own entries, and the process's (read when looked up) for the rest."""
+
+    def __missing__(self, name: str) -> Any:
+        try:
+            return getattr(builtins, name)
+        except AttributeError:
+            raise KeyError(name) from None  # a NameError, as for any module
 
 
 def _subnet_hosts_kept_per_subnet(loader: Any, module: Any) -> None:

@@ -235,12 +235,22 @@ print(json.dumps([read_running, read_asked, read_stopped, sorted(t["InstanceType
 
 def test_ec2_lists_its_regions_through_moto_session_not_three_new_ones():
     """moto's EC2 lists its Regions at import from three new boto3 Sessions, each parsing botocore's endpoints
-    (27 MB a kernel kept): a cloud's answers from moto's own session, with the same Regions."""
+    (27 MB a kernel kept): a cloud's answers from moto's own session, with the same Regions. Meanwhile
+    ``boto3.Session`` stays what it is for every other thread (seen from inside moto's calls)."""
     code = """
 import json
 import boto3
 import botocore.session
+from moto.core.base_backend import AccountSpecificBackend
 import lambdalab
+
+boto3_session, shared = boto3.Session, AccountSpecificBackend.get_session()
+asked = shared.get_available_regions
+seen = []  # what boto3.Session is while moto's module asks for the Regions
+def asking(*args, **kwargs):
+    seen.append(boto3.Session is boto3_session)
+    return asked(*args, **kwargs)
+shared.get_available_regions = asking
 
 made = []
 original = botocore.session.Session.__init__
@@ -254,14 +264,19 @@ with lambdalab.start() as cloud:
     regions = cloud.client("ec2").describe_regions(AllRegions=True)["Regions"]
     during = len(made) - before
 botocore.session.Session.__init__ = original
+del shared.get_available_regions
+from moto.ec2.models import availability_zones_and_regions as module
+after = module.Session is boto3.Session is boto3_session
 expected = sorted(boto3.Session().get_available_regions("ec2") + boto3.Session().get_available_regions(
     "ec2", partition_name="aws-us-gov") + boto3.Session().get_available_regions("ec2", partition_name="aws-cn"))
-print(json.dumps([during, sorted(r["RegionName"] for r in regions) == expected, len(expected)]))
+print(json.dumps([during, sorted(r["RegionName"] for r in regions) == expected, len(expected), seen, after]))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
-    sessions, same, count = json.loads(out.stdout.strip().splitlines()[-1])
+    sessions, same, count, seen, after = json.loads(out.stdout.strip().splitlines()[-1])
     assert sessions == 0, f"importing moto's EC2 made {sessions} botocore sessions"
     assert same and count > 20
+    assert len(seen) >= 3 and all(seen), "boto3.Session changed for the whole process while moto's EC2 imported"
+    assert after, "moto's module or boto3 was left with moto's session for a Session"
 
 
 def test_http_apis_are_served_without_importing_the_rest_apis():
