@@ -140,19 +140,13 @@ def _instance_types_when_asked(loader: Any, module: Any) -> None:
     of the instance types are there from the start."""
     from moto.utilities import utils
 
-    original = utils.load_resource
-
     def load_resource(resource: str) -> Any:  # what the module reads at import: all but these two
         if resource == _INSTANCE_TYPES:
             return {}
-        return [] if "/instance_type_offerings/" in resource else original(resource)
+        return [] if "/instance_type_offerings/" in resource else utils.load_resource(resource)
 
-    utils.load_resource = load_resource  # the module imports the name from moto's utils as it runs
-    try:
-        loader.exec_module(module)
-    finally:
-        utils.load_resource = original
-        module.load_resource = original
+    _exec_importing(loader, module, {"moto.utilities.utils": types.SimpleNamespace(load_resource=load_resource)})
+    module.load_resource = utils.load_resource
     names = _InstanceTypes.names_in_moto()
     module.INSTANCE_FAMILIES = list({name.split(".")[0] for name in names})
     _lazy_instance_types(module, names)
@@ -162,26 +156,32 @@ def _instance_types_when_asked(loader: Any, module: Any) -> None:
 def _regions_from_moto_session(loader: Any, module: Any) -> None:
     """moto's ``ec2.models.availability_zones_and_regions`` lists EC2's Regions from three new boto3
     Sessions as its class body runs, each parsing botocore's endpoints anew (27 MB of PSS a kernel kept
-    after the garbage went): they are answered by moto's own session, which reads the process's loader.
-    Only this module's ``from boto3 import Session`` sees the substitute, through an ``__import__`` of its
-    own while it runs: ``boto3.Session`` itself never changes, so no other thread can get the wrong one."""
+    after the garbage went): they are answered by moto's own session, which reads the process's loader."""
     import boto3
     from moto.core.base_backend import AccountSpecificBackend
 
     shared = AccountSpecificBackend.get_session()
+    _exec_importing(loader, module, {"boto3": types.SimpleNamespace(Session=lambda: shared)})
+    module.Session = boto3.Session
+
+
+def _exec_importing(loader: Any, module: Any, substitutes: dict[str, Any]) -> None:
+    """Run ``module`` with each module named in ``substitutes`` replaced by its substitute for the
+    module's own imports while it runs (an ``__import__`` in its builtins), so the process's modules never
+    change: swapping a name in a shared module instead would hand the substitute to any other thread that
+    used the name meanwhile."""
     running = True
 
-    def import_(name: str, *args: Any, **kwargs: Any) -> Any:
-        if running and name == "boto3":
-            return types.SimpleNamespace(Session=lambda: shared)
-        return builtins.__import__(name, *args, **kwargs)
+    def import_(name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0) -> Any:
+        if running and level == 0 and name in substitutes:
+            return substitutes[name]
+        return builtins.__import__(name, globals, locals, fromlist, level)
 
     module.__builtins__ = _Builtins(__import__=import_)
     try:
         loader.exec_module(module)
     finally:
         running = False
-        module.Session = boto3.Session
 
 
 class _Builtins(dict):

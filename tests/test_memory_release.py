@@ -8,12 +8,14 @@ accounts), and when no cloud runs at all the parsed models go too (checked in a 
 from __future__ import annotations
 
 import gc
+import importlib.util
 import ipaddress
 import itertools
 import json
 import subprocess
 import sys
 import tracemalloc
+import types
 import weakref
 
 import botocore.loaders
@@ -349,6 +351,25 @@ print(json.dumps([counts, "moto.iam.aws_managed_policies" in sys.modules, hasatt
     counts, imported, in_models, in_package = json.loads(out.stdout.strip().splitlines()[-1])
     assert len(set(counts)) == 1 and counts[0] > 1000, counts
     assert not (imported or in_models or in_package), "a module keeps the text of AWS's managed policies"
+
+
+def test_a_lean_import_substitutes_for_the_modules_own_imports_only_while_it_runs(tmp_path):
+    """How moto's EC2 modules are imported lean: the module's own imports get the substitute while it runs;
+    the process's modules never change, and the module's functions import and look names up as usual."""
+    source = tmp_path / "lean_probe.py"
+    source.write_text("import sys\nfrom json import dumps\nimport json as whole\n"
+                      "REAL = sys.modules['json'].dumps\n"
+                      "def later():\n    import json\n    return json.dumps, len('ab')\n"
+                      "def undefined():\n    return no_such_name\n")
+    spec = importlib.util.spec_from_file_location("lean_probe", source)
+    module = importlib.util.module_from_spec(spec)
+    substitute = types.SimpleNamespace(dumps="substitute")
+    memory._exec_importing(spec.loader, module, {"json": substitute})
+    assert module.dumps == "substitute" and module.whole is substitute
+    assert module.REAL is json.dumps  # what every other thread saw meanwhile
+    assert module.later() == (json.dumps, 2)
+    with pytest.raises(NameError):
+        module.undefined()
 
 
 def test_json_object_items_reads_what_json_loads_reads():
