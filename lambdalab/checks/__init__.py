@@ -80,7 +80,8 @@ def _uses_blank(code: CodeType) -> bool:
 # -- what a check answers ---------------------------------------------------------------------------
 _CODE_SPAN = re.compile(r"`([^`]+)`")
 _STYLES = {"correct": ("#2e7d32", "Correct"), "incorrect": ("#c62828", "Incorrect"),
-           "unattempted": ("#6d6d6d", "Not attempted yet"), "note": ("#1565c0", "")}
+           "unattempted": ("#6d6d6d", "Not attempted yet"), "unchecked": ("#6d6d6d", "Not checked"),
+           "note": ("#1565c0", "")}
 
 
 def as_html(text: str) -> str:
@@ -95,7 +96,8 @@ def as_text(text: str) -> str:
 
 @dataclass(frozen=True)
 class Result:
-    """A verdict (``correct``, ``incorrect``, ``unattempted``) or a note (a hint, a solution), shown as HTML."""
+    """A verdict (``correct``, ``incorrect``, ``unattempted``; ``unchecked`` when the chapter's cloud is stopped)
+    or a note (a hint, a solution), shown as HTML."""
 
     status: str
     message: str
@@ -208,7 +210,8 @@ class BoundExercise:
         self._hints_shown = 0
 
     def check(self, answer: Any = ____, *facts: Any) -> Result:
-        """Judge ``answer`` (and the ``facts`` the exercise names): correct, incorrect, or not attempted yet."""
+        """Judge ``answer`` (and the ``facts`` the exercise names): correct, incorrect, not attempted yet, or
+        not checked (the cloud it is checked in has stopped: the learner ran the chapter's last cell)."""
         ex = self.exercise
         if len(facts) != len(ex.facts):
             expected = ", ".join((ex.answer, *ex.facts))
@@ -216,6 +219,10 @@ class BoundExercise:
         if holds_blank(answer):
             return Result("unattempted", f"replace the ____ in `{ex.answer}` with your answer, then run the cell "
                                          "again.")
+        if self.cloud is not None and not self.cloud.running:  # Run All ends with cloud.stop()
+            return Result("unchecked", "this chapter's cloud is stopped (its last cell stops it), and exercises are "
+                                       "checked in it. Run the cells above this one again (Run > Run All Above "
+                                       "Selected Cell), then this cell.")
         ctx = Context(self.cloud, ex.answer)
         try:
             for judge in ex.judges():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from deploy import function_names
 
+import lambdalab
 from lambdalab.checks import Chapter, Exercise, Result, ____
 from lambdalab.checks.judges import Calls, Case, Deploys, Expect
 
@@ -137,3 +138,18 @@ def test_an_exercise_that_needs_the_cloud_says_so_when_unbound():
 def test_expect_without_kind_compares_plainly(value):
     q = Exercise(name="p", answer="v", judge=Expect(0.5), hints=("h", "i"), solution="", mistake="").bind()
     assert bool(q.check(value)) is (value == 0.5)
+
+
+def test_an_exercise_of_a_stopped_cloud_is_not_checked_and_says_how_to_check_it():
+    """Run All ends with the chapter's cloud.stop(): an answer filled in afterwards is neither right nor wrong
+    yet (a deploying judge would fail to connect), and the learner is told to run the cells above again."""
+    judged = []
+    q = Exercise(name="deploys", answer="answer", judge=lambda ctx, answer: judged.append(answer),
+                 hints=("-",), solution="answer = 1", mistake="answer = 2")
+    with lambdalab.start() as cloud:
+        assert q.bind(cloud).check(1) and judged == [1]
+    result = q.bind(cloud).check(1)
+    assert result.status == "unchecked" and judged == [1]
+    assert "stopped" in result.message and "Run All Above Selected Cell" in result.message
+    assert "Not checked" in result._repr_html_() and not result
+    assert DOUBLE.bind().check(42)  # an exercise bound to no cloud is judged as ever
