@@ -2,7 +2,7 @@
 price table as lambdalab reads it (``lambdalab.billing.prices()``), so a new table changes the answers
 with it.
 
-q1 prices a million invocations by hand, q2 finds provisioned concurrency's break-even utilisation,
+q1 prices a million invocations by hand, q2 a month of provisioned concurrency below its break-even,
 q3 the request rate at which a function costs as much as a small server running all month.
 """
 
@@ -21,10 +21,6 @@ MONTH_S = 30 * 24 * 3600  # the chapter's month: 30 days
 def _first_tier(component: str, architecture: str = "x86_64") -> Decimal:
     table = prices()
     return table.tiers(architecture)[0].rate.usd if component == "duration" else table.rate(component, architecture).usd
-
-
-def _number(value) -> float:
-    return float(value)
 
 
 # -- q1: a million invocations at 512 MB, 120 ms billed, beyond the free tier ----------------------
@@ -62,37 +58,57 @@ q1 = Exercise(
     512 / 1024 * 0.120 * 1_000_000 * float(table.tiers("x86_64")[0].rate.usd)""",
     mistake="million_usd = 512 / 1024 * 0.120 * 1_000_000 * float(table.tiers('x86_64')[0].rate.usd)",
     given={"table": prices()},
-    praise="about one dollar for a million requests and the rest for 60,000 GB-seconds: at this size, duration "
-           "costs five times what the requests do.",
+    praise="$0.20 for the million requests and $1.00 for the 60,000 GB-seconds: at this size, duration costs five "
+           "times what the requests do.",
 )
 
 
-# -- q2: provisioned concurrency's break-even utilisation ------------------------------------------
-def _break_even() -> int:
-    allocated = _first_tier("provisioned_concurrency")
-    used = _first_tier("provisioned_duration")
-    on_demand = _first_tier("duration")
-    return round(100 * allocated / (on_demand - used))
+# -- q2: a month of provisioned concurrency below its break-even ---------------------------------
+PROVISIONED_GB_S = 10 * 1 * MONTH_S  # ten environments of 1,024 MB, all month
+BUSY = Decimal("0.45")
+
+
+def _provisioned_month(busy: Decimal = BUSY) -> Decimal:
+    allocated, used = _first_tier("provisioned_concurrency"), _first_tier("provisioned_duration")
+    return PROVISIONED_GB_S * (allocated + busy * used)
+
+
+def _on_demand_month() -> Decimal:
+    return PROVISIONED_GB_S * BUSY * _first_tier("duration")
+
+
+def _q2_mistakes(ctx) -> dict:
+    on_demand, used = _on_demand_month(), PROVISIONED_GB_S * BUSY * _first_tier("provisioned_duration")
+    return {
+        round(used - on_demand):
+            "that compares only the time they work; the allocation is paid for every second of the month, busy or "
+            "not.",
+        round(_provisioned_month()): "that is the provisioned bill alone: how much more is it than on demand?",
+        round(_provisioned_month(Decimal(1)) - on_demand):
+            "the provisioned duration price is paid for the time the environments work (45%), not for the whole "
+            "month.",
+    }
 
 
 q2 = Exercise(
     name="ch08.q2",
-    answer="break_even_percent",
-    judge=Expect(lambda ctx: _break_even(), kind=numbers.Real, normalize=lambda v: round(float(v)), mistakes={
-        25: "that is the allocation price over the on-demand price: the provisioned environment's own duration "
-            "price is paid too, for the time it runs.",
-        42: "the allocation is paid per GB-second whether the environment works or not; the saving is on the time "
-            "it works: on-demand price minus provisioned duration price."}),
-    hints=("An environment kept ready costs its allocation price every second; each second it works costs the "
-           "provisioned duration price instead of the on-demand one.",
-           "Break-even: allocation = utilisation x (on-demand price - provisioned duration price). Solve for the "
-           "utilisation, in percent."),
-    solution="""break_even_percent = 100 * float(table.rate("provisioned_concurrency", "x86_64").usd) / (
-    float(table.tiers("x86_64")[0].rate.usd) - float(table.rate("provisioned_duration", "x86_64").usd))""",
-    mistake="break_even_percent = 25",
+    answer="extra_usd",
+    judge=Expect(lambda ctx: round(_provisioned_month() - _on_demand_month()), kind=numbers.Real,
+                 normalize=lambda v: round(float(v)), mistakes=_q2_mistakes),
+    hints=("Ten environments of 1 GB for 30 days are 10 x 2,592,000 GB-seconds of capacity. Provisioned, each of "
+           "them costs the allocation price, plus the provisioned duration price for the 45% of it that works; on "
+           "demand, only that 45% is paid, at the on-demand price.",
+           "extra = capacity x (allocation + 0.45 x provisioned duration price) - capacity x 0.45 x on-demand "
+           "price."),
+    solution="""capacity = 10 * 1 * 30 * 24 * 3600  # GB-seconds
+extra_usd = capacity * (float(table.rate("provisioned_concurrency", "x86_64").usd)
+                        + 0.45 * float(table.rate("provisioned_duration", "x86_64").usd)) \
+    - capacity * 0.45 * float(table.tiers("x86_64")[0].rate.usd)""",
+    mistake='extra_usd = 10 * 30 * 24 * 3600 * 0.45 * (float(table.rate("provisioned_duration", "x86_64").usd) '
+            '- float(table.tiers("x86_64")[0].rate.usd))',
     given={"table": prices()},
-    praise="below about 60% of its time busy, a provisioned environment costs more than the on-demand ones it "
-           "replaces: it buys the absence of cold starts, not a discount.",
+    praise="below the break-even (about 60% busy), provisioned concurrency costs more than the same work on demand: "
+           "here about 14% more. It buys the absence of cold starts, not a discount.",
 )
 
 

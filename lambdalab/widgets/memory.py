@@ -160,7 +160,8 @@ def _axes_layout(figure, title: str) -> None:
         xaxis={"title": "memory (MB)", "rangemode": "tozero"},
         yaxis={"title": {"text": "duration (ms)", "font": {"color": DURATION_COLOR}}, "rangemode": "tozero"},
         yaxis2={"title": {"text": "USD per million invocations", "font": {"color": COST_COLOR}},
-                "overlaying": "y", "side": "right", "rangemode": "tozero", "tickprefix": "$", "showgrid": False},
+                "overlaying": "y", "side": "right", "rangemode": "tozero", "tickprefix": "$", "tickformat": ",.2f",
+                "showgrid": False},
         legend={"orientation": "h", "y": -0.2}, margin={"r": 90})
     figure.add_vline(x=MB_PER_VCPU, line_dash="dot", line_color="gray",
                      annotation_text="1 vCPU (1,769 MB)", annotation_position="top left")

@@ -297,7 +297,7 @@ def test_05_thumbnail_servers_timeline_and_a_function_url_opened_from_the_page(l
 
 def test_08_the_month_is_billed_with_its_free_tier_and_provisioned_capacity_breaks_even(lab, kernels_down, page):
     """The learner sees AWS's bill laid out (free tier lines first) and two lines that cross on the figure of
-    provisioned concurrency: the break-even the second exercise asks for."""
+    provisioned concurrency, at the break-even the chapter states."""
     name = "08_billing.ipynb"
     run_chapter(page, lab, name)
     bill = code_cell(page, "billing.bill_table(items)").locator("table").first
