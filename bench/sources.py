@@ -33,6 +33,8 @@ def sources(cloud, n: int) -> dict:
     url = lam.create_function_url_config(FunctionName="bench-sources", AuthType="NONE")["FunctionUrl"]
     lam.add_permission(FunctionName="bench-sources", StatementId="url", Action="lambda:InvokeFunctionUrl",
                        Principal="*", FunctionUrlAuthType="NONE")
+    lam.add_permission(FunctionName="bench-sources", StatementId="url-invoke", Action="lambda:InvokeFunction",
+                       Principal="*", InvokedViaFunctionUrl=True)  # a URL's second permission since October 2025
 
     def records() -> list:
         return [r for r in cloud.records.rows() if r.function == "bench-sources"]

@@ -4,9 +4,10 @@
 AWS gives each URL a host of its own (``<url-id>.lambda-url.<region>.on.aws``); here it is a path
 under the endpoint, so that no name needs to resolve: what follows the id is the request's path, as
 the function sees it (``rawPath``), and the event names AWS's domain.  A request is judged first:
-``NONE`` lets in whoever the function's resource-based policy lets call ``lambda:InvokeFunctionUrl``
-(``"Principal": "*"`` with ``lambda:FunctionUrlAuthType`` NONE), ``AWS_IAM`` a SigV4-signed caller
-(service ``lambda``) whose policies allow it; a refusal is AWS's 403.  Then the function runs
+``NONE`` lets in whoever the function's resource-based policy lets call both ``lambda:InvokeFunctionUrl``
+(``"Principal": "*"`` with ``lambda:FunctionUrlAuthType`` NONE) and, as AWS requires of URLs made since
+October 2025, ``lambda:InvokeFunction`` (``lambda:InvokedViaFunctionUrl`` true); ``AWS_IAM`` a
+SigV4-signed caller (service ``lambda``) whose policies allow both; a refusal is AWS's 403.  Then the function runs
 synchronously with the payload format 2.0 event, and its answer becomes the HTTP response as AWS
 maps it: a ``statusCode`` object (headers, cookies, a body, base64 when ``isBase64Encoded``), or any
 other JSON value as a 200 ``application/json`` body; an error is a 502 "Internal Server Error".
@@ -88,15 +89,18 @@ class FunctionUrlFront:
 
     def _allowed(self, place: Place, name: str, alias: str | None, config: UrlConfig,
                  caller: Caller | None) -> bool:
-        """lambda:InvokeFunctionUrl for this caller (anonymous under NONE), as IAM decides it."""
+        """``lambda:InvokeFunctionUrl`` and ``lambda:InvokeFunction`` for this caller (anonymous under NONE),
+        as IAM decides them: function URLs made since October 2025 need both, the second with
+        ``lambda:InvokedViaFunctionUrl`` true in the request's context."""
         if config.auth_type == "AWS_IAM" and caller is None:
             return False
         who = caller if config.auth_type == "AWS_IAM" else ANONYMOUS
-        decision = self.authorizer.decide(
-            who, "lambda:InvokeFunctionUrl", config.function_arn,
-            {"lambda:FunctionUrlAuthType": config.auth_type, "aws:RequestedRegion": place.service.region},
-            function_policy(place.service, name, alias), place.service.account)
-        return decision.allowed
+        context = {"lambda:FunctionUrlAuthType": config.auth_type, "lambda:InvokedViaFunctionUrl": "true",
+                   "aws:RequestedRegion": place.service.region}
+        policy = function_policy(place.service, name, alias)
+        return all(self.authorizer.decide(who, action, config.function_arn, context, policy,
+                                          place.service.account).allowed
+                   for action in ("lambda:InvokeFunctionUrl", "lambda:InvokeFunction"))
 
 
 def _access_key(environ: dict) -> str | None:

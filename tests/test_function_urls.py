@@ -17,12 +17,19 @@ RETURNS = "import json\ndef handler(event, context):\n    return json.loads(even
 FAILS = "def handler(event, context):\n    raise RuntimeError('no')\n"
 
 
+def let_anyone_call_its_url(lam, name: str) -> None:
+    """The two statements a URL with AuthType NONE needs since October 2025 (AWS's urls-auth page)."""
+    lam.add_permission(FunctionName=name, StatementId="url", Action="lambda:InvokeFunctionUrl", Principal="*",
+                       FunctionUrlAuthType="NONE")
+    lam.add_permission(FunctionName=name, StatementId="url-invoke", Action="lambda:InvokeFunction", Principal="*",
+                       InvokedViaFunctionUrl=True)
+
+
 def public_url(fn, lam, source: str, **config) -> tuple[str, str]:
     """A function with a URL anyone may call: (name, URL)."""
     name = fn.create(source)
     url = lam.create_function_url_config(FunctionName=name, AuthType="NONE", **config)["FunctionUrl"]
-    lam.add_permission(FunctionName=name, StatementId="url", Action="lambda:InvokeFunctionUrl", Principal="*",
-                       FunctionUrlAuthType="NONE")
+    let_anyone_call_its_url(lam, name)
     return name, url
 
 
@@ -128,6 +135,27 @@ def test_errors_and_refusals_are_awss(fn, lam):
     assert requests.get(url).text == '{"Message":null}'
 
 
+def test_a_url_wants_both_invoke_function_url_and_invoke_function_as_since_october_2025(cloud, fn, lam):
+    """AWS's urls-auth page: "Starting in October 2025, new function URLs will require both
+    lambda:InvokeFunctionUrl and lambda:InvokeFunction permissions". The second, granted for URLs only
+    (InvokedViaFunctionUrl), lets nobody call Invoke through the API."""
+    name = fn.create(ECHO)
+    url = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
+    lam.add_permission(FunctionName=name, StatementId="url", Action="lambda:InvokeFunctionUrl", Principal="*",
+                       FunctionUrlAuthType="NONE")
+    refused = requests.get(url)
+    assert (refused.status_code, refused.json()) == (403, {"Message": RECORDED_FORBIDDEN})
+    lam.add_permission(FunctionName=name, StatementId="url-invoke", Action="lambda:InvokeFunction", Principal="*",
+                       InvokedViaFunctionUrl=True)
+    statement = json.loads(lam.get_policy(FunctionName=name)["Policy"])["Statement"][1]
+    assert statement["Condition"] == {"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}
+    assert requests.get(url).status_code == 200
+    partner = cloud.client("lambda", account=cloud.other_account)
+    with pytest.raises(partner.exceptions.ClientError) as denied:
+        partner.invoke(FunctionName=lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"])
+    assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+
+
 def test_an_aws_iam_url_wants_a_signed_request_its_caller_may_make(cloud, fn, lam):
     name = fn.create(ECHO)
     url = lam.create_function_url_config(FunctionName=name, AuthType="AWS_IAM")["FunctionUrl"]
@@ -157,8 +185,7 @@ def test_cors_preflight_and_headers(fn, lam):
 def test_a_function_that_times_out_is_a_502_as_any_error(fn, lam):
     name = fn.create("import time\ndef handler(event, context):\n    time.sleep(5)\n", Timeout=1)
     url = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
-    lam.add_permission(FunctionName=name, StatementId="url", Action="lambda:InvokeFunctionUrl", Principal="*",
-                       FunctionUrlAuthType="NONE")
+    let_anyone_call_its_url(lam, name)
     response = requests.get(url)
     assert (response.status_code, response.text) == (502, "Internal Server Error")
     assert fn.records(name)["error_type"].iloc[-1] == "Sandbox.Timedout"
