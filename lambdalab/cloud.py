@@ -30,6 +30,7 @@ import secrets
 import shutil
 import socket
 import string
+import sys
 import tempfile
 import threading
 import time
@@ -124,9 +125,16 @@ class LocalCloud:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> LocalCloud:
-        """Start every part, each one ready before the parts that use it; undo them all if one fails."""
+        """Start every part, each one ready before the parts that use it; undo them all if one fails.
+
+        In a notebook (an IPython kernel), a cloud started for accounts that a running cloud of the
+        kernel uses stops that cloud first, and says so: a chapter's set-up cell run again gets an empty
+        cloud, not one that shares the earlier cloud's buckets, topics and roles (moto keeps them per
+        account, for the whole process). Elsewhere, clouds of the same accounts may run side by side."""
         from moto import settings
 
+        if _in_ipython():
+            self._replace_earlier_clouds()
         with self._lock:
             if self._started:
                 return self
@@ -142,6 +150,13 @@ class LocalCloud:
             self._started = True
         _running.add(self)
         return self
+
+    def _replace_earlier_clouds(self) -> None:
+        mine = {self.account, self.other_account}
+        for other in [c for c in list(_running) if c is not self and mine & {c.account, c.other_account}]:
+            other.stop()
+            print(f"lambdalab: stopped the local cloud this kernel started before ({other.endpoint_url}), which "
+                  "shared this one's accounts; everything in it went with it, and the new cloud starts empty.")
 
     def _start(self, moto_settings: Any) -> None:
         moto_settings.default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True  # as in AWS
@@ -476,6 +491,12 @@ def _root_key() -> dict[str, str]:
 
 def _iso(moment: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment))
+
+
+def _in_ipython() -> bool:
+    """Whether this process is an IPython shell or kernel (a notebook's), which may run a cell again."""
+    ipython = sys.modules.get("IPython")
+    return ipython is not None and ipython.get_ipython() is not None
 
 
 def start(**kwargs: Any) -> LocalCloud:

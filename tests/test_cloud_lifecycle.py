@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -12,6 +15,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from deploy import Deployer
+from gate import TEST_ISOLATION
 
 import lambdalab
 from lambdalab.gateway import Gateway
@@ -123,3 +127,30 @@ def test_an_invoke_that_arrives_while_the_cloud_stops_gets_a_service_exception()
         assert caught.value.response["Error"] == {"Code": "ServiceException",
                                                   "Message": "The local cloud is stopping: no new invocation starts."}
         assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+
+
+def test_in_a_notebook_a_cloud_started_again_replaces_the_one_of_its_accounts_and_starts_empty():
+    """A chapter's set-up cell run again: the kernel's earlier cloud stops (moto keeps buckets and topics per
+    account for the whole process, so the two would share them) and the learner is told; outside IPython,
+    clouds of the same accounts run side by side as before."""
+    code = """
+import json
+from IPython.core.interactiveshell import InteractiveShell
+shell = InteractiveShell.instance()
+for cell in ("import lambdalab\\nfirst = lambdalab.start()\\nfirst.client('s3').create_bucket(Bucket='ch-bucket')",
+             "apart = lambdalab.start(account='333333333333', other_account='444444444444')",
+             "second = lambdalab.start()"):
+    assert shell.run_cell(cell).success
+ns = shell.user_ns
+seen = {"first": ns["first"].running, "apart": ns["apart"].running, "second": ns["second"].running,
+        "buckets": [b["Name"] for b in ns["second"].client("s3").list_buckets()["Buckets"]]}
+ns["second"].stop(); ns["apart"].stop()
+print(json.dumps(seen))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    assert json.loads(lines[-1]) == {"first": False, "apart": True, "second": True, "buckets": []}
+    assert any(line.startswith("lambdalab: stopped the local cloud this kernel started before") for line in lines)
+    with lambdalab.start(isolation=TEST_ISOLATION) as one, lambdalab.start(isolation=TEST_ISOLATION) as two:
+        assert one.running and two.running  # not in IPython: side by side
