@@ -48,7 +48,9 @@ def _configure(ctx, bucket: str, function: str, **rule) -> str | None:
 
 # -- q1: only .jpg under incoming/ ----------------------------------------------------------------
 UPLOADS = {"incoming/cat.jpg": True, "incoming/2026/dog.jpg": True, "incoming/cat.png": False,
-           "outgoing/cat.jpg": False, "cat.jpg": False}
+           "outgoing/cat.jpg": False, "cat.jpg": False,
+           "incoming-old/cat.jpg": False,  # what a prefix without its / lets through
+           "incoming/cat.notjpg": False}  # and a suffix without its .
 
 
 def _only_jpegs_under_incoming(ctx, filter_rules) -> str | None:

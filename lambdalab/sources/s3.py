@@ -13,17 +13,22 @@ Lambda it would call moto's own Lambda, which lambdalab replaces.  :func:`instal
   ``aws:SourceArn`` and the bucket's owner as ``aws:SourceAccount``, judged by the function's
   resource-based policy like any call; S3 sends nothing when that policy no longer lets it in.
 
-``PutBucketNotificationConfiguration`` is checked as S3 checks it (:func:`refusal`): each function
-must exist and let S3 invoke it for this bucket, unless ``x-amz-skip-destination-validation`` is
-true; S3 asks Lambda with a dry run, and so does this module.
+``PutBucketNotificationConfiguration`` is checked as S3 checks it (:func:`refusal`): a filter rule's
+name is ``prefix`` or ``suffix`` in any case (kept and answered as ``Prefix`` and ``Suffix``), and
+each function must exist and let S3 invoke it for this bucket, unless
+``x-amz-skip-destination-validation`` is true; S3 asks Lambda with a dry run, and so does this module.
+AWS's answers are those LocalStack's AWS-validated ``TestS3NotificationsToSQS`` tests recorded
+(``test_filter_rules_case_insensitive``, ``test_bucket_notification_with_invalid_filter_rules``).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import itertools
 import os
+import re
 import secrets
 from typing import Any
 from urllib.parse import parse_qs, quote_plus
@@ -37,14 +42,41 @@ from ..iam.guard import SERVING
 S3 = "s3.amazonaws.com"
 SOURCE_IP = "127.0.0.1"  # every request reaches the cloud over loopback
 UNVALIDATED = "Unable to validate the following destination configurations"
+_RULE_NAME = re.compile(rb"(<(?:\w+:)?Name>)(prefix|suffix)(?=</)", re.IGNORECASE)  # a FilterRule's name
 _sequence = itertools.count(1)  # S3's sequencer grows with every event, so that events of a key can be ordered
 
 
 def install() -> None:
+    import moto.s3.models as models
     import moto.s3.notifications as notifications
 
     notifications._get_s3_event = event
     notifications._invoke_awslambda = invoke
+    if not getattr(models.Notification._key_matches, "lambdalab", False):
+        models.Notification.__init__ = _rules_named_as_aws_answers(models.Notification.__init__)
+        models.Notification._key_matches = _key_matches
+
+
+def _rules_named_as_aws_answers(moto_init):
+    """moto keeps a rule's name as sent (lower case, as :func:`refusal` hands it over); S3 answers
+    ``Prefix`` and ``Suffix``."""
+
+    def init(notification, *args: Any, **kwargs: Any) -> None:
+        moto_init(notification, *args, **kwargs)
+        for rule in (notification.filters or {}).get("S3Key", {}).get("FilterRule", []):
+            rule["Name"] = rule["Name"].capitalize()
+
+    return init
+
+
+def _key_matches(notification: Any, key_name: str) -> bool:
+    """Whether the key passes the configuration's prefix and suffix rules (named in any case)."""
+    rules = {rule["Name"].lower(): rule["Value"] for rule in (notification.filters or {}).get("S3Key", {}).get(
+        "FilterRule", [])}
+    return key_name.startswith(rules.get("prefix", "")) and key_name.endswith(rules.get("suffix", ""))
+
+
+_key_matches.lambdalab = True  # type: ignore[attr-defined]
 
 
 def event(event_name: str, bucket: Any, key: Any, configuration_id: str) -> dict[str, Any]:
@@ -97,13 +129,15 @@ def refusal(environ: dict, body: bytes, region: str, account: str) -> Refused | 
     if environ.get("REQUEST_METHOD") != "PUT" or "notification" not in parse_qs(
             environ.get("QUERY_STRING", ""), keep_blank_values=True):
         return None
-    if environ.get("HTTP_X_AMZ_SKIP_DESTINATION_VALIDATION", "").lower() == "true" or \
-            sources.lambda_api() is None:
-        return None
     try:
         root = ElementTree.fromstring(body)
     except ElementTree.ParseError:
         return None  # moto answers MalformedXML
+    if refused := _rule_names(environ, body, root):
+        return refused
+    if environ.get("HTTP_X_AMZ_SKIP_DESTINATION_VALIDATION", "").lower() == "true" or \
+            sources.lambda_api() is None:
+        return None
     bucket = environ.get("PATH_INFO", "/").strip("/").split("/", 1)[0]
     s3 = sources.for_resource(S3, f"arn:aws:s3:::{bucket}", account)
     failed = [arn for arn in _function_arns(root)  # S3 asks Lambda with a dry run
@@ -115,6 +149,20 @@ def refusal(environ: dict, body: bytes, region: str, account: str) -> Refused | 
         fields += [(f"ArgumentName{n}", f"{arn}, null"),
                    (f"ArgumentValue{n}", f"Not authorized to invoke function [{arn}]")]
     return Refused("invalid-argument", UNVALIDATED, fields=tuple(fields))
+
+
+def _rule_names(environ: dict, body: bytes, root: ElementTree.Element) -> Refused | None:
+    """S3's refusal of a filter rule named neither prefix nor suffix; otherwise the body goes on to moto
+    with each name in lower case, the one case moto accepts (a name keeps its length, so the body does)."""
+    names = [element for element in root.iter() if element.tag.rsplit("}", 1)[-1] == "FilterRule"
+             for element in element if element.tag.rsplit("}", 1)[-1] == "Name"]
+    for name in names:
+        if (name.text or "").lower() not in ("prefix", "suffix"):
+            return Refused("invalid-argument", "filter rule name must be either prefix or suffix",
+                           fields=(("ArgumentName", "FilterRule.Name"), ("ArgumentValue", name.text or "")))
+    if any(name.text != name.text.lower() for name in names):
+        environ["wsgi.input"] = io.BytesIO(_RULE_NAME.sub(lambda m: m[1] + m[2].lower(), body))
+    return None
 
 
 def _function_arns(root: ElementTree.Element) -> list[str]:

@@ -25,9 +25,19 @@ def test_q1_names_the_uploads_a_filter_lets_through_or_keeps_out(cloud):
     assert status == "incorrect" and "incoming/cat.jpg did not trigger the function" in message
 
 
-def test_q1_reports_s3s_refusal_of_a_malformed_rule(cloud):
+def test_q1_catches_a_prefix_without_its_slash_and_a_suffix_without_its_dot(cloud):
+    status, message = verdict(ch05.q1, cloud, [{"Name": "prefix", "Value": "incoming"},
+                                               {"Name": "suffix", "Value": "jpg"}])
+    assert status == "incorrect"
+    assert "incoming-old/cat.jpg triggered the function" in message and "incoming/cat.notjpg triggered" in message
+
+
+def test_q1_reports_s3s_refusal_of_a_malformed_rule_and_takes_names_in_any_case(cloud):
     status, message = verdict(ch05.q1, cloud, [{"Name": "starts-with", "Value": "incoming/"}])
-    assert status == "incorrect" and message.startswith("S3 refused a configuration with these rules: ")
+    assert (status, message) == ("incorrect", "S3 refused a configuration with these rules: InvalidArgument: filter "
+                                              "rule name must be either prefix or suffix")
+    assert verdict(ch05.q1, cloud, [{"Name": "Prefix", "Value": "incoming/"}, {"Name": "SUFFIX", "Value": ".jpg"}])[
+        0] == "correct"  # as S3 does
 
 
 def test_q1_leaves_no_bucket_or_function_behind(cloud):

@@ -131,6 +131,30 @@ def test_a_function_that_does_not_let_s3_in_is_refused_when_configured(cloud, fn
     assert s3.get_bucket_notification_configuration(Bucket=bucket_name).get("LambdaFunctionConfigurations") is None
 
 
+def test_filter_rule_names_are_prefix_or_suffix_in_any_case_and_answered_capitalized(cloud, fn, lam, s3, role):
+    """As AWS answered LocalStack's AWS-validated TestS3NotificationsToSQS (test_filter_rules_case_insensitive,
+    test_bucket_notification_with_invalid_filter_rules): any case, kept as Prefix and Suffix; another name is
+    an InvalidArgument naming it."""
+    name = fn.create(SOURCE, Role=role)
+    function_arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    bucket_name, bucket_arn = bucket(s3)
+    allow_s3(lam, name, bucket_arn)
+    with pytest.raises(ClientError) as refused:
+        notify(s3, bucket_name, function_arn, ["s3:ObjectCreated:*"], INVALID="x")
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error_of(refused) | {"RequestId": None, "HostId": None} == {
+        "Code": "InvalidArgument", "Message": "filter rule name must be either prefix or suffix",
+        "ArgumentName": "FilterRule.Name", "ArgumentValue": "INVALID", "RequestId": None, "HostId": None}
+    notify(s3, bucket_name, function_arn, ["s3:ObjectCreated:*"], PREFIX="in/", Suffix=".jpg")
+    [stored] = s3.get_bucket_notification_configuration(Bucket=bucket_name)["LambdaFunctionConfigurations"]
+    assert stored["Filter"]["Key"]["FilterRules"] == [{"Name": "Prefix", "Value": "in/"},
+                                                      {"Name": "Suffix", "Value": ".jpg"}]
+    for key in ("in/a.jpg", "in/a.png", "out/a.jpg"):
+        s3.put_object(Bucket=bucket_name, Key=key, Body=b"x")
+    events = cloud.async_events()  # S3 hands each matching event to Lambda's queue as the object is stored
+    assert len(events[events["function"] == name]) == 1, "only in/a.jpg passes both rules"
+
+
 def test_skipping_validation_stores_it_and_s3_then_cannot_invoke(cloud, fn, lam, s3, role):
     name = fn.create(SOURCE, Role=role)
     function_arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
