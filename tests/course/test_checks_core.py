@@ -33,6 +33,8 @@ def test_kind_is_checked_and_a_bool_is_not_a_number():
     q = DOUBLE.bind()
     assert "whole number" in q.check("42").message
     assert q.check(True).status == "incorrect"
+    assert q.check(42.0), "a whole number given as a float (np.ceil, /) is a whole number"
+    assert "whole number" in q.check(42.5).message
 
 
 def test_code_spans_render_as_code_never_as_backticks():

@@ -66,6 +66,17 @@ def test_the_map_links_every_chapter_that_exists_and_only_those():
             assert not links and status == "coming", f"map row {chapter}: {row}"
 
 
+def test_the_readme_lists_the_chapters_that_exist_and_calls_only_the_others_coming():
+    readme = (NOTEBOOKS[0].parents[1] / "README.md").read_text()
+    existing = {number(p) for p in NOTEBOOKS}
+    assert set(re.findall(r"^\| (\d\d) ", readme, re.M)) == existing, "the README's table of chapters"
+    [coming] = re.findall(r"^Chapters ([^(]*) \(.*\) come next\.", readme, re.M)
+    named = set()
+    for first, last in re.findall(r"(\d\d)(?:-(\d\d))?", coming):
+        named |= {f"{n:02d}" for n in range(int(first), int(last or first) + 1)}
+    assert named and not named & existing, f"the README calls {sorted(named & existing)} coming"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_every_link_to_a_notebook_finds_it(path):
     for text in cells(path, "markdown"):
