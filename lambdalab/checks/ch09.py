@@ -61,6 +61,10 @@ def _deploys_and_moves_live(ctx: Context, deploy) -> str | None:
             return (f"after deploy(name, <release {tag}>), live still answers release "
                     f"{served.payload.get('release')!r} (ExecutedVersion {served.version}).{hint}")
         if isinstance(returned, bool) or str(returned) != target:
+            if isinstance(returned, dict) and "Version" in returned:  # an API answer: its Version is the point
+                return (f"deploy moved live to version {target}, but returned the whole answer of an API call "
+                        f'(with "Version": {returned["Version"]!r}). Return only the Version that publish_version '
+                        'answered (a string such as "2").')
             return (f"deploy moved live to version {target}, but returned {returned!r}. Return the Version that "
                     'publish_version answered (a string such as "2").')
     if (release := ctx.fn.invoke(name, Qualifier="2").get("release")) != "r2":
