@@ -67,8 +67,10 @@ def _one_retry_then_a_record(ctx, event_config, failures_arn) -> str | None:
     attempts = len(ctx.fn.records(name))
     records = _records_for(ctx.cloud.client("sqs"), failures_arn, name)
     if attempts != 2:
-        why = {1: " MaximumRetryAttempts=0 allows no retry at all.",
-               3: " Left out, MaximumRetryAttempts is 2: three attempts."}.get(attempts, "")
+        retries = event_config.get("MaximumRetryAttempts")
+        three = " Left out, MaximumRetryAttempts is 2: three attempts." if retries is None else \
+            f" MaximumRetryAttempts={retries} allows {retries} retries after the first attempt."
+        why = {1: " MaximumRetryAttempts=0 allows no retry at all.", 3: three}.get(attempts, "")
         return (f"the event was tried {attempts} time{'s' * (attempts != 1)}, not twice.{why} MaximumRetryAttempts "
                 "counts the retries after the first attempt.")
     if not records:

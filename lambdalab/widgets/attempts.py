@@ -84,7 +84,7 @@ def attempts_timeline(records, events=None, *, function: str | None = None, titl
         xaxis={"type": "date", "title": "time (UTC, the cloud's clock)"},
         yaxis={"type": "category", "categoryorder": "array", "categoryarray": order,
                "range": [len(order) - 0.4, -0.6]},  # reversed (the first caller on top), room for the labels
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0}, showlegend=True,  # one trace too
         margin={"l": 10, "r": 10, "t": 80, "b": 40},
     )
     if frame.empty:
@@ -101,6 +101,12 @@ def attempts_timeline(records, events=None, *, function: str | None = None, titl
     custom = list(zip(frame["invocation_model"], detail, frame["request_id"], start.dt.strftime("%H:%M:%S.%f").str[:-3],
                       frame["duration_ms"].astype(float), outcome, strict=True))
     failed = (frame["status"] != "success").tolist()
+    # below and above by turns along each row, so that the labels of retries a second apart do not run together
+    turn: dict[str, int] = {}
+    positions = []
+    for row in rows:
+        turn[row] = turn.get(row, -1) + 1
+        positions.append("top center" if turn[row] % 2 else "bottom center")
 
     if events is not None:
         _draw_events(fig, frame, events, function, several, start, end)
@@ -110,7 +116,7 @@ def attempts_timeline(records, events=None, *, function: str | None = None, titl
             continue
         pick = [i for i, m in enumerate(mask) if m]
         fig.add_scatter(name=name, mode="markers+text", x=_dates(start[mask]), y=[rows[i] for i in pick],
-                        text=[labels[i] for i in pick], textposition="bottom center",
+                        text=[labels[i] for i in pick], textposition=[positions[i] for i in pick],
                         marker={"color": color, "size": 14, "line": {"width": 1, "color": "#1b2a3a"},
                                 "symbol": [_SYMBOLS.get(frame["invocation_model"][i], "circle") for i in pick]},
                         customdata=[custom[i] for i in pick], hovertemplate=_HOVER)
@@ -151,7 +157,7 @@ def _draw_events(fig: go.Figure, frame, events, function: str | None, several: b
     # Both are drawn larger than the attempts' markers, beneath them: the 202 comes an instant before the first
     # attempt, and the end an instant after the last one.
     for name, points, symbol, mode in (("accepted", accepted, "circle-open", "markers"),
-                                       ("ended", ended, "square-open", "markers+text")):
+                                       ("ended", ended, "hexagon-open", "markers+text")):  # a poll's is a square
         if points["x"]:
             fig.add_scatter(name=name, mode=mode, x=_dates(pd.Series(points["x"])), y=points["y"],
                             text=points["text"], textposition="middle right", textfont={"color": EVENT_COLOR},

@@ -82,6 +82,18 @@ def test_each_invocation_is_a_marker_on_its_callers_row_labelled_with_its_attemp
     assert all(isinstance(x, str) for trace in fig.data for x in trace.x), "dates go to plotly.js as strings"
 
 
+def test_labels_go_below_and_above_by_turns_along_a_row_and_the_legend_shows(cloud, run):
+    """Retries a second apart on an axis of minutes: their labels alternate, so that "n=8" never runs into
+    the next one; the legend shows even when every invocation failed (one trace)."""
+    name, event_id, _, _ = run
+    fig = figure(cloud, name)
+    event_row = f"async event {event_id[:8]}"
+    along = sorted((pd.Timestamp(x), position) for trace in fig.data if trace.name in ("failed", "succeeded")
+                   for x, row, position in zip(trace.x, trace.y, trace.textposition, strict=True) if row == event_row)
+    assert [position for _, position in along] == ["bottom center", "top center", "bottom center"]
+    assert fig.layout.showlegend is True
+
+
 def test_an_events_waits_are_measured_from_one_attempts_end_to_the_next_ones_start(cloud, run):
     name, event_id, _, _ = run
     fig = figure(cloud, name)
