@@ -1,8 +1,9 @@
-"""Chapter 06 (concurrency and scaling): three predictions, each judged by the rules the local cloud
-applies (``lambdalab.rules``), so the answers change with them.
+"""Chapter 06 (concurrency and scaling): three predictions.
 
-q1 applies Little's law; q2 names the throttle a capped function's callers get; q3 counts the cold
-starts of a burst beyond provisioned concurrency.
+q1 applies Little's law; q2 names the throttle a function without a reservation meets when another
+function's reservation leaves little of the account; q3 counts the cold starts of two bursts beyond
+provisioned concurrency. The answers are what the local cloud does: tests/course/test_ch06_checks.py
+runs both scenarios and compares.
 """
 
 from __future__ import annotations
@@ -30,33 +31,41 @@ q1 = Exercise(
 q2 = Exercise(
     name="ch06.q2",
     answer="reason",
-    judge=Expect("ReservedFunctionConcurrentInvocationLimitExceeded", kind=str, normalize=str.strip, mistakes={
-        "ConcurrentInvocationLimitExceeded": "that is the account's limit, shared by every function without a "
-                                             "reservation. This function has a reservation of its own.",
+    judge=Expect("ConcurrentInvocationLimitExceeded", kind=str, normalize=str.strip, mistakes={
+        "ReservedFunctionConcurrentInvocationLimitExceeded": "this function has no reservation of its own. The other "
+            "function's 8 are out of its reach, and it shares the 2 left with every function without one: which "
+            "limit is that?",
         "TooManyRequestsException": "that is the error code; the Reason field says which limit was reached.",
         "FunctionInvocationRateLimitExceeded": "that is the scaling rate (new environments per 10 seconds): three "
                                                "requests are far from it."}),
-    hints=("Reserved concurrency both guarantees and caps a function.",
-           "Section 3 printed the Reason of a capped function's throttles."),
-    solution='reason = "ReservedFunctionConcurrentInvocationLimitExceeded"',
-    mistake='reason = "ConcurrentInvocationLimitExceeded"',
-    praise="the third request finds the function's own reservation full, so Lambda refuses it even if the account "
-           "has room to spare.",
+    hints=("A reservation is taken out of the account's limit: what is left is shared by the functions that have "
+           "none.",
+           "10 - 8 = 2 environments for every function without a reservation. Section 3 printed the Reason of a "
+           "request that found the account's shared room full."),
+    solution='reason = "ConcurrentInvocationLimitExceeded"',
+    mistake='reason = "ReservedFunctionConcurrentInvocationLimitExceeded"',
+    praise="the other function's reservation leaves 2 of the account's 10 to everyone else; the third request finds "
+           "them taken, and the limit it meets is the account's, even though the account runs only two.",
 )
 
 q3 = Exercise(
     name="ch06.q3",
     answer="cold_starts",
-    judge=Expect(3, kind=numbers.Integral, mistakes={
+    judge=Expect(4, kind=numbers.Integral, mistakes={
+        8: "the four on-demand environments of the first wave are still warm when the second arrives: they serve "
+           "its spillover without an INIT.",
         0: "provisioned concurrency removes the cold starts of the requests it serves, not of those beyond it.",
-        5: "two of the five requests run in the provisioned environments, initialised in advance: no Init Duration "
-           "for them."}),
-    hints=("Provisioned environments serve as many requests at once as they are: 2.",
-           "The others spill over to on-demand environments, and none exists yet: each is a cold start."),
-    solution="cold_starts = 5 - 2",
-    mistake="cold_starts = 0",
-    praise="two requests find provisioned environments ready; three spill over to new on-demand environments, "
-           "each with its INIT (the metric ProvisionedConcurrencySpilloverInvocations counts them).",
+        14: "three requests of each wave run in the provisioned environments, initialised in advance: no Init "
+            "Duration for them."}),
+    hints=("Each wave: the provisioned environments serve 3 requests at once; the others spill over to on-demand "
+           "environments.",
+           "In the first wave no on-demand environment exists yet: each spillover is a cold start. After it, those "
+           "environments stay warm."),
+    solution="cold_starts = 7 - 3",
+    mistake="cold_starts = 2 * (7 - 3)",
+    praise="the first wave's four spillover requests start four on-demand environments (cold); the second wave "
+           "finds them warm. Provisioned concurrency sized below the peak still leaves cold starts, once.",
 )
+
 
 exercises = Chapter(q1, q2, q3)
