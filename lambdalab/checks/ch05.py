@@ -1,4 +1,4 @@
-"""Chapter 05 (event sources): a notification filter, a permission for one bucket, a weekday schedule.
+"""Chapter 05 (event sources): a notification filter, a permission for a partner's bucket, a weekend schedule.
 
 q1 and q2 configure buckets of their own in the learner's cloud, as S3 would be configured on AWS,
 and read which uploads invoked a function and which configurations S3 refused; q3 reads the moments
@@ -15,9 +15,10 @@ from . import Chapter, Exercise, error_of
 SEEN = "def handler(event, context):\n    return 'seen'\n"
 
 
-def _bucket(ctx, name: str) -> str:
-    """Bucket ``name`` in the learner's cloud, emptied and deleted when the check ends; its ARN."""
-    s3 = ctx.cloud.client("s3")
+def _bucket(ctx, name: str, account: str | None = None) -> str:
+    """Bucket ``name`` of ``account`` (the learner's by default), emptied and deleted when the check ends; its
+    ARN."""
+    s3 = ctx.cloud.client("s3", account=account)
     s3.create_bucket(Bucket=name)
 
     def remove() -> None:
@@ -34,12 +35,13 @@ def _allow_s3(ctx, function: str, bucket_arn: str) -> None:
                               Principal="s3.amazonaws.com", SourceArn=bucket_arn, SourceAccount=ctx.cloud.account)
 
 
-def _configure(ctx, bucket: str, function: str, **rule) -> str | None:
-    """Put a notification configuration invoking ``function`` on ``bucket``: None, or S3's refusal."""
+def _configure(ctx, bucket: str, function: str, account: str | None = None, **rule) -> str | None:
+    """Put a notification configuration invoking ``function`` on ``bucket`` (of ``account``, the learner's by
+    default): None, or S3's refusal."""
     configuration = {"Id": "check", "LambdaFunctionArn": ctx.fn.arn(function), "Events": ["s3:ObjectCreated:*"],
                      **rule}
     try:
-        ctx.cloud.client("s3").put_bucket_notification_configuration(
+        ctx.cloud.client("s3", account=account).put_bucket_notification_configuration(
             Bucket=bucket, NotificationConfiguration={"LambdaFunctionConfigurations": [configuration]})
     except Exception as e:  # S3's refusal: a malformed rule, or a function that does not let S3 in
         return "{}: {}".format(*error_of(e))
@@ -88,11 +90,11 @@ q1 = Exercise(
            "Lambda, so they cost nothing.",
 )
 
-# -- q2: S3 may invoke, for one bucket of this account only ---------------------------------------
+# -- q2: S3 may invoke, for one bucket of the partner's account only ---------------------------------
 AVATARS = "ch05-avatars"
 
 
-def _one_bucket_only(ctx, permission) -> str | None:
+def _one_partner_bucket_only(ctx, permission) -> str | None:
     if not isinstance(permission, dict):
         return "`permission` should be a dict of add_permission's keyword arguments."
     if "FunctionName" in permission:
@@ -102,51 +104,56 @@ def _one_bucket_only(ctx, permission) -> str | None:
         ctx.fn.lam.add_permission(FunctionName=function, **permission)
     except Exception as e:  # AWS's refusal of the learner's arguments
         return "add_permission(FunctionName=..., **permission) was refused: {}: {}".format(*error_of(e))
-    s3 = ctx.cloud.client("s3")
-    if AVATARS not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
-        _bucket(ctx, AVATARS)
+    partner = ctx.cloud.other_account
+    _bucket(ctx, AVATARS, partner)
     other = ctx.name("ch05-q2-other")
-    _bucket(ctx, other)
-    refused = _configure(ctx, AVATARS, function)
+    _bucket(ctx, other, partner)
+    refused = _configure(ctx, AVATARS, function, partner)
     if refused:
-        return (f"S3 could not configure {AVATARS} to invoke the function ({refused}). The principal is S3's "
-                f"service principal, and SourceArn the bucket's ARN, arn:aws:s3:::{AVATARS}.")
-    if _configure(ctx, other, function) is None:
+        return (f"the partner could not configure {AVATARS} to invoke the function ({refused}). The principal is "
+                f"S3's service principal, SourceArn the bucket's ARN, arn:aws:s3:::{AVATARS}, and SourceAccount the "
+                f"account that owns the bucket: the partner's ({partner}), not yours.")
+    if _configure(ctx, other, function, partner) is None:
         return ("another bucket could be configured to invoke the function too: any bucket, of any account, could. "
                 f"Name the bucket with SourceArn (arn:aws:s3:::{AVATARS}).")
-    if permission.get("SourceAccount") != ctx.cloud.account:
-        return ("a bucket's ARN holds no account: if ch05-avatars were deleted, whoever creates a bucket of that "
-                "name could invoke your function. Add SourceAccount, your account's id (cloud.account).")
+    if permission.get("SourceAccount") != partner:
+        return ("a bucket's ARN holds no account: if the partner deleted ch05-avatars, whoever created a bucket of "
+                "that name could invoke your function. Add SourceAccount, the account that owns the bucket "
+                "(cloud.other_account).")
     return None
 
 
 q2 = Exercise(
     name="ch05.q2",
     answer="permission",
-    judge=_one_bucket_only,
-    hints=("S3 invokes as its service principal, s3.amazonaws.com; two condition keys narrow the statement.",
-           'Add "SourceArn": "arn:aws:s3:::ch05-avatars" and "SourceAccount": cloud.account.'),
+    judge=_one_partner_bucket_only,
+    hints=("S3 invokes as its service principal, s3.amazonaws.com; two condition keys narrow the statement: which "
+           "bucket, and which account owns it.",
+           'Add "SourceArn": "arn:aws:s3:::ch05-avatars" and "SourceAccount": cloud.other_account, the bucket\'s '
+           "owner."),
     solution="""permission = {
+    "StatementId": "s3-avatars",
+    "Action": "lambda:InvokeFunction",
+    "Principal": "s3.amazonaws.com",
+    "SourceArn": "arn:aws:s3:::ch05-avatars",
+    "SourceAccount": cloud.other_account,
+}""",
+    mistake="""permission = {
     "StatementId": "s3-avatars",
     "Action": "lambda:InvokeFunction",
     "Principal": "s3.amazonaws.com",
     "SourceArn": "arn:aws:s3:::ch05-avatars",
     "SourceAccount": cloud.account,
 }""",
-    mistake="""permission = {
-    "StatementId": "s3-avatars",
-    "Action": "lambda:InvokeFunction",
-    "Principal": "s3.amazonaws.com",
-}""",
-    praise="ch05-avatars may invoke the function and another bucket was refused; with SourceAccount, not even a "
-           "bucket of the same name in another account could.",
+    praise="the partner's ch05-avatars may invoke your function and its other bucket was refused; SourceAccount is "
+           "the bucket's owner, so not even a bucket of the same name in a third account could.",
 )
 
-# -- q3: weekdays at 08:00 UTC ----------------------------------------------------------------------
-FROM = datetime(2026, 12, 6, tzinfo=timezone.utc)  # a Sunday: the next two weeks hold ten weekdays
+# -- q3: weekends at 18:30 UTC ----------------------------------------------------------------------
+FROM = datetime(2026, 12, 6, tzinfo=timezone.utc)  # a Sunday: the next two weeks hold four weekend days
 
 
-def _weekdays_at_eight(ctx, schedule) -> str | None:
+def _weekends_at_half_past_six(ctx, schedule) -> str | None:
     if not isinstance(schedule, str) or not (schedule.startswith("cron(") and schedule.endswith(")")):
         return 'a schedule expression is a string such as "cron(minutes hours day-of-month month day-of-week year)".'
     fields = schedule[5:-1].split()
@@ -163,24 +170,26 @@ def _weekdays_at_eight(ctx, schedule) -> str | None:
             moments.append(datetime.fromtimestamp(moment, timezone.utc))
     except (ValueError, KeyError) as e:
         return f"this is not a valid cron expression: {e}"
-    wrong = [m for m in moments if m.weekday() >= 5 or (m.hour, m.minute) != (8, 0)]
+    wrong = [m for m in moments if m.weekday() < 5 or (m.hour, m.minute) != (18, 30)]
     if wrong:
-        return f"it fires at {wrong[0]:%A %H:%M} UTC too; it should fire only at 08:00, Monday to Friday."
-    if len(moments) != 10:
-        return f"it fires {len(moments)} times in two weeks, not 10 (08:00 on each weekday)."
+        return f"it fires at {wrong[0]:%A %H:%M} UTC too; it should fire only at 18:30, on Saturdays and Sundays."
+    if len(moments) != 4:
+        return f"it fires {len(moments)} times in two weeks, not 4 (18:30 on each Saturday and Sunday)."
     return None
 
 
 q3 = Exercise(
     name="ch05.q3",
     answer="schedule",
-    judge=_weekdays_at_eight,
-    hints=("Six fields: minutes, hours, day-of-month, month, day-of-week, year; one of the two day fields is ?.",
-           'Minute 0, hour 8, any day of the month (?), every month, MON-FRI, every year: "cron(0 8 ? * ____ *)".'),
-    solution='schedule = "cron(0 8 ? * MON-FRI *)"',
-    mistake='schedule = "cron(0 8 * * ? *)"',
-    praise="ten firings in two weeks, each at 08:00 UTC on a weekday. Remember that UTC is not your local time: "
-           "EventBridge Scheduler's schedules take a time zone.",
+    judge=_weekends_at_half_past_six,
+    hints=("Six fields: minutes, hours, day-of-month, month, day-of-week, year; one of the two day fields is ?. "
+           "Days of the week are names (SUN, MON, ...) or numbers from 1, which is Sunday.",
+           'Minute 30, hour 18, any day of the month (?), every month, two days, every year: '
+           '"cron(30 18 ? * ____ *)"; a list is written with commas.'),
+    solution='schedule = "cron(30 18 ? * SAT,SUN *)"',
+    mistake='schedule = "cron(30 18 ? * 6,7 *)"',
+    praise="four firings in two weeks, each at 18:30 UTC on a Saturday or a Sunday. Remember that UTC is not your "
+           "local time: EventBridge Scheduler's schedules take a time zone.",
 )
 
 exercises = Chapter(q1, q2, q3)

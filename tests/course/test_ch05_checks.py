@@ -50,16 +50,21 @@ def test_q1_leaves_no_bucket_or_function_behind(cloud):
 BASE = {"StatementId": "s3-avatars", "Action": "lambda:InvokeFunction", "Principal": "s3.amazonaws.com"}
 
 
-def test_q2_wants_the_bucket_and_the_account(cloud):
-    status, message = verdict(ch05.q2, cloud, {**BASE, "SourceArn": "arn:aws:s3:::ch05-avatars"})
-    assert status == "incorrect" and "SourceAccount" in message
+def test_q2_wants_the_bucket_and_its_owner_the_partners_account(cloud):
+    avatars = {"SourceArn": "arn:aws:s3:::ch05-avatars"}
+    status, message = verdict(ch05.q2, cloud, {**BASE, **avatars})
+    assert status == "incorrect" and "SourceAccount" in message and "cloud.other_account" in message
+    status, message = verdict(ch05.q2, cloud, {**BASE, **avatars, "SourceAccount": cloud.account})
+    assert status == "incorrect" and message.startswith("the partner could not configure ch05-avatars")
+    assert f"the partner's ({cloud.other_account}), not yours" in message
     status, message = verdict(ch05.q2, cloud, {**BASE, "SourceArn": "arn:aws:s3:::ch05-other",
-                                               "SourceAccount": cloud.account})
-    assert status == "incorrect" and message.startswith("S3 could not configure ch05-avatars")
-    status, message = verdict(ch05.q2, cloud, {**BASE, "SourceAccount": cloud.account})
+                                               "SourceAccount": cloud.other_account})
+    assert status == "incorrect" and message.startswith("the partner could not configure ch05-avatars")
+    status, message = verdict(ch05.q2, cloud, {**BASE, "SourceAccount": cloud.other_account})
     assert status == "incorrect" and message.startswith("another bucket could be configured")
-    assert verdict(ch05.q2, cloud, {**BASE, "SourceArn": "arn:aws:s3:::ch05-avatars",
-                                    "SourceAccount": cloud.account})[0] == "correct"
+    assert verdict(ch05.q2, cloud, {**BASE, **avatars, "SourceAccount": cloud.other_account})[0] == "correct"
+    assert not [b for b in cloud.client("s3", account=cloud.other_account).list_buckets()["Buckets"]
+                if b["Name"].startswith("ch05-")], "the check leaves no bucket behind"
 
 
 def test_q2_reports_the_refusal_of_the_arguments(cloud):
@@ -70,19 +75,20 @@ def test_q2_reports_the_refusal_of_the_arguments(cloud):
     assert status == "incorrect" and message.startswith("leave FunctionName out")
 
 
-@pytest.mark.parametrize("schedule", ["cron(0 8 ? * MON-FRI *)", "cron(0 8 ? * 2-6 *)", "cron(00 08 ? * MON-FRI *)"])
-def test_q3_accepts_each_spelling_of_weekdays_at_eight(schedule):
+@pytest.mark.parametrize("schedule", ["cron(30 18 ? * SAT,SUN *)", "cron(30 18 ? * 1,7 *)",
+                                      "cron(30 18 ? * SUN,SAT *)"])
+def test_q3_accepts_each_spelling_of_weekends_at_half_past_six(schedule):
     assert verdict(ch05.q3, None, schedule)[0] == "correct"
 
 
 @pytest.mark.parametrize(("schedule", "why"), [
-    ("cron(0 8 * * ? *)", "it fires at Sunday 08:00 UTC too"),
-    ("cron(0 9 ? * MON-FRI *)", "it fires at Monday 09:00 UTC too"),
-    ("cron(0 8 ? * 1-5 *)", "it fires at Sunday 08:00 UTC too"),  # AWS numbers Sunday 1
-    ("cron(0 8 * * MON-FRI *)", "requires ? in the day-of-month or the day-of-week field"),
-    ("cron(0 8 ? * MON-FRI)", "yours has 5"),
+    ("cron(30 18 * * ? *)", "it fires at Monday 18:30 UTC too"),
+    ("cron(30 6 ? * SAT,SUN *)", "it fires at Sunday 06:30 UTC too"),
+    ("cron(30 18 ? * 6,7 *)", "it fires at Friday 18:30 UTC too"),  # AWS numbers Sunday 1
+    ("cron(30 18 * * SAT,SUN *)", "requires ? in the day-of-month or the day-of-week field"),
+    ("cron(30 18 ? * SAT,SUN)", "yours has 5"),
     ("rate(1 day)", "a schedule expression is a string such as"),
-    ("cron(0 8 ? * MON-WED *)", "it fires 6 times in two weeks, not 10"),
+    ("cron(30 18 ? * SAT *)", "it fires 2 times in two weeks, not 4"),
 ])
 def test_q3_says_what_is_wrong_with_a_schedule(schedule, why):
     status, message = verdict(ch05.q3, None, schedule)
