@@ -118,7 +118,7 @@ MIXED = sqs_batch(json.dumps({"id": 1, "quantity": 2}), json.dumps({"id": 2, "qu
 ALL_GOOD = sqs_batch(json.dumps({"id": 4, "quantity": 5}), json.dumps({"id": 5, "quantity": 1}))
 _RAISED = ("Raising fails the whole batch: every message of it comes back, the orders already shipped too. Catch the "
            'error of each record and add {"itemIdentifier": record["messageId"]} to the failures instead.')
-WORKER_START = '''
+WORKER_SOLUTION = '''
 import json
 
 def handler(event, context):
@@ -131,12 +131,9 @@ def handler(event, context):
             print(f"order {order['id']} shipped")
         except Exception as error:
             print(f"{record['messageId']} failed: {error}")
-            ____
-    return ____
+            failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}
 '''
-WORKER_SOLUTION = WORKER_START.replace(
-    "            ____\n", '            failures.append({"itemIdentifier": record["messageId"]})\n').replace(
-    "return ____", 'return {"batchItemFailures": failures}')
 WORKER_RAISES = '''
 import json
 
@@ -159,9 +156,11 @@ q2 = Exercise(
         Case(ALL_GOOD, expect={"batchItemFailures": []},
              explain={"batchItemFailures": "When every record succeeded, the list is empty."}),
     )),
-    hints=("In the except block, remember which message failed; at the end, return them all in the shape Lambda "
-           'reads: {"batchItemFailures": [{"itemIdentifier": ...}, ...]}.',
-           'failures.append({"itemIdentifier": record["messageId"]}) in the except block, and return '
+    hints=("Handle each record in a try block of its own; in its except block, remember which message failed; at "
+           'the end, return them all in the shape Lambda reads: {"batchItemFailures": [{"itemIdentifier": ...}, '
+           "...]}.",
+           'Start with failures = []; wrap the body of the loop in try/except Exception; in the except block, '
+           'failures.append({"itemIdentifier": record["messageId"]}); after the loop, return '
            '{"batchItemFailures": failures}.'),
     solution='worker_source = """' + WORKER_SOLUTION + '"""',
     mistake='worker_source = """' + WORKER_RAISES + '"""',
