@@ -112,9 +112,12 @@ extra_usd = capacity * (float(table.rate("provisioned_concurrency", "x86_64").us
 )
 
 
-# -- q3: the rate at which a function costs as much as a small server ------------------------------
-def _crossover() -> int:
-    server = ec2_prices().set_index("instance_type").loc["t4g.medium", "usd_per_hour"]
+# -- q3: the rate at which a function costs as much as a server the figure does not show ------------
+SERVER = "t4g.large"
+
+
+def _crossover(instance: str = SERVER) -> int:
+    server = ec2_prices().set_index("instance_type").loc[instance, "usd_per_hour"]
     per_request = float(_first_tier("requests")) + 0.5 * 0.100 * float(_first_tier("duration"))
     return round(float(server) * MONTH_S / 3600 / per_request / MONTH_S)
 
@@ -122,20 +125,23 @@ def _crossover() -> int:
 q3 = Exercise(
     name="ch08.q3",
     answer="crossover_rps",
-    judge=Expect(lambda ctx: _crossover(), kind=numbers.Real, normalize=lambda v: round(float(v)), mistakes={
-        0: "even one request a second costs something, but far less than a server that runs all month."}),
+    judge=Expect(lambda ctx: _crossover(), kind=numbers.Real, normalize=lambda v: round(float(v)),
+                 mistakes=lambda ctx: {
+                     0: "even one request a second costs something, but far less than a server that runs all month.",
+                     _crossover("t4g.medium"): "that is where the figure's t4g.medium crosses Lambda; price the "
+                                               "t4g.large."}),
     hints=("The server costs its hourly price x 720 hours, whatever it serves. Each request costs the request "
            "charge plus 0.5 GB x 0.1 s at the GB-second price.",
            "Divide the server's month by one request's cost: that many requests a month. Then divide by the seconds "
            "of 30 days (2,592,000)."),
-    solution="""server_month = float(servers.set_index("instance_type").loc["t4g.medium", "usd_per_hour"]) * 720
+    solution="""server_month = float(servers.set_index("instance_type").loc["t4g.large", "usd_per_hour"]) * 720
 per_request = float(table.rate("requests", "x86_64").usd) + 0.5 * 0.100 * float(table.tiers("x86_64")[0].rate.usd)
 crossover_rps = server_month / per_request / (30 * 24 * 3600)""",
     mistake="crossover_rps = 100",
     given={"table": prices(), "servers": ec2_prices()},
-    praise="a function that answers in 100 ms at 512 MB costs less than the smallest useful server until it sees "
-           "about that many requests every second of the month; above it, the server is cheaper, if one server "
-           "is enough.",
+    praise="a function that answers in 100 ms at 512 MB costs less than a t4g.large until it sees about that many "
+           "requests every second of the month; above it, the server is cheaper, if one server is enough and "
+           "someone runs it.",
 )
 
 exercises = Chapter(q1, q2, q3)
