@@ -61,12 +61,13 @@ def same(got: Any, expected: Any) -> bool:
 
 
 def compare(got: Any, expected: Any, what: str, *, mistakes: Mapping[Any, str] | None = None,
-            explain: Mapping[str, str] | None = None, reveal: bool = True) -> str | None:
+            explain: Mapping[str, str] | None = None, reveal: bool = True, given: Any = None) -> str | None:
     """Why ``got`` is not ``expected``, or None. ``what`` starts the message ("`x` is", "it returned").
 
     ``mistakes`` explain usual wrong values. A dict is compared key by key, and the first wrong
     key is named, with its ``explain`` entry. ``reveal`` says whether a wrong plain value may be
-    answered with the right one (not when the value is the exercise's answer).
+    answered with the right one (not when the value is the exercise's answer). ``given`` is what
+    the learner wrote, when ``got`` is it normalized (18.7 rounded to 19): a plain value's message quotes it.
     """
     if same(got, expected):
         return None
@@ -81,9 +82,10 @@ def compare(got: Any, expected: Any, what: str, *, mistakes: Mapping[Any, str] |
         key = next(k for k in expected if not same(got[k], expected[k]))
         why = (explain or {}).get(key, "")
         return f"{what} {_shown(got)}, but {key!r} should be {_shown(expected[key])}. {why}".strip()
+    shown = _shown(got if given is None else given)
     if reveal:
-        return f"{what} {_shown(got)}; expected {_shown(expected)}."
-    return f"{what} {_shown(got)}, which is not right: look again, or ask for a hint."
+        return f"{what} {shown}; expected {_shown(expected)}."
+    return f"{what} {shown}, which is not right: look again, or ask for a hint."
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ class Expect:
                 return why
         if self.otherwise is not None and not isinstance(expected, dict):
             return self.otherwise(got, expected, *facts)
-        return compare(got, expected, f"{what} is", explain=self.explain, reveal=False)
+        return compare(got, expected, f"{what} is", explain=self.explain, reveal=False, given=answer)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,12 @@ def test_a_wrong_plain_answer_is_not_answered_with_the_right_one():
     assert result.status == "incorrect" and "42" not in result.message
 
 
+def test_a_wrong_answer_is_quoted_as_written_not_as_normalized():
+    rounded = Exercise(name="r", answer="rate", judge=Expect(18, kind=float, normalize=round), hints=("h",),
+                       solution="", mistake="").bind()
+    assert "`rate` is 18.7, which is not right" in rounded.check(18.7).message
+
+
 def test_kind_is_checked_and_a_bool_is_not_a_number():
     q = DOUBLE.bind()
     assert "whole number" in q.check("42").message
