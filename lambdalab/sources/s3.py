@@ -154,8 +154,8 @@ def refusal(environ: dict, body: bytes, region: str, account: str) -> Refused | 
 def _rule_names(environ: dict, body: bytes, root: ElementTree.Element) -> Refused | None:
     """S3's refusal of a filter rule named neither prefix nor suffix; otherwise the body goes on to moto
     with each name in lower case, the one case moto accepts (a name keeps its length, so the body does)."""
-    names = [element for element in root.iter() if element.tag.rsplit("}", 1)[-1] == "FilterRule"
-             for element in element if element.tag.rsplit("}", 1)[-1] == "Name"]
+    names = [child for rule in root.iter() if _local(rule.tag) == "FilterRule"
+             for child in rule if _local(child.tag) == "Name"]
     for name in names:
         if (name.text or "").lower() not in ("prefix", "suffix"):
             return Refused("invalid-argument", "filter rule name must be either prefix or suffix",
@@ -167,5 +167,9 @@ def _rule_names(environ: dict, body: bytes, root: ElementTree.Element) -> Refuse
 
 def _function_arns(root: ElementTree.Element) -> list[str]:
     """The CloudFunction ARNs of a NotificationConfiguration document (namespaced or not)."""
-    return [(element.text or "").strip() for element in root.iter()
-            if element.tag.rsplit("}", 1)[-1] == "CloudFunction"]
+    return [(element.text or "").strip() for element in root.iter() if _local(element.tag) == "CloudFunction"]
+
+
+def _local(tag: str) -> str:
+    """An element's name without its XML namespace (``{http://s3.amazonaws.com/doc/2006-03-01/}Name``)."""
+    return tag.rsplit("}", 1)[-1]
