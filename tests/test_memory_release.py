@@ -486,6 +486,26 @@ def test_the_shared_session_reads_botocores_models_as_plain_dicts_with_members_p
     assert str(cloud.client("lambda").invoke.__doc__) == str(plain.invoke.__doc__)  # what help() shows
 
 
+def test_a_client_of_the_shared_session_reads_an_operations_model_when_it_is_called_or_its_help_read(cloud):
+    """botocore reads every operation's model as a client's class is made, for docstrings written only when
+    read: the shared session's clients read one when it is called or its docstring is, the same docstring;
+    a client of another session is botocore's own."""
+    import botocore.session
+
+    ec2 = cloud.client("ec2")
+    read = ec2.meta.service_model._instance_cache
+    assert not [key for key in read if key[0] == "operation_model"]  # 700-odd operations, none read yet
+    ec2.describe_regions()
+    plain = botocore.session.get_session().create_client("ec2", region_name="us-east-1",
+                                                         aws_access_key_id="a", aws_secret_access_key="b")
+    assert str(ec2.run_instances.__doc__) == str(plain.run_instances.__doc__)  # what help() shows
+    assert sorted(key[1][0] for key in read if key[0] == "operation_model") == ["DescribeRegions", "RunInstances"]
+    assert len([key for key in plain.meta.service_model._instance_cache if key[0] == "operation_model"]) > 700
+    with pytest.raises(TypeError, match=r"^describe_regions\(\) only accepts keyword arguments\.$"):
+        ec2.describe_regions({})
+    assert ec2.describe_regions.__name__ == plain.describe_regions.__name__ == "describe_regions"
+
+
 def test_moto_reads_the_shared_models_and_a_clients_changes_to_an_operation_do_not_reach_it(cloud):
     """moto routes, parses and answers with the models of the shared loader (it parsed its own, 14.5 MB
     more for EC2), and botocore's S3 client drops ``/{Bucket}`` from its operations' paths in place,
