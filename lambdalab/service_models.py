@@ -70,24 +70,24 @@ def _create_api_method(creator: Any, py_operation_name: str, operation_name: str
         return self._make_api_call(operation_name, kwargs)
 
     _api_call.__name__ = str(py_operation_name)
-    _api_call.__doc__ = _OperationDocstring(service_model, operation_name, event_emitter=creator._event_emitter,
-                                            example_prefix=f"response = client.{py_operation_name}",
-                                            include_signature=False)
+    _api_call.__doc__ = _OperationDocstring((service_model, operation_name, py_operation_name, creator._event_emitter))
     return _api_call
 
 
 class _OperationDocstring(ClientMethodDocstring):
-    """botocore's docstring of a client method, given the operation's name rather than its model, which
-    it reads when the docstring is written."""
+    """botocore's docstring of a client method, made from the operation's name (with the service model,
+    the method's name and the client's events) rather than its model, which it reads when it is written."""
 
-    def __init__(self, service_model: Any, operation_name: str, **kwargs: Any) -> None:
-        super().__init__(method_name=operation_name, **kwargs)
-        self._service_model = service_model
+    def __init__(self, of: tuple[Any, str, str, Any]) -> None:
+        super().__init__()
+        self._of = of
 
-    def _write_docstring(self, *args: Any, **kwargs: Any) -> None:
-        operation_model = self._service_model.operation_model(kwargs["method_name"])
-        super()._write_docstring(*args, operation_model=operation_model,
-                                 method_description=operation_model.documentation, **kwargs)
+    def _write_docstring(self, docstring: Any) -> None:
+        service_model, operation_name, py_operation_name, event_emitter = self._of
+        operation_model = service_model.operation_model(operation_name)
+        super()._write_docstring(docstring, operation_model=operation_model, method_name=operation_name,
+                                 event_emitter=event_emitter, method_description=operation_model.documentation,
+                                 example_prefix=f"response = client.{py_operation_name}", include_signature=False)
 
 
 class _LeanJSONFileLoader(JSONFileLoader):
