@@ -109,11 +109,12 @@ def _model_for_moto(service_name: str, model_name: str) -> dict[str, Any]:
     return botocore_session().get_component("data_loader").load_service_model(service_name, model_name)
 
 
-class _LeanMotoFinder(importlib.abc.MetaPathFinder):
-    """Imports the moto modules of :data:`_LEAN` without what they would read at import for nothing."""
+class _LeanFinder(importlib.abc.MetaPathFinder):
+    """Imports the moto modules of :data:`_LEAN`, and a module :func:`import_lean` is importing, without
+    what they would read at import for nothing."""
 
     def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
-        lean = _LEAN.get(name)
+        lean = _LEAN.get(name) or _importing_lean.get(name)
         if lean is None:
             return None
         spec = importlib.machinery.PathFinder.find_spec(name, path)
@@ -145,7 +146,7 @@ def _instance_types_when_asked(loader: Any, module: Any) -> None:
             return {}
         return [] if "/instance_type_offerings/" in resource else utils.load_resource(resource)
 
-    _exec_importing(loader, module, {"moto.utilities.utils": types.SimpleNamespace(load_resource=load_resource)})
+    exec_importing(loader, module, {"moto.utilities.utils": types.SimpleNamespace(load_resource=load_resource)})
     module.load_resource = utils.load_resource
     names = _InstanceTypes.names_in_moto()
     module.INSTANCE_FAMILIES = list({name.split(".")[0] for name in names})
@@ -161,11 +162,11 @@ def _regions_from_moto_session(loader: Any, module: Any) -> None:
     from moto.core.base_backend import AccountSpecificBackend
 
     shared = AccountSpecificBackend.get_session()
-    _exec_importing(loader, module, {"boto3": types.SimpleNamespace(Session=lambda: shared)})
+    exec_importing(loader, module, {"boto3": types.SimpleNamespace(Session=lambda: shared)})
     module.Session = boto3.Session
 
 
-def _exec_importing(loader: Any, module: Any, substitutes: dict[str, Any]) -> None:
+def exec_importing(loader: Any, module: Any, substitutes: dict[str, Any]) -> None:
     """Run ``module`` with each module named in ``substitutes`` replaced by its substitute for the
     module's own imports while it runs (an ``__import__`` in its builtins), so the process's modules never
     change: swapping a name in a shared module instead would hand the substitute to any other thread that
@@ -225,14 +226,35 @@ _LEAN = {"moto.ec2.models.instance_types": _instance_types_when_asked,
          "moto.ec2.models.subnets": _subnet_hosts_kept_per_subnet}
 
 
+_importing_lean: dict[str, Any] = {}  # the module import_lean is importing (guarded by _lock)
+
+
 def lean_moto_imports() -> None:
     """From now on in this process, moto's modules of :data:`_LEAN` are imported lean."""
     with _lock:
-        if not any(isinstance(finder, _LeanMotoFinder) for finder in sys.meta_path):
-            sys.meta_path.insert(0, _LeanMotoFinder())
+        _find_lean()
         subnets = sys.modules.get("moto.ec2.models.subnets")
         if subnets is not None:  # imported before the first cloud started: its table can still be replaced
             _keep_hosts_per_subnet(subnets)
+
+
+def import_lean(name: str, lean: Any) -> Any:
+    """Import the module ``name`` now, run by ``lean(loader, module)`` rather than its loader (which
+    :func:`exec_importing` lets give it substitutes for what it imports), through the import system, so
+    that another thread importing it meanwhile waits for it, as for any import."""
+    with _lock:
+        _find_lean()
+        _importing_lean[name] = lean
+    try:
+        return importlib.import_module(name)
+    finally:
+        with _lock:
+            _importing_lean.pop(name, None)
+
+
+def _find_lean() -> None:
+    if not any(isinstance(finder, _LeanFinder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _LeanFinder())
 
 
 def release(cloud: LocalCloud) -> None:

@@ -364,7 +364,7 @@ def test_a_lean_import_substitutes_for_the_modules_own_imports_only_while_it_run
     spec = importlib.util.spec_from_file_location("lean_probe", source)
     module = importlib.util.module_from_spec(spec)
     substitute = types.SimpleNamespace(dumps="substitute")
-    memory._exec_importing(spec.loader, module, {"json": substitute})
+    memory.exec_importing(spec.loader, module, {"json": substitute})
     assert module.dumps == "substitute" and module.whole is substitute
     assert module.REAL is json.dumps  # what every other thread saw meanwhile
     assert module.later() == (json.dumps, 2)

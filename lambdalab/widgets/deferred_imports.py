@@ -8,7 +8,9 @@ asks for: lark, arrow, rfc3987_syntax, which builds about thirty Lark parsers at
 it is used by a chapter's kernel. :func:`plotly_without_nbformat` imports plotly's renderers with a
 stand-in in the place of nbformat, for plotly alone: the stand-in answers ``__version__`` from the
 installed distribution's metadata, and anything else by importing the real module. Nothing is put in
-``sys.modules``: any other import of nbformat in the kernel gets the real one.
+``sys.modules``, and plotly's ``optional_imports`` is left as it is (the renderers' own import of it
+gets the stand-in, while it runs: ``memory.exec_importing``): any other import of nbformat in the
+kernel gets the real one, from any thread.
 
 plotly's ``ValidatorCache`` reads the parameters of each property's validator from one table,
 ``validators/_validators.json``: at the first figure it parses the whole file (3.2 MB, 10,000 entries,
@@ -49,18 +51,20 @@ def plotly_without_nbformat() -> None:
     already, or nbformat is not installed: then plotly does as it always does)."""
     if RENDERERS in sys.modules or NAME in sys.modules or importlib.util.find_spec(NAME) is None:
         return
+    memory.import_lean(RENDERERS, _renderers_with_version_only)
+
+
+def _renderers_with_version_only(loader: Any, module: Any) -> None:
+    """Run plotly's renderers module with an ``optional_imports`` of its own whose ``get_module`` gives
+    the stand-in for nbformat; the module keeps plotly's own for what it asks later."""
     from plotly import optional_imports
 
-    original = optional_imports.get_module
-
     def get_module(name: str, should_load: bool = True):
-        return _VersionOnly(NAME) if name == NAME and should_load else original(name, should_load)
+        return _VersionOnly(NAME) if name == NAME and should_load else optional_imports.get_module(name, should_load)
 
-    optional_imports.get_module = get_module  # what the renderers module calls as it is imported
-    try:
-        importlib.import_module(RENDERERS)
-    finally:
-        optional_imports.get_module = original
+    memory.exec_importing(loader, module, {"plotly": types.SimpleNamespace(
+        optional_imports=types.SimpleNamespace(get_module=get_module))})
+    module.optional_imports = optional_imports
 
 
 class _ValidatorTable:

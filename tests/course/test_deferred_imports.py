@@ -55,6 +55,34 @@ def test_a_kernel_that_imported_nbformat_first_keeps_plotly_as_it_is():
     assert run(ALREADY) == {"same": True}
 
 
+WATCHED = """
+import json, sys
+from plotly import optional_imports
+original = optional_imports.get_module
+seen = []
+
+
+class Watch:  # asked for each module imported while plotly's renderers module runs
+    def find_spec(self, name, path, target=None):
+        if name.startswith("plotly.io._"):
+            seen.append(optional_imports.get_module is original)
+
+
+sys.meta_path.insert(0, Watch())
+import lambdalab.widgets
+print(json.dumps({"seen": seen, "renderers": "plotly.io._renderers" in sys.modules,
+                  "nbformat": "nbformat" in sys.modules}))
+"""
+
+
+def test_plotly_keeps_its_own_optional_imports_for_every_other_thread_while_the_renderers_import():
+    """The stand-in for nbformat is the renderers module's own: the process's ``optional_imports`` never
+    changes, so another thread asking it for nbformat meanwhile gets the real one."""
+    seen = run(WATCHED)
+    assert seen["renderers"] and not seen["nbformat"]
+    assert seen["seen"] and all(seen["seen"]), seen
+
+
 FIGURES = """
 import gc, json, sys, tracemalloc
 if sys.argv[1] == "lambdalab":
