@@ -172,7 +172,10 @@ def _weekends_at_half_past_six(ctx, schedule) -> str | None:
         return f"this is not a valid cron expression: {e}"
     wrong = [m for m in moments if m.weekday() < 5 or (m.hour, m.minute) != (18, 30)]
     if wrong:
-        return f"it fires at {wrong[0]:%A %H:%M} UTC too; it should fire only at 18:30, on Saturdays and Sundays."
+        numbered = " (EventBridge numbers the days from 1, Sunday, to 7, Saturday)" if any(
+            char.isdigit() for char in fields[4]) else ""
+        return (f"it fires at {wrong[0]:%A %H:%M} UTC too; it should fire only at 18:30, on Saturdays and "
+                f"Sundays{numbered}.")
     if len(moments) != 4:
         return f"it fires {len(moments)} times in two weeks, not 4 (18:30 on each Saturday and Sunday)."
     return None

@@ -84,7 +84,9 @@ def test_q3_accepts_each_spelling_of_weekends_at_half_past_six(schedule):
 @pytest.mark.parametrize(("schedule", "why"), [
     ("cron(30 18 * * ? *)", "it fires at Monday 18:30 UTC too"),
     ("cron(30 6 ? * SAT,SUN *)", "it fires at Sunday 06:30 UTC too"),
-    ("cron(30 18 ? * 6,7 *)", "it fires at Friday 18:30 UTC too"),  # AWS numbers Sunday 1
+    ("cron(30 18 ? * 6,7 *)", "it fires at Friday 18:30 UTC too; it should fire only at 18:30, on Saturdays and "
+                              "Sundays (EventBridge numbers the days from 1, Sunday, to 7, Saturday)."),
+    ("cron(30 18 ? * FRI,SAT *)", "on Saturdays and Sundays."),  # names: no word about numbers
     ("cron(30 18 * * SAT,SUN *)", "requires ? in the day-of-month or the day-of-week field"),
     ("cron(30 18 ? * SAT,SUN)", "yours has 5"),
     ("rate(1 day)", "a schedule expression is a string such as"),
