@@ -69,3 +69,19 @@ def test_03_shows_150_mb_failing_at_150_mb_and_fitting_in_256(cloud):
     at_150, at_256 = printed.splitlines()
     assert at_150.startswith("150 MB: Runtime.OutOfMemory") and at_256.startswith("256 MB: {'MB': 150}")
     assert ch03.q3.bind(cloud).check(256) and not ch03.q3.bind(cloud).check(150)
+
+
+def test_08_simulates_a_whole_calendar_month_and_bills_it_as_that_month():
+    """AWS bills a calendar month: 30 days simulated from January 1 were billed as a January without its 31st."""
+    from datetime import datetime, timezone
+
+    from lambdalab import billing, sim
+
+    source, text = cell("08_billing.ipynb", "4db03ca7")
+    assert "April (30 days)" in text
+    namespace = {"sim": sim, "billing": billing, "datetime": datetime, "timezone": timezone}
+    run(source, namespace)
+    starts = namespace["summary"]["start"]
+    first, last = pd.Timestamp("2026-04-01", tz="UTC"), pd.Timestamp("2026-04-30 23:59", tz="UTC")
+    assert (starts.min(), starts.max()) == (first, last)  # per-minute rows, the whole month
+    assert set(namespace["items"]["month"]) == {"2026-04"}
