@@ -79,10 +79,11 @@ def handler(event, context):
     r, w = os.pipe()
     if os.fork() == 0:  # the classic daemon: fork, setsid, fork again, the middle one exits
         os.setsid()
-        if os.fork() == 0:
-            os.write(w, str(os.getpid()).encode())
+        daemon = os.fork()
+        if daemon == 0:
             while True:
                 time.sleep(1)
+        os.write(w, str(daemon).encode())  # before the daemon is orphaned: the reaper may kill it at once
         os._exit(0)
     os.close(w)
     daemon = int(os.read(r, 32))
