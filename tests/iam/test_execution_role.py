@@ -29,8 +29,10 @@ def handler(event, context):
 
 def create(lam, role: str, source: str = WHOAMI) -> str:
     name = unique("fn")
+    # Timeout: a boto3 client made in the handler at 128 MB (a 13.8th of a core) took 2.5 s of the default 3 on
+    # a slow 2-core machine, and timed out under load; these tests are about the role (30 s, as test_isolation's)
     lam.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="app.handler",
-                        Code={"ZipFile": zip_files(source)})
+                        Code={"ZipFile": zip_files(source)}, Timeout=30)
     return name
 
 
