@@ -8,7 +8,8 @@ Session costs about 10 MB. :func:`client` makes every client of every cloud in t
 one Session, each with its own keys, and moto reads its models from the same loader
 (:func:`share_models_with_moto`), so each model is read once however many clients a notebook makes
 (its chapter, its exercises, its widgets) and whether moto serves it too: into plain dicts, its shapes
-and operations kept packed and parsed when asked for (``service_models``).
+and operations kept packed and parsed when asked for (``service_models``). moto's own additions to a
+model (its extras files) go into a copy of moto's that shares the packed text.
 Two of moto's modules read at import what a cloud seldom or never needs (every EC2 instance type's
 description and every Region's offerings of them; botocore's endpoints parsed anew, three times, to
 list EC2's Regions): :func:`lean_moto_imports` imports them without it. moto's IAM parses AWS's
@@ -103,10 +104,22 @@ _moto_loads: list = []  # moto's own function, for what is not a service model
 
 def _model_for_moto(service_name: str, model_name: str) -> dict[str, Any]:
     """A service model for moto from the shared loader (its shapes and operations read anew for each
-    reader, ``service_models``), and anything else from moto's own loader."""
+    reader, ``service_models``), with moto's own additions to it, and anything else from moto's own loader.
+
+    moto's loader merges files of its own into some models (``service-2.moto-extras.json``), which its
+    answers depend on: EC2's ``DryRunOperation`` is a 412, SQS answers its query protocol too. They go into
+    moto's copy of the model alone: the clients' stay AWS's own."""
     if model_name != "service-2":
         return _moto_loads[0](service_name, model_name)
-    return botocore_session().get_component("data_loader").load_service_model(service_name, model_name)
+    from moto.core.loaders import create_loader
+
+    from . import service_models
+
+    loader = botocore_session().get_component("data_loader")
+    model = loader.load_service_model(service_name, model_name)
+    version = loader.determine_latest_version(service_name, model_name)
+    extras = list(create_loader()._find_extras(service_name, model_name, version))
+    return service_models.with_extras(model, extras) if extras else model
 
 
 class _LeanFinder(importlib.abc.MetaPathFinder):

@@ -30,6 +30,7 @@ made by botocore's own.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import zlib
@@ -92,6 +93,15 @@ class _OperationDocstring(ClientMethodDocstring):
                                  example_prefix=f"response = client.{py_operation_name}", include_signature=False)
 
 
+def with_extras(model: dict[str, Any], extras: list[dict[str, Any]]) -> dict[str, Any]:
+    """A copy of ``model`` with ``extras`` (files in botocore's extras format) merged into it, ``model``
+    unchanged: its packed members' compressed JSON shared, what the merge changes held by the copy."""
+    copied = {key: value.overlay() if isinstance(value, PackedMembers) else copy.deepcopy(value)
+              for key, value in model.items()}
+    _ExtrasIntoPackedMembers().process(copied, extras)
+    return copied
+
+
 class _LeanJSONFileLoader(JSONFileLoader):
     """botocore's JSON loader (its ``_load_file``: read as UTF-8, ``None`` for a missing file), parsing
     into dicts rather than OrderedDicts, and a service model's shapes and operations, and the endpoints'
@@ -147,6 +157,13 @@ class PackedMembers(memory.NamedTable):
     @classmethod
     def of(cls, text: str, spans: dict[str, tuple[int, int]]) -> PackedMembers:
         return cls({name: zlib.compress(text[start:end].encode(), 1) for name, (start, end) in spans.items()})
+
+    def overlay(self) -> PackedMembers:
+        """Another table of the same members, sharing their compressed JSON; what is set or kept in either
+        is its own (those held parsed now are copied)."""
+        table = PackedMembers(dict(self.names))
+        table._kept = copy.deepcopy(self._kept)
+        return table
 
     def keep(self, names: Any) -> None:
         """Parse these members once and hold them, so that changes made to them in place last."""
