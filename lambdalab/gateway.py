@@ -200,7 +200,10 @@ class MotoApps:
             return send(start_response, denials.respond(service, headers_of(environ), Refused(kind, MALFORMED)))
         status, headers = started
         content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
-        if status[:3] in ("404", "405") and content_type.startswith("text/html"):
+        # moto's HTML page for a path it has no route for; a HEAD's 404 has no page to tell (S3's HeadObject and
+        # HeadBucket answer a missing key or bucket so), and is passed on
+        page = content_type.startswith("text/html") and environ["REQUEST_METHOD"] != "HEAD"
+        if status[:3] in ("404", "405") and page:
             return send(start_response, denials.respond(service, headers_of(environ), Refused(
                 "unknown-service", f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO', '')} is not an "
                                    "operation of this service.")))

@@ -6,6 +6,8 @@ import http.client
 import json
 import urllib.request
 
+import pytest
+from botocore.exceptions import ClientError
 from signing import send, sign
 
 
@@ -43,6 +45,23 @@ def test_moto_sees_large_uploads_and_head_lengths(cloud):
     url = s3.generate_presigned_url("get_object", Params={"Bucket": "gateway-check", "Key": "big"})
     with urllib.request.urlopen(url) as response:
         assert len(response.read()) == len(body)
+
+
+def test_a_head_of_a_missing_key_or_bucket_is_s3s_404(cloud):
+    """S3 answers HEAD for what does not exist with a bare 404, which boto3's waiters and existence checks
+    read; moto's answer carries no page to tell it from a path it has no route for, and is S3's."""
+    s3 = cloud.client("s3")
+    s3.create_bucket(Bucket="gateway-head")
+    for call in (lambda: s3.head_object(Bucket="gateway-head", Key="missing"),
+                 lambda: s3.head_object(Bucket="gateway-no-such-bucket", Key="k"),
+                 lambda: s3.head_bucket(Bucket="gateway-no-such-bucket")):
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert caught.value.response["Error"]["Code"] == "404"
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    s3.get_waiter("object_not_exists").wait(Bucket="gateway-head", Key="missing", WaiterConfig={"MaxAttempts": 1})
+    s3.put_object(Bucket="gateway-head", Key="there", Body=b"x")
+    s3.get_waiter("object_exists").wait(Bucket="gateway-head", Key="there", WaiterConfig={"MaxAttempts": 1})
 
 
 def test_moto_admin_api_is_not_reachable(cloud):
