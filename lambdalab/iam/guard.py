@@ -102,16 +102,11 @@ class Guard:
             return send(start_response, denials.respond(service, headers, Refused("malformed-input", MALFORMED)))
         owners = set()
         for call in calls:
-            account, policy = resource_side(call.action, call.resource, caller.account)
             if caller.is_anonymous and call.action != "s3:CreateBucket" and _no_such_bucket(call.resource):
                 continue  # S3 answers NoSuchBucket to anyone
-            if caller.is_root and account == caller.account and (policy is None or call.action in _ROOT_ALWAYS):
-                continue  # a root user may do anything at home, unless a resource policy of its own denies it
-            decision = self.authorizer.decide(caller, call.action, call.resource, call.context, policy, account)
-            if not decision.allowed:
-                message = "Access Denied" if caller.is_anonymous else denials.denial_message(
-                    caller.arn, call.action, call.resource, decision.denial_phrase(), service)
-                return send(start_response, denials.access_denied(service, headers, message))
+            account, denied = self._refusal(caller, call, service)
+            if denied:
+                return send(start_response, denials.access_denied(service, headers, denied))
             owners.add(account)
         if problem := documents.malformed(service, headers, query, body):  # IAM reads the policy it is given
             return send(start_response, denials.respond(service, headers, Refused("malformed-policy", problem)))
@@ -121,9 +116,38 @@ class Guard:
             environ["HTTP_X_MOTO_ACCOUNT_ID"] = home  # moto serves the caller's own account
         token = SERVING.set(caller)
         try:
+            if service == "s3" and environ["REQUEST_METHOD"] in ("GET", "HEAD") and _reads_an_object(calls):
+                return self._unlisted_missing_key(caller, calls[0], app, environ, start_response)
             return app(environ, start_response)
         finally:
             SERVING.reset(token)
+
+    def _refusal(self, caller: Caller, call: actions.Call, service: str) -> tuple[str, str | None]:
+        """(the account that owns the call's resource, AWS's message refusing the call or None if allowed)."""
+        account, policy = resource_side(call.action, call.resource, caller.account)
+        if caller.is_root and account == caller.account and (policy is None or call.action in _ROOT_ALWAYS):
+            return account, None  # a root user may do anything at home, unless a resource policy of its own denies it
+        decision = self.authorizer.decide(caller, call.action, call.resource, call.context, policy, account)
+        if decision.allowed:
+            return account, None
+        return account, "Access Denied" if caller.is_anonymous else denials.denial_message(
+            caller.arn, call.action, call.resource, decision.denial_phrase(), service)
+
+    def _unlisted_missing_key(self, caller: Caller, call: actions.Call, app: WSGIApp, environ: dict,
+                              start_response: Callable) -> Iterable[bytes]:
+        """GetObject or HeadObject as S3 answers it for a key that does not exist: 404 to a caller who may list
+        the bucket (s3:ListBucket), 403 to any other, who may not learn which keys exist."""
+        held: list = []
+        body = b"".join(app(environ, lambda status, headers, exc_info=None: held.extend((status, headers))))
+        status, headers = held
+        if status.startswith("404") and (environ["REQUEST_METHOD"] == "HEAD" or b"<Code>NoSuchKey</Code>" in body) \
+                and not _no_such_bucket(call.resource):
+            bucket = call.resource.split("/", 1)[0]
+            _, denied = self._refusal(caller, actions.Call("s3:ListBucket", bucket, call.context), "s3")
+            if denied:
+                return send(start_response, denials.access_denied("s3", headers_of(environ), denied))
+        start_response(status, headers)
+        return [body]
 
 
 def headers_of(environ: dict) -> dict[str, str]:
@@ -138,6 +162,11 @@ def send(start_response: Callable, response: tuple[int, list[tuple[str, str]], b
     status, headers, body = response
     start_response(f"{status} {reason(status)}", [*headers, ("Content-Length", str(len(body)))])
     return [body]
+
+
+def _reads_an_object(calls: list[actions.Call]) -> bool:
+    """Is this GetObject or HeadObject (of a version, too): the one object read S3 answers by its ListBucket rule?"""
+    return len(calls) == 1 and calls[0].action in ("s3:GetObject", "s3:GetObjectVersion") and "/" in calls[0].resource
 
 
 def _no_such_bucket(arn: str) -> bool:

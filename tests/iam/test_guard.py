@@ -7,6 +7,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 from iam_helpers import document, role_with, statement, unique, user_with
+from signing import send
 
 
 def error(call) -> tuple[str, str]:
@@ -41,6 +42,43 @@ def test_resource_scoping_allows_one_bucket_and_not_another(cloud):
     s3 = cloud.client("s3", credentials=key)
     assert s3.get_object(Bucket=mine, Key="k")["Body"].read() == b"v"
     assert error(lambda: s3.get_object(Bucket=other, Key="k"))[0] == "AccessDenied"
+
+
+def test_a_missing_key_is_403_to_whoever_may_not_list_the_bucket_and_404_to_whoever_may(cloud):
+    """S3 tells a caller that a key does not exist only if it may list the bucket (GetObject's and HeadObject's
+    documented permissions); anyone else gets Access Denied, for the s3:ListBucket it lacks."""
+    bucket = unique("listing")
+    cloud.client("s3").create_bucket(Bucket=bucket)
+    cloud.client("s3").put_object(Bucket=bucket, Key="there", Body=b"v")
+    name, key = user_with(cloud, statement("s3:GetObject", f"arn:aws:s3:::{bucket}/*"))
+    reader = cloud.client("s3", credentials=key)
+    assert reader.get_object(Bucket=bucket, Key="there")["Body"].read() == b"v"
+    assert error(lambda: reader.get_object(Bucket=bucket, Key="missing")) == ("AccessDenied", (
+        f"User: arn:aws:iam::123456789012:user/{name} is not authorized to perform: s3:ListBucket on resource: "
+        f'"arn:aws:s3:::{bucket}" because no identity-based policy allows the s3:ListBucket action'))
+    assert error(lambda: reader.head_object(Bucket=bucket, Key="missing"))[0] == "403"
+    _, anywhere = user_with(cloud, statement("s3:GetObject"))
+    assert error(lambda: cloud.client("s3", credentials=anywhere).get_object(
+        Bucket=unique("no-such-bucket"), Key="k"))[0] == "NoSuchBucket"  # no bucket: nothing to list
+    _, lister = user_with(cloud, statement("s3:GetObject", f"arn:aws:s3:::{bucket}/*"),
+                          statement("s3:ListBucket", f"arn:aws:s3:::{bucket}"))
+    s3 = cloud.client("s3", credentials=lister)
+    assert error(lambda: s3.get_object(Bucket=bucket, Key="missing"))[0] == "NoSuchKey"
+    assert error(lambda: s3.head_object(Bucket=bucket, Key="missing"))[0] == "404"
+    assert error(lambda: cloud.client("s3").get_object(Bucket=bucket, Key="missing"))[0] == "NoSuchKey"  # root
+
+
+def test_an_anonymous_reader_of_a_public_bucket_is_denied_a_missing_key(cloud):
+    bucket = unique("public")
+    s3 = cloud.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="index.html", Body=b"<p>hi</p>")
+    s3.put_bucket_policy(Bucket=bucket, Policy=document(statement(
+        "s3:GetObject", f"arn:aws:s3:::{bucket}/*", Principal="*")))
+    status, _, body = send(cloud, "GET", f"/{bucket}/index.html")
+    assert (status, body) == (200, b"<p>hi</p>")
+    status, _, body = send(cloud, "GET", f"/{bucket}/missing.html")
+    assert status == 403 and b"<Code>AccessDenied</Code><Message>Access Denied</Message>" in body
 
 
 def test_an_explicit_deny_in_a_group_beats_the_users_allow(cloud):
