@@ -60,6 +60,20 @@ def test_07_shows_what_a_condition_on_an_absent_key_does(cloud):
     }
 
 
+def test_07_shows_a_missing_key_denied_without_s3_list_bucket_and_not_found_with_it():
+    """A role with s3:GetObject alone gets AccessDenied for a missing key, and NoSuchKey once it may list."""
+    _, text = cell("07_permissions.ipynb", "c07-18c")
+    assert "`NoSuchKey` (404) only to a caller allowed `s3:ListBucket`" in text
+    with lambdalab.start() as cloud:
+        namespace = {"json": json, "policy": policy, "cloud": cloud, "fn": Functions(cloud),
+                     "iam": cloud.client("iam"), "s3": cloud.client("s3"), "ACCOUNT": cloud.account}
+        for cell_id in ("c07-10", "c07-12", "c07-14", "c07-18c"):
+            _, printed = run(cell(cell_id=cell_id, notebook="07_permissions.ipynb")[0], namespace)
+    alone, listing = printed.splitlines()
+    assert alone.startswith("s3:GetObject alone: {'error': 'AccessDenied'") and "s3:ListBucket on resource" in alone
+    assert listing == "with s3:ListBucket: {'error': 'NoSuchKey', 'message': 'The specified key does not exist.'}"
+
+
 def test_03_shows_150_mb_failing_at_150_mb_and_fitting_in_256(cloud):
     """The cell after exercise 3 shows its answer happen; the exercise's expected answer is that size."""
     from lambdalab.checks import ch03
