@@ -311,6 +311,9 @@ _VERB = {"GET": 0, "HEAD": 0, "PUT": 1, "DELETE": 2}
 _OBJECT_POSTS = {"uploads": "PutObject", "uploadId": "PutObject", "restore": "RestoreObject", "select": "GetObject"}
 _VERSIONED = {"GetObject", "GetObjectAcl", "PutObjectAcl", "GetObjectTagging", "PutObjectTagging",
               "DeleteObjectTagging", "DeleteObject", "GetObjectAttributes"}  # ...Object... -> ...ObjectVersion...
+# Headers that set an object's ACL or tags as it is written: S3 then needs s3:PutObjectAcl or s3:PutObjectTagging too
+_GRANTS = ("x-amz-acl", "x-amz-grant-read", "x-amz-grant-read-acp", "x-amz-grant-write-acp", "x-amz-grant-full-control")
+_TAGS = ("x-amz-tagging",)
 _LIST_KEYS = {"prefix": "s3:prefix", "delimiter": "s3:delimiter", "max-keys": "s3:max-keys"}
 _HEADER_KEYS = {"x-amz-acl": "s3:x-amz-acl", "x-amz-server-side-encryption": "s3:x-amz-server-side-encryption"}
 _PLAIN_PARAMS = {"list-type", "prefix", "delimiter", "max-keys", "encoding-type", "continuation-token",
@@ -354,11 +357,14 @@ def _s3_object(method: str, bucket: str, key: str, query: dict[str, str], header
     if "versionId" in query and action in _VERSIONED:
         action = action.replace("Object", "ObjectVersion", 1)
     source = headers.get("x-amz-copy-source")
+    writes_whole = action == "PutObject" and "uploadId" not in query  # PutObject, CopyObject, CreateMultipartUpload
+    extra: Needs = [(also, resource, keys) for also, sent in (("PutObjectAcl", _GRANTS), ("PutObjectTagging", _TAGS))
+                    if writes_whole and any(header in headers for header in sent)]
     if not source or method != "PUT":
-        return [(action, resource, keys)]
+        return [(action, resource, keys), *extra]
     raw, _, version = source.partition("?versionId=")  # CopyObject / UploadPartCopy also read the source
     copied = unquote(raw).lstrip("/")
-    return [(action, resource, {**keys, "s3:x-amz-copy-source": copied}),
+    return [(action, resource, {**keys, "s3:x-amz-copy-source": copied}), *extra,
             ("GetObjectVersion" if version else "GetObject", f"arn:aws:s3:::{copied}", {})]
 
 

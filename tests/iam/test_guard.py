@@ -68,6 +68,20 @@ def test_a_missing_key_is_403_to_whoever_may_not_list_the_bucket_and_404_to_whoe
     assert error(lambda: cloud.client("s3").get_object(Bucket=bucket, Key="missing"))[0] == "NoSuchKey"  # root
 
 
+def test_writing_an_object_with_an_acl_or_tags_needs_their_permissions_too(cloud):
+    bucket = unique("acl")
+    cloud.client("s3").create_bucket(Bucket=bucket)
+    name, key = user_with(cloud, statement("s3:PutObject", f"arn:aws:s3:::{bucket}/*"))
+    s3 = cloud.client("s3", credentials=key)
+    s3.put_object(Bucket=bucket, Key="plain", Body=b"x")
+    code, message = error(lambda: s3.put_object(Bucket=bucket, Key="shared", Body=b"x", ACL="public-read"))
+    assert (code, message) == ("AccessDenied", f"User: arn:aws:iam::123456789012:user/{name} is not authorized to "
+                               f'perform: s3:PutObjectAcl on resource: "arn:aws:s3:::{bucket}/shared" because no '
+                               "identity-based policy allows the s3:PutObjectAcl action")
+    assert error(lambda: s3.put_object(Bucket=bucket, Key="tagged", Body=b"x", Tagging="team=a"))[0] == "AccessDenied"
+    assert [o["Key"] for o in cloud.client("s3").list_objects_v2(Bucket=bucket)["Contents"]] == ["plain"]
+
+
 def test_an_anonymous_reader_of_a_public_bucket_is_denied_a_missing_key(cloud):
     bucket = unique("public")
     s3 = cloud.client("s3")
