@@ -138,7 +138,18 @@ class Guard:
         """GetObject or HeadObject as S3 answers it for a key that does not exist: 404 to a caller who may list
         the bucket (s3:ListBucket), 403 to any other, who may not learn which keys exist."""
         held: list = []
-        body = b"".join(app(environ, lambda status, headers, exc_info=None: held.extend((status, headers))))
+        written: list[bytes] = []
+
+        def hold(status: str, headers: list[tuple[str, str]], exc_info=None) -> Callable[[bytes], None]:
+            held[:] = [status, headers]
+            return written.append
+
+        result = app(environ, hold)
+        try:
+            body = b"".join([*written, *result])
+        finally:
+            if hasattr(result, "close"):
+                result.close()
         status, headers = held
         if status.startswith("404") and (environ["REQUEST_METHOD"] == "HEAD" or b"<Code>NoSuchKey</Code>" in body) \
                 and not _no_such_bucket(call.resource):
