@@ -35,7 +35,7 @@ from botocore.model import OperationNotFoundError
 
 from .function_urls import PREFIX as FUNCTION_URLS
 from .http_api import PREFIX as HTTP_APIS
-from .httpd import HEADERS, HTTPServer, WSGIApp, request_body
+from .httpd import HEADERS, HTTPServer, WSGIApp, answer, request_body
 from .iam import denials, sigv4
 from .iam.denials import Refused
 from .iam.guard import MALFORMED, Guard, headers_of, send
@@ -177,20 +177,8 @@ class MotoApps:
                  if should_preserve_original_header_name(name)}
         if names:  # S3 metadata keys with underscores, which WSGI cannot tell from dashes
             environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = names
-        started: list = []
-        chunks: list[bytes] = []
-
-        def capture(status: str, headers: list[tuple[str, str]], exc_info=None):
-            started[:] = [status, headers]
-            return chunks.append
-
         try:
-            result = app(environ, capture)
-            try:
-                chunks.extend(result)
-            finally:
-                if hasattr(result, "close"):
-                    result.close()
+            status, headers, chunks = answer(app, environ)
         except OperationNotFoundError as e:  # a query or JSON call naming an action the service does not have
             return send(start_response, denials.respond(service, headers_of(environ), Refused(
                 "unknown-service", f"Could not find operation {e}.")))
@@ -198,7 +186,6 @@ class MotoApps:
             log.info("moto could not process %s %s: %r", environ["REQUEST_METHOD"], environ["RAW_URI"], e)
             kind = "malformed-input" if service != "s3" or request_body(environ) else "invalid-argument"
             return send(start_response, denials.respond(service, headers_of(environ), Refused(kind, MALFORMED)))
-        status, headers = started
         content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
         # moto's HTML page for a path it has no route for; a HEAD's 404 has no page to tell (S3's HeadObject and
         # HeadBucket answer a missing key or bucket so), and is passed on

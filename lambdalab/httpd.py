@@ -400,24 +400,30 @@ class HTTPServer:
         return bytes(decoder.body)
 
     def _call(self, environ: dict) -> tuple[str, list[tuple[str, str]], list[bytes]]:
-        started: list = []
-
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info=None):
-            started[:] = [status, headers]
-            return lambda data: chunks.append(data)
-
-        chunks: list[bytes] = []
         try:
-            result = self.app(environ, start_response)
-            try:
-                chunks.extend(result)
-            finally:
-                if hasattr(result, "close"):
-                    result.close()
+            return answer(self.app, environ)
         except Exception:
             log.exception("unhandled error serving %s %s", environ["REQUEST_METHOD"], environ["RAW_URI"])
             return "500 Internal Server Error", [("Content-Type", "text/plain")], [b"Internal Server Error"]
-        return started[0], started[1], chunks
+
+
+def answer(app: WSGIApp, environ: dict) -> tuple[str, list[tuple[str, str]], list[bytes]]:
+    """Run the WSGI ``app`` and hold its whole answer, (status, headers, body chunks), what it wrote through
+    start_response's callable first; the app's exceptions reach the caller."""
+    started: list = []
+    chunks: list[bytes] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info=None) -> Callable[[bytes], None]:
+        started[:] = [status, headers]
+        return chunks.append
+
+    result = app(environ, start_response)
+    try:
+        chunks.extend(result)
+    finally:
+        if hasattr(result, "close"):
+            result.close()
+    return started[0], started[1], chunks
 
 
 def environ_for(method: str, target: str, headers: list[tuple[str, str]], body: bytes, *,

@@ -24,7 +24,7 @@ from contextvars import ContextVar
 from datetime import datetime, timezone
 
 from ..clock import Clock
-from ..httpd import HEADERS, reason, request_body
+from ..httpd import HEADERS, WSGIApp, answer, reason, request_body
 from ..invoke.recursion import INCOMING
 from . import actions, denials, documents, sigv4
 from .authorizer import Authorizer
@@ -38,7 +38,6 @@ MALFORMED = "The request could not be processed: a parameter is missing, malform
 CALLER = "lambdalab.caller"  # the WSGI environ key under which a request's Caller travels on
 # The caller of the request moto is serving on this thread: what moto does on its behalf (an S3 event) names it.
 SERVING: ContextVar[Caller | None] = ContextVar("lambdalab.serving", default=None)
-WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
 
 class Guard:
@@ -137,20 +136,8 @@ class Guard:
                               start_response: Callable) -> Iterable[bytes]:
         """GetObject or HeadObject as S3 answers it for a key that does not exist: 404 to a caller who may list
         the bucket (s3:ListBucket), 403 to any other, who may not learn which keys exist."""
-        held: list = []
-        written: list[bytes] = []
-
-        def hold(status: str, headers: list[tuple[str, str]], exc_info=None) -> Callable[[bytes], None]:
-            held[:] = [status, headers]
-            return written.append
-
-        result = app(environ, hold)
-        try:
-            body = b"".join([*written, *result])
-        finally:
-            if hasattr(result, "close"):
-                result.close()
-        status, headers = held
+        status, headers, chunks = answer(app, environ)
+        body = b"".join(chunks)
         if status.startswith("404") and (environ["REQUEST_METHOD"] == "HEAD" or b"<Code>NoSuchKey</Code>" in body) \
                 and not _no_such_bucket(call.resource):
             bucket = call.resource.split("/", 1)[0]
