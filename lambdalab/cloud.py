@@ -207,8 +207,8 @@ class LocalCloud:
         self.metrics = home.invoker.metrics
         api = LambdaAPI(self.regions.api, self.quotas)
         guard = Guard(directory, self.authorizer, self.clock, verify=self.verify_signatures)
-        sources.connect(api)  # S3's notifications, SNS's subscriptions and EventBridge's rules invoke functions here
-        self._stops["sources"] = lambda: sources.disconnect(api)
+        # S3's notifications, SNS's subscriptions and EventBridge's rules invoke functions here, judged here
+        self._stops["sources"] = sources.connect(api, self.authorizer)
         self.schedules = Schedules(self.clock, (self.account, self.other_account), sources.schedule_entries,
                                    sources.install)  # scheduled rules and Scheduler's schedules, on our clock
         self._stops["schedules"] = self.schedules.stop

@@ -25,6 +25,22 @@ def function_names(lam) -> set[str]:
     return {f["FunctionName"] for page in lam.get_paginator("list_functions").paginate() for f in page["Functions"]}
 
 
+def open_queue_to(sqs, url: str, service: str, source_arn: str) -> str:
+    """Give the queue at ``url`` the policy that lets ``service`` (``sns.amazonaws.com``) send to it for
+    ``source_arn``, which a queue needs before SNS, S3 or EventBridge delivers to it; its ARN."""
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": service}, "Action": "sqs:SendMessage", "Resource": queue_arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": source_arn}}}]})})
+    return queue_arn
+
+
+def judged(cloud, principal: str, resource: str) -> list[tuple[str, bool]]:
+    """(action, allowed) of every decision the cloud's authorizer logged for ``principal`` on ``resource``."""
+    return [(j.action, j.allowed) for j in cloud.authorizer.judgements()
+            if j.principal == principal and j.resource == resource]
+
+
 def error_of(excinfo) -> tuple[str, str, int]:
     """(code, message, HTTP status) of a ClientError caught by ``pytest.raises``."""
     err = excinfo.value.response

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 from botocore.exceptions import ClientError
-from deploy import ACCOUNT, ROLE, arn, error_of, function_names
+from deploy import ACCOUNT, ROLE, arn, error_of, function_names, open_queue_to
 
 from lambdalab import zip_files
 from lambdalab.iam.roles import BASIC_EXECUTION
@@ -66,6 +66,7 @@ def topic_into_queue(cloud, sqs) -> tuple[str, str]:
     sns = cloud.client("sns")
     topic = sns.create_topic(Name=f"t-{uuid.uuid4().hex[:8]}")["TopicArn"]
     url, queue_arn = make_queue(sqs)
+    open_queue_to(sqs, url, "sns.amazonaws.com", topic)
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
     return topic, url
 
@@ -166,7 +167,8 @@ def test_an_eventbridge_bus_receives_the_record_as_detail(fn, cloud, role, sqs):
     bus = events.create_event_bus(Name=f"bus-{uuid.uuid4().hex[:8]}")["EventBusArn"]
     url, queue_arn = make_queue(sqs)
     rule = f"r-{uuid.uuid4().hex[:8]}"
-    events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps({"source": ["lambda"]}))
+    rule_arn = events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps({"source": ["lambda"]}))["RuleArn"]
+    open_queue_to(sqs, url, "events.amazonaws.com", rule_arn)
     events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "queue", "Arn": queue_arn}])
     name = fn.create(SOURCE, Role=role)
     fn.lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0, DestinationConfig={

@@ -9,9 +9,12 @@ a few kinds of target (not Lambda).  :func:`install` takes over, for as long as 
 - each target gets its input as EventBridge makes it (the event, ``Input``, ``InputPath`` or an
   ``InputTransformer``); a Lambda target is invoked asynchronously as ``events.amazonaws.com`` with
   the rule as ``aws:SourceArn``, judged by the function's resource-based policy; SQS and SNS
-  targets receive it in their queue or topic; other targets stay moto's;
+  targets receive it in their queue or topic when its policy lets EventBridge send for the rule
+  (``sources.may_deliver``), as in AWS, where a target added through the API has no such statement
+  until one is written; other targets stay moto's;
 - the rule's metrics in ``AWS/Events`` (``TriggeredRules``, ``Invocations``, ``FailedInvocations``
-  when a target cannot be reached, as when a function's policy does not let EventBridge in).
+  when a target cannot be reached, as when a function's, queue's or topic's policy does not let
+  EventBridge in).
 
 Scheduled rules are fired by :mod:`.schedules` with :func:`scheduled_event`, each with its own ``time``.
 """
@@ -102,6 +105,8 @@ def _deliver(rule: Any, target: dict[str, Any], service: str, value: Any) -> boo
     region = arn.split(":")[3]
     if service == "lambda":
         return sources.invoke(sources.for_resource(EVENTS, rule.arn, rule.account_id), arn, region, value)
+    if not sources.may_deliver(EVENTS, rule.arn, rule.account_id, arn):
+        return False
     text = value if isinstance(value, str) else json.dumps(value)
     account = arn.split(":")[4]
     if service == "sqs":

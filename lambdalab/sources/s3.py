@@ -13,12 +13,20 @@ Lambda it would call moto's own Lambda, which lambdalab replaces.  :func:`instal
   ``aws:SourceArn`` and the bucket's owner as ``aws:SourceAccount``, judged by the function's
   resource-based policy like any call; S3 sends nothing when that policy no longer lets it in.
 
+- a queue or topic receives the record (and the test event S3 sends when the configuration is
+  saved) only while its policy lets ``s3.amazonaws.com`` send for the bucket (``sources.may_deliver``);
+  a topic's message has S3's subject, "Amazon S3 Notification".
+
 ``PutBucketNotificationConfiguration`` is checked as S3 checks it (:func:`refusal`): a filter rule's
-name is ``prefix`` or ``suffix`` in any case (kept and answered as ``Prefix`` and ``Suffix``), and
-each function must exist and let S3 invoke it for this bucket, unless
-``x-amz-skip-destination-validation`` is true; S3 asks Lambda with a dry run, and so does this module.
-AWS's answers are those LocalStack's AWS-validated ``TestS3NotificationsToSQS`` tests recorded
-(``test_filter_rules_case_insensitive``, ``test_bucket_notification_with_invalid_filter_rules``).
+name is ``prefix`` or ``suffix`` in any case (kept and answered as ``Prefix`` and ``Suffix``), a
+queue's or topic's ARN must parse, and, unless ``x-amz-skip-destination-validation`` is true, each
+destination must exist and let S3 in for this bucket (S3 asks Lambda with a dry run, and so does this
+module; a queue or topic is judged by its policy), every one that does not named in the one error.
+AWS's answers are those LocalStack's AWS-validated ``TestS3NotificationsToSQS`` and
+``TestS3NotificationsToSns`` tests recorded (``test_filter_rules_case_insensitive``,
+``test_bucket_notification_with_invalid_filter_rules``, ``test_invalid_sqs_arn``,
+``test_multiple_invalid_sqs_arns``, ``test_invalid_topic_arn``, ``test_object_created_put``); the
+words for a topic that does not exist or does not let S3 in follow the queue's, as LocalStack has them.
 """
 
 from __future__ import annotations
@@ -27,6 +35,8 @@ import base64
 import hashlib
 import io
 import itertools
+import json
+import logging
 import os
 import re
 import secrets
@@ -35,11 +45,14 @@ from urllib.parse import parse_qs, quote_plus
 from xml.etree import ElementTree
 
 from .. import sources
+from ..arns import Arn, parse_arn
 from ..iam import principals
 from ..iam.denials import Refused
 from ..iam.guard import SERVING
 
+log = logging.getLogger(__name__)
 S3 = "s3.amazonaws.com"
+SUBJECT = "Amazon S3 Notification"  # what a topic's subscribers see as the message's subject
 SOURCE_IP = "127.0.0.1"  # every request reaches the cloud over loopback
 UNVALIDATED = "Unable to validate the following destination configurations"
 _RULE_NAME = re.compile(rb"(<(?:\w+:)?Name>)(prefix|suffix)(?=</)", re.IGNORECASE)  # a FilterRule's name
@@ -52,6 +65,8 @@ def install() -> None:
 
     notifications._get_s3_event = event
     notifications._invoke_awslambda = invoke
+    notifications._send_sqs_message = send_to_queue
+    notifications._send_sns_message = send_to_topic
     if not getattr(models.Notification._key_matches, "lambdalab", False):
         models.Notification.__init__ = _rules_named_as_aws_answers(models.Notification.__init__)
         models.Notification._key_matches = _key_matches
@@ -119,8 +134,36 @@ def owner_id(account: str) -> str:
 
 def invoke(account_id: str, body: dict[str, Any], function_arn: str, region: str) -> None:
     """S3 invoking ``function_arn`` asynchronously for a bucket of ``account_id`` (moto's hook)."""
-    caller = sources.for_resource(S3, body["Records"][0]["s3"]["bucket"]["arn"], account_id)
-    sources.invoke(caller, function_arn, region, body)
+    sources.invoke(sources.for_resource(S3, _bucket_arn(body), account_id), function_arn, region, body)
+
+
+def send_to_queue(account_id: str, body: dict[str, Any], queue_name: str, region: str) -> None:
+    """S3 sending a record, or its test event, to a queue for a bucket of ``account_id`` (moto's hook: moto
+    finds the queue by name in the bucket's account)."""
+    from moto.sqs.models import sqs_backends
+
+    queue_arn = f"arn:aws:sqs:{region}:{account_id}:{queue_name}"
+    if sources.may_deliver(S3, _bucket_arn(body), account_id, queue_arn):
+        try:
+            sqs_backends[account_id][region].send_message(queue_name, json.dumps(body))
+        except Exception as e:  # the queue is gone: S3's delivery is asynchronous, and fails alone
+            log.info("S3 could not send to %s: %r", queue_arn, e)
+
+
+def send_to_topic(account_id: str, body: dict[str, Any], topic_arn: str, region: str) -> None:
+    """S3 publishing a record, or its test event, to a topic for a bucket of ``account_id`` (moto's hook)."""
+    from moto.sns.models import sns_backends
+
+    if sources.may_deliver(S3, _bucket_arn(body), account_id, topic_arn):
+        try:
+            sns_backends[account_id][region].publish(json.dumps(body), arn=topic_arn, subject=SUBJECT)
+        except Exception as e:
+            log.info("S3 could not publish to %s: %r", topic_arn, e)
+
+
+def _bucket_arn(body: dict[str, Any]) -> str:
+    """The bucket an S3 message is about: its record's, or the test event's ``Bucket``."""
+    return body["Records"][0]["s3"]["bucket"]["arn"] if "Records" in body else f"arn:aws:s3:::{body['Bucket']}"
 
 
 def refusal(environ: dict, body: bytes, region: str, account: str) -> Refused | None:
@@ -133,22 +176,75 @@ def refusal(environ: dict, body: bytes, region: str, account: str) -> Refused | 
         root = ElementTree.fromstring(body)
     except ElementTree.ParseError:
         return None  # moto answers MalformedXML
-    if refused := _rule_names(environ, body, root):
+    if refused := _rule_names(environ, body, root) or _unparsed(root):
         return refused
-    if environ.get("HTTP_X_AMZ_SKIP_DESTINATION_VALIDATION", "").lower() == "true" or \
-            sources.lambda_api() is None:
-        return None
     bucket = environ.get("PATH_INFO", "/").strip("/").split("/", 1)[0]
-    s3 = sources.for_resource(S3, f"arn:aws:s3:::{bucket}", account)
-    failed = [arn for arn in _function_arns(root)  # S3 asks Lambda with a dry run
-              if arn.startswith("arn:") and not sources.invoke(s3, arn, region, None, "DryRun")]
+    if environ.get("HTTP_X_AMZ_SKIP_DESTINATION_VALIDATION", "").lower() == "true" or \
+            sources.lambda_api() is None or not _exists(bucket):  # moto answers NoSuchBucket
+        return None
+    failed = [failure for element in root.iter()
+              if (failure := _unvalidated(element, f"arn:aws:s3:::{bucket}", region, account))]
     if not failed:
         return None
     fields = []
-    for n, arn in enumerate(failed, 1):
-        fields += [(f"ArgumentName{n}", f"{arn}, null"),
-                   (f"ArgumentValue{n}", f"Not authorized to invoke function [{arn}]")]
+    for n, (name, value) in enumerate(failed, 1):
+        fields += [(f"ArgumentName{n}", name), (f"ArgumentValue{n}", value)]
     return Refused("invalid-argument", UNVALIDATED, fields=tuple(fields))
+
+
+def _unparsed(root: ElementTree.Element) -> Refused | None:
+    """S3's refusal of a queue's or topic's ARN that does not parse, whether destinations are validated or not."""
+    for element in root.iter():
+        kind, text = _local(element.tag), (element.text or "").strip()
+        if kind in _DESTINATIONS and parse_arn(text) is None:
+            return Refused("invalid-argument", "The ARN could not be parsed",
+                           fields=(("ArgumentName", kind), ("ArgumentValue", text)))
+    return None
+
+
+_DESTINATIONS = {"Queue": ("sqs", "queue"), "Topic": ("sns", "topic")}  # element -> (service, S3's word for it)
+
+
+def _unvalidated(element: ElementTree.Element, bucket_arn: str, region: str, account: str) -> tuple[str, str] | None:
+    """(ArgumentName, ArgumentValue) of a destination S3 cannot validate, or None for one it can (or for an
+    element that names none)."""
+    kind, arn = _local(element.tag), (element.text or "").strip()
+    if kind == "CloudFunction":  # S3 asks Lambda with a dry run
+        s3 = sources.for_resource(S3, bucket_arn, account)
+        if arn.startswith("arn:") and not sources.invoke(s3, arn, region, None, "DryRun"):
+            return f"{arn}, null", f"Not authorized to invoke function [{arn}]"
+        return None
+    if kind not in _DESTINATIONS:
+        return None
+    service, word = _DESTINATIONS[kind]
+    parsed = parse_arn(arn)  # not None: _unparsed refused the configuration otherwise
+    if parsed.service != service:  # moto answers "The ARN is not well formed"
+        return None
+    if not _found(parsed, arn):
+        return arn, f"The destination {word} does not exist"
+    if not sources.may_deliver(S3, bucket_arn, account, arn):
+        return arn, f"Permissions on the destination {word} do not allow S3 to publish notifications from this bucket"
+    return None
+
+
+def _found(parsed: Arn, arn: str) -> bool:
+    """Whether the queue or topic ``arn`` exists (moto keeps each in its account's backend of its Region)."""
+    from moto.sns.models import sns_backends
+    from moto.sqs.models import sqs_backends
+
+    backends = sqs_backends if parsed.service == "sqs" else sns_backends
+    try:
+        backend = backends[parsed.account][parsed.region] if parsed.account in backends else None
+    except KeyError:  # no such Region
+        return False
+    return backend is not None and (parsed.resource in backend.queues if parsed.service == "sqs"
+                                    else arn in backend.topics)
+
+
+def _exists(bucket: str) -> bool:
+    from moto.s3.models import s3_backends
+
+    return bucket in s3_backends.bucket_accounts
 
 
 def _rule_names(environ: dict, body: bytes, root: ElementTree.Element) -> Refused | None:
@@ -163,11 +259,6 @@ def _rule_names(environ: dict, body: bytes, root: ElementTree.Element) -> Refuse
     if any(name.text != name.text.lower() for name in names):
         environ["wsgi.input"] = io.BytesIO(_RULE_NAME.sub(lambda m: m[1] + m[2].lower(), body))
     return None
-
-
-def _function_arns(root: ElementTree.Element) -> list[str]:
-    """The CloudFunction ARNs of a NotificationConfiguration document (namespaced or not)."""
-    return [(element.text or "").strip() for element in root.iter() if _local(element.tag) == "CloudFunction"]
 
 
 def _local(tag: str) -> str:

@@ -16,6 +16,9 @@ subscription's envelope is sent from here too, its fields in AWS's order (moto s
 topic's is numbered and not signed, and carries the topic's content-based deduplication id; Publish
 answers with that number, which moto leaves out.
 
+A queue receives the topic's messages, enveloped or raw, only when its policy lets ``sns.amazonaws.com``
+send to it for the topic (``sources.may_deliver``): AWS drops them otherwise, and so does this module.
+
 ``SignatureVersion`` is "1" whatever the topic's: AWS writes "1" in what it sends Lambda even when the
 topic signs with SHA256 (its ``SignatureVersion`` 2), as LocalStack's AWS-validated
 ``test_publish_lambda_verify_signature`` recorded.  The signature is over AWS's string to sign (the
@@ -87,24 +90,29 @@ def _publishing(moto_publish):
                 message_attributes: dict[str, Any] | None = None, group_id: str | None = None,
                 deduplication_id: str | None = None, message_structure: str | None = None) -> None:
         protocol = subscription.protocol
-        enveloped = protocol == "sqs" and not subscription.attributes.get("RawMessageDelivery")
-        if protocol != "lambda" and not enveloped:
+        if protocol not in ("lambda", "sqs"):
             return moto_publish(subscription, message, message_id, subject, message_attributes, group_id,
                                 deduplication_id, message_structure)
         matcher = subscription._filter_policy_matcher
         if matcher is not None and not matcher.matches(message_attributes, message):
             return None
+        topic = subscription.topic
+        if protocol == "sqs" and not sources.may_deliver(SNS, topic.arn, subscription.account_id,
+                                                         subscription.endpoint):
+            return None  # the queue's policy does not let the topic in: AWS drops the message
+        if protocol == "sqs" and subscription.attributes.get("RawMessageDelivery"):
+            return moto_publish(subscription, message, message_id, subject, message_attributes, group_id,
+                                deduplication_id, message_structure)
         published = message
         if message_structure == "json":  # the protocol's entry of the message, else its "default"
             message = subscription._parse_message_structure(message, protocol)
-        if enveloped:
-            if deduplication_id is None and getattr(subscription.topic, "content_based_deduplication", False):
+        if protocol == "sqs":
+            if deduplication_id is None and getattr(topic, "content_based_deduplication", False):
                 # the topic's content-based id: SHA-256 of the message (AWS's, in test_message_to_fifo_sqs[True])
                 deduplication_id = hashlib.sha256(published.encode()).hexdigest()
             _send_to_queue(subscription, notification(subscription, message, message_id, subject, message_attributes),
                            group_id, deduplication_id)
             return None
-        topic = subscription.topic
         sources.invoke(sources.for_resource(SNS, topic.arn, subscription.account_id), subscription.endpoint,
                        _region(topic), record(subscription, message, message_id, subject, message_attributes))
         return None

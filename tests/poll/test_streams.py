@@ -9,6 +9,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from deploy import open_queue_to
 from pollkit import until
 
 import lambdalab
@@ -279,6 +280,7 @@ def test_a_dynamodb_batch_given_up_goes_to_sns_and_s3_as_metadata(kit):
     table, arn = kit.table()
     topic = kit.cloud.client("sns").create_topic(Name="esm-failures")["TopicArn"]
     sub_url, sub_arn = kit.queue()
+    open_queue_to(kit.sqs, sub_url, "sns.amazonaws.com", topic)
     kit.cloud.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=sub_arn)
     failing = "def handler(event, context):\n    raise ValueError('no')\n"
     fn = kit.function(failing)

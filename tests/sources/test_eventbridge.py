@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from deploy import ACCOUNT
+from deploy import ACCOUNT, judged, open_queue_to
 from reporting import SOURCE, records, reporting_function
 
 from lambdalab.sources.cron import cron_times
@@ -85,11 +85,34 @@ def test_a_target_that_does_not_let_eventbridge_in_counts_a_failed_invocation(cl
     rule_name = rule(lam, events, name, function_arn, allow=False, EventPattern=json.dumps({"source": ["x.y"]}))
     put(events, {"a": 1}, source="x.y")
     assert fn.records(name).empty
+    assert failed_invocations(cloud, rule_name) == 1
+
+
+def failed_invocations(cloud, rule_name: str) -> float:
+    """The rule's FailedInvocations in the hour around the cloud's now, as CloudWatch sums them."""
     start = cloud.clock.now() - timedelta(hours=1)
     stats = cloud.client("cloudwatch").get_metric_statistics(
         Namespace="AWS/Events", MetricName="FailedInvocations", Dimensions=[{"Name": "RuleName", "Value": rule_name}],
         StartTime=start, EndTime=start + timedelta(hours=2), Period=3600, Statistics=["Sum"])
-    assert sum(p["Sum"] for p in stats["Datapoints"]) == 1
+    return sum(p["Sum"] for p in stats["Datapoints"])
+
+
+def test_a_queue_receives_a_rules_events_only_once_its_policy_lets_eventbridge_in(cloud, events, sqs):
+    # a target added through the API, as here, gets no statement in the queue's policy (the console writes one)
+    url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    rule_name = f"r-{uuid.uuid4().hex[:8]}"
+    rule_arn = events.put_rule(Name=rule_name, EventPattern=json.dumps({"source": ["x.queue"]}))["RuleArn"]
+    events.put_targets(Rule=rule_name, Targets=[{"Id": "queue", "Arn": queue_arn}])
+    put(events, {"n": 1}, source="x.queue")
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+    assert failed_invocations(cloud, rule_name) == 1
+    assert judged(cloud, "events.amazonaws.com", queue_arn) == [("sqs:SendMessage", False)]
+    open_queue_to(sqs, url, "events.amazonaws.com", rule_arn)
+    put(events, {"n": 2}, source="x.queue")
+    [message] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert json.loads(message["Body"])["detail"] == {"n": 2}
+    assert failed_invocations(cloud, rule_name) == 1
 
 
 def test_an_hourly_schedule_fires_24_times_in_a_day_of_cloud_time(cloud, fn, lam, events, sqs, role):

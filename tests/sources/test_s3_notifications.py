@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 from botocore.exceptions import ClientError
-from deploy import ACCOUNT
+from deploy import ACCOUNT, REGION, judged, open_queue_to
 from reporting import SOURCE, records, reporting_function
 
 # The keys of the record AWS sent a function for a PutObject (LocalStack's AWS-validated recording
@@ -173,12 +173,9 @@ def test_skipping_validation_stores_it_and_s3_then_cannot_invoke(cloud, fn, lam,
 
 
 def test_s3_sends_the_same_record_to_a_queue(cloud, s3, sqs):
-    bucket_name, _ = bucket(s3)
+    bucket_name, bucket_arn = bucket(s3)
     url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sqs:SendMessage",
-         "Resource": queue_arn}]})})
+    queue_arn = open_queue_to(sqs, url, "s3.amazonaws.com", bucket_arn)
     s3.put_bucket_notification_configuration(Bucket=bucket_name, NotificationConfiguration={
         "QueueConfigurations": [{"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"]}]})
     s3.put_object(Bucket=bucket_name, Key="q", Body=b"x")
@@ -190,3 +187,81 @@ def test_s3_sends_the_same_record_to_a_queue(cloud, s3, sqs):
         time.sleep(0.05)
     [event] = next(m for m in messages if "Records" in m)["Records"]
     assert set(event) == RECORD_KEYS and set(event["s3"]["object"]) == OBJECT_KEYS
+
+
+def destinations(queues: list[str] = (), topics: list[str] = ()) -> dict:
+    return {"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]} for arn in queues],
+            "TopicConfigurations": [{"TopicArn": arn, "Events": ["s3:ObjectCreated:*"]} for arn in topics]}
+
+
+def test_queues_and_topics_s3_cannot_validate_are_refused_as_aws_refuses_them(s3, sqs, sns):
+    """AWS's answers in LocalStack's AWS-validated TestS3NotificationsToSQS (test_invalid_sqs_arn,
+    test_multiple_invalid_sqs_arns) and TestS3NotificationsToSns (test_invalid_topic_arn): an ARN that does not
+    parse is refused even when validation is skipped; every destination that does not exist, or whose policy
+    does not let S3 in for this bucket, is named in one error (a topic's words follow the queue's)."""
+    bucket_name, _ = bucket(s3)
+    url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    closed_queue = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    closed_topic = sns.create_topic(Name=f"t-{uuid.uuid4().hex[:8]}")["TopicArn"]  # its default policy: not S3
+    missing = f"arn:aws:sqs:{REGION}:{ACCOUNT}:q-missing-{uuid.uuid4().hex[:8]}"
+    for skip in (False, True):
+        for configuration, kind, text in ((destinations(queues=["invalid-queue"]), "Queue", "invalid-queue"),
+                                          (destinations(topics=["invalid-topic"]), "Topic", "invalid-topic")):
+            with pytest.raises(ClientError) as refused:
+                s3.put_bucket_notification_configuration(Bucket=bucket_name, SkipDestinationValidation=skip,
+                                                         NotificationConfiguration=configuration)
+            assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+            assert error_of(refused) | {"RequestId": None, "HostId": None} == {
+                "Code": "InvalidArgument", "Message": "The ARN could not be parsed", "ArgumentName": kind,
+                "ArgumentValue": text, "RequestId": None, "HostId": None}
+    with pytest.raises(ClientError) as refused:
+        s3.put_bucket_notification_configuration(Bucket=bucket_name, NotificationConfiguration=destinations(
+            queues=[missing, closed_queue], topics=[closed_topic]))
+    permissions = "Permissions on the destination {} do not allow S3 to publish notifications from this bucket"
+    assert error_of(refused) | {"RequestId": None, "HostId": None} == {
+        "Code": "InvalidArgument", "Message": "Unable to validate the following destination configurations",
+        "ArgumentName1": missing, "ArgumentValue1": "The destination queue does not exist",
+        "ArgumentName2": closed_queue, "ArgumentValue2": permissions.format("queue"),
+        "ArgumentName3": closed_topic, "ArgumentValue3": permissions.format("topic"),
+        "RequestId": None, "HostId": None}
+    assert "QueueConfigurations" not in s3.get_bucket_notification_configuration(Bucket=bucket_name)
+    s3.put_bucket_notification_configuration(Bucket=bucket_name, SkipDestinationValidation=True,
+                                             NotificationConfiguration=destinations(queues=[missing]))
+    [stored] = s3.get_bucket_notification_configuration(Bucket=bucket_name)["QueueConfigurations"]
+    assert stored["QueueArn"] == missing
+
+
+def test_a_queue_and_a_topic_receive_s3s_messages_while_their_policies_let_s3_in(cloud, s3, sqs, sns):
+    bucket_name, bucket_arn = bucket(s3)
+    queue_url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    queue_arn = open_queue_to(sqs, queue_url, "s3.amazonaws.com", bucket_arn)
+    topic_arn = sns.create_topic(Name=f"t-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    sns.set_topic_attributes(TopicArn=topic_arn, AttributeName="Policy", AttributeValue=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sns:Publish",
+            "Resource": topic_arn, "Condition": {"ArnEquals": {"aws:SourceArn": bucket_arn}}}]}))
+    heard_url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=open_queue_to(sqs, heard_url, "sns.amazonaws.com",
+                                                                            topic_arn))
+
+    def received(url: str) -> list[dict]:
+        return [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
+            "Messages", [])]
+
+    s3.put_bucket_notification_configuration(Bucket=bucket_name, NotificationConfiguration=destinations(
+        queues=[queue_arn], topics=[topic_arn]))
+    [test_event] = received(queue_url)  # S3 tests each destination it has validated
+    assert (test_event["Event"], test_event["Bucket"]) == ("s3:TestEvent", bucket_name)
+    [published] = received(heard_url)
+    assert published["Subject"] == "Amazon S3 Notification"  # LocalStack's AWS-validated test_object_created_put
+    assert json.loads(published["Message"])["Event"] == "s3:TestEvent"
+    s3.put_object(Bucket=bucket_name, Key="a", Body=b"x")
+    [record] = received(queue_url)[0]["Records"]
+    [published] = received(heard_url)
+    assert record["s3"]["object"]["key"] == "a" and published["Subject"] == "Amazon S3 Notification"
+    assert json.loads(published["Message"])["Records"][0]["s3"]["object"]["key"] == "a"
+    # the queue's policy taken away: S3's next record is dropped, and the decision log says why
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": ""})
+    s3.put_object(Bucket=bucket_name, Key="b", Body=b"x")
+    assert received(queue_url) == [] and len(received(heard_url)) == 1
+    assert judged(cloud, "s3.amazonaws.com", queue_arn)[-2:] == [("sqs:SendMessage", True), ("sqs:SendMessage", False)]

@@ -17,7 +17,7 @@ from botocore.awsrequest import AWSRequest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-from deploy import ACCOUNT
+from deploy import ACCOUNT, judged, open_queue_to
 from reporting import SOURCE, records, reporting_function
 
 # The record SNS sent a subscribed function, as a real invocation record of AWS shows it
@@ -162,7 +162,7 @@ def test_an_sqs_subscription_receives_the_notification_signed_with_the_topics_ve
     topic_arn = sns.create_topic(Name=f"t-{uuid.uuid4().hex[:10]}",
                                  Attributes={"SignatureVersion": topic_version} if topic_version else {})["TopicArn"]
     queue_url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:10]}")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_arn = open_queue_to(sqs, queue_url, "sns.amazonaws.com", topic_arn)
     subscription = sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn,
                                  ReturnSubscriptionArn=True)["SubscriptionArn"]
     sns.publish(TopicArn=topic_arn, Message="with attributes", MessageAttributes={
@@ -189,7 +189,7 @@ def test_queues_receive_what_their_filter_policy_and_the_message_structure_say_r
     for kind, attributes in (("enveloped", {"FilterPolicy": json.dumps({"colour": ["red"]})}),
                              ("raw", {"RawMessageDelivery": "true"})):
         url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:10]}")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        arn = open_queue_to(sqs, url, "sns.amazonaws.com", topic_arn)
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes=attributes)
         queues[kind] = url
     for colour in ("blue", "red"):
@@ -206,6 +206,28 @@ def test_queues_receive_what_their_filter_policy_and_the_message_structure_say_r
     assert bodies(queues["raw"]) == ["blue for queues", "red for queues"]
 
 
+def test_a_queue_receives_nothing_from_a_topic_its_policy_does_not_let_in(cloud, sns, sqs):
+    # AWS drops what SNS sends a queue whose policy does not let sns.amazonaws.com send for that topic, raw or
+    # enveloped: a permission for another topic does not do (aws:SourceArn), and the decision log says why
+    topic_arn, other_topic = topic(sns), topic(sns)
+    queues = {}
+    for kind, attributes in (("enveloped", {}), ("raw", {"RawMessageDelivery": "true"})):
+        url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:10]}")["QueueUrl"]
+        arn = open_queue_to(sqs, url, "sns.amazonaws.com", other_topic)
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes=attributes)
+        queues[kind] = url, arn
+    sns.publish(TopicArn=topic_arn, Message="lost")
+    for url, arn in queues.values():
+        assert "Messages" not in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+        assert judged(cloud, "sns.amazonaws.com", arn) == [("sqs:SendMessage", False)]
+    for url, _ in queues.values():
+        open_queue_to(sqs, url, "sns.amazonaws.com", topic_arn)
+    sns.publish(TopicArn=topic_arn, Message="found")
+    [raw] = sqs.receive_message(QueueUrl=queues["raw"][0], MaxNumberOfMessages=10)["Messages"]
+    [enveloped] = sqs.receive_message(QueueUrl=queues["enveloped"][0], MaxNumberOfMessages=10)["Messages"]
+    assert raw["Body"] == "found" and json.loads(enveloped["Body"])["Message"] == "found"
+
+
 @pytest.mark.parametrize("content_based", [True, False])
 def test_a_fifo_topic_numbers_its_notifications_and_deduplicates_them_as_aws_does(sns, sqs, content_based):
     # LocalStack's AWS-validated test_message_to_fifo_sqs[True] and [False] (test_sns.snapshot.json): the
@@ -215,7 +237,7 @@ def test_a_fifo_topic_numbers_its_notifications_and_deduplicates_them_as_aws_doe
     topic_arn = sns.create_topic(Name=f"{name}.fifo", Attributes={
         "FifoTopic": "true", **({"ContentBasedDeduplication": "true"} if content_based else {})})["TopicArn"]
     queue_url = sqs.create_queue(QueueName=f"{name}.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_arn = open_queue_to(sqs, queue_url, "sns.amazonaws.com", topic_arn)
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
     given = {} if content_based else {"MessageDeduplicationId": "message-deduplication-id-1"}
     for _ in range(2):
@@ -239,7 +261,7 @@ def test_every_queue_of_a_fifo_topic_receives_a_message_with_its_one_sequence_nu
     urls = []
     for queue in ("a", "b"):
         url = sqs.create_queue(QueueName=f"{name}-{queue}.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        arn = open_queue_to(sqs, url, "sns.amazonaws.com", topic_arn)
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
         urls.append(url)
     answered = {message: sns.publish(TopicArn=topic_arn, Message=message, MessageGroupId="orders")["SequenceNumber"]
