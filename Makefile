@@ -23,15 +23,16 @@ lab: $(VENV)/.installed
 
 # Notebooks are committed unexecuted, and nbval never compares outputs of cells without an
 # execution count: each cell must just run without an error, which --nbval-lax states honestly.
+# The tests run through ./start, so that nbval runs each chapter in the course's kernel, as a learner does.
 test: $(VENV)/.installed-test
 	@$(BIN)/python -c 'import sys; print("Python", sys.version.split()[0], "at", sys.executable)'
-	$(BIN)/pytest tests notebooks --nbval-lax --nbval-current-env
+	$(CURDIR)/start $(BIN)/pytest tests notebooks --nbval-lax
 	$(BIN)/ruff check lambdalab tests bench notebooks  # notebooks too: ruff reads .ipynb code cells
 
 # The whole suite and the notebooks beside two CPU hogs per core (10-15 minutes on 2 cores);
 # make test runs the timing-sensitive tests that way (tests/test_suite_under_load.py).
 test-load: $(VENV)/.installed-test
-	$(BIN)/python tests/under_load.py tests notebooks --nbval-lax --nbval-current-env
+	$(CURDIR)/start $(BIN)/python tests/under_load.py tests notebooks --nbval-lax
 
 # The performance budget (bench/run.py, with python-lambda-local from the test extra beside it),
 # then each chapter's memory in a kernel of its own (bench/memory.py).

@@ -3,8 +3,8 @@
     python bench/memory.py                          # every notebook in notebooks/
     python bench/memory.py notebooks/03_*.ipynb     # some of them
 
-Each notebook runs in a fresh kernel (nbclient, the venv's Python, in the environment the repository's
-``start`` gives a Binder session and ``make lab``) while a thread samples, every 20 ms, the
+Each notebook runs in a fresh kernel, the one it names (nbclient, the venv's Python, in the environment the
+repository's ``start`` gives a Binder session and ``make lab``) while a thread samples, every 20 ms, the
 proportional set size (PSS, from /proc/PID/smaps_rollup) of the kernel and all its descendants: PSS
 counts a page shared by N processes as 1/N in each, so the sum is what the chapter really holds, which
 RSS overstates for 36 forked environments. It prints each chapter's peak (with the cell it happened in
@@ -135,8 +135,10 @@ def run_notebook(path: Path, timeout: int) -> Chapter:
 
     chapter = Chapter(path.name)
     nb = nbformat.read(path, as_version=4)
-    km = KernelManager(kernel_name="python3")  # "python" in the spec becomes this interpreter
-    km.start_kernel(cwd=str(path.parent), env=session_environment())
+    env = session_environment()
+    os.environ["JUPYTER_PATH"] = env["JUPYTER_PATH"]  # where the kernel the chapter names is found
+    km = KernelManager(kernel_name=nb.metadata["kernelspec"]["name"])  # "python" in its spec: this interpreter
+    km.start_kernel(cwd=str(path.parent), env=env)
     t0 = time.perf_counter()
     try:
         kernel = psutil.Process(km.provisioner.pid)

@@ -135,9 +135,10 @@ def lab(chromium, request, tmp_path_factory):
         "PYTHONUNBUFFERED": "1",
     }
     port, token, log = _free_port(), secrets.token_hex(16), tmp_path / "jupyterlab.log"
-    command = [*_lab_command(), "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-               "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    # through ./start: the course's session, with its kernel, as make lab and Binder run JupyterLab
+    command = [str(ROOT / "start"), *_lab_command(), "--no-browser", "--ServerApp.ip=127.0.0.1",
+               f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+               f"--ServerApp.root_dir={root}", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
     if os.geteuid() == 0:
         command.append("--allow-root")
     with log.open("wb") as out:

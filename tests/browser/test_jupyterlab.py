@@ -50,6 +50,8 @@ def open_notebook(page, lab, name: str) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"no kernel connected to {name} in time; sessions: {lab.api('api/sessions')}")
         time.sleep(0.2)
+    assert kernels[0]["name"] == "lambdalab", "every chapter runs in the course's kernel (.jupyter/kernels/)"
+    page.locator(".jp-NotebookPanel-toolbar", has_text="Python 3 (lambdalab)").wait_for(timeout=RUN_TIMEOUT_MS)
     page.locator(KERNEL_IDLE).wait_for(timeout=RUN_TIMEOUT_MS)
 
 
