@@ -2,7 +2,7 @@
 
 moto keeps a bucket's NotificationConfiguration and, when an object is created or removed, builds
 the event (``moto.s3.notifications._get_s3_event``) and hands it to each matching destination; for
-Lambda it would call moto's own Lambda, which lambdalab replaces.  :func:`install` takes both over
+Lambda it would call moto's own Lambda, which lambdalab replaces.  :func:`install` takes these over
 (``sources.connect`` calls it once per process):
 
 - the event is AWS's record (eventVersion 2.1, the caller's ``userIdentity``, ``requestParameters``
@@ -11,8 +11,7 @@ Lambda it would call moto's own Lambda, which lambdalab replaces.  :func:`instal
   destinations moto serves too;
 - the function is invoked asynchronously by ``s3.amazonaws.com`` with the bucket as
   ``aws:SourceArn`` and the bucket's owner as ``aws:SourceAccount``, judged by the function's
-  resource-based policy like any call; S3 sends nothing when that policy no longer lets it in.
-
+  resource-based policy like any call; S3 sends nothing when that policy no longer lets it in;
 - a queue or topic receives the record (and the test event S3 sends when the configuration is
   saved) only while its policy lets ``s3.amazonaws.com`` send for the bucket (``sources.may_deliver``);
   a topic's message has S3's subject, "Amazon S3 Notification".
@@ -242,6 +241,7 @@ def _found(parsed: Arn, arn: str) -> bool:
 
 
 def _exists(bucket: str) -> bool:
+    """Whether a bucket of that name exists, in any account (bucket names are global)."""
     from moto.s3.models import s3_backends
 
     return bucket in s3_backends.bucket_accounts
