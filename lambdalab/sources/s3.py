@@ -137,14 +137,13 @@ def invoke(account_id: str, body: dict[str, Any], function_arn: str, region: str
 
 
 def send_to_queue(account_id: str, body: dict[str, Any], queue_name: str, region: str) -> None:
-    """S3 sending a record, or its test event, to a queue for a bucket of ``account_id`` (moto's hook: moto
-    finds the queue by name in the bucket's account)."""
+    """S3 sending a record, or its test event, to a queue for a bucket of ``account_id`` (moto's hook)."""
     from moto.sqs.models import sqs_backends
 
-    queue_arn = f"arn:aws:sqs:{region}:{account_id}:{queue_name}"
+    queue_arn = _configured_queue(account_id, body, queue_name, region)
     if sources.may_deliver(S3, _bucket_arn(body), account_id, queue_arn):
         try:
-            sqs_backends[account_id][region].send_message(queue_name, json.dumps(body))
+            sqs_backends[parse_arn(queue_arn).account][region].send_message(queue_name, json.dumps(body))
         except Exception as e:  # the queue is gone: S3's delivery is asynchronous, and fails alone
             log.info("S3 could not send to %s: %r", queue_arn, e)
 
@@ -158,6 +157,18 @@ def send_to_topic(account_id: str, body: dict[str, Any], topic_arn: str, region:
             sns_backends[account_id][region].publish(json.dumps(body), arn=topic_arn, subject=SUBJECT)
         except Exception as e:
             log.info("S3 could not publish to %s: %r", topic_arn, e)
+
+
+def _configured_queue(account_id: str, body: dict[str, Any], queue_name: str, region: str) -> str:
+    """The ARN of the queue the bucket's configuration names: moto hands over only its name and Region, and
+    the queue may be another account's."""
+    from moto.s3.models import s3_backends
+
+    bucket = s3_backends[account_id]["aws"].buckets.get(_bucket_arn(body).removeprefix("arn:aws:s3:::"))
+    configured = bucket.notification_configuration if bucket is not None else None
+    return next((n.arn for n in (configured.queue if configured else [])
+                 if n.arn.endswith(f":{queue_name}") and n.arn.split(":")[3] == region),
+                f"arn:aws:sqs:{region}:{account_id}:{queue_name}")
 
 
 def _bucket_arn(body: dict[str, Any]) -> str:

@@ -265,3 +265,20 @@ def test_a_queue_and_a_topic_receive_s3s_messages_while_their_policies_let_s3_in
     s3.put_object(Bucket=bucket_name, Key="b", Body=b"x")
     assert received(queue_url) == [] and len(received(heard_url)) == 1
     assert judged(cloud, "s3.amazonaws.com", queue_arn)[-2:] == [("sqs:SendMessage", True), ("sqs:SendMessage", False)]
+
+
+def test_a_queue_of_another_account_receives_s3s_record_when_its_policy_lets_the_bucket_in(cloud, s3):
+    bucket_name, bucket_arn = bucket(s3)
+    partner = cloud.client("sqs", account=cloud.other_account)
+    name = f"q-{uuid.uuid4().hex[:8]}"
+    url = partner.create_queue(QueueName=name)["QueueUrl"]
+    queue_arn = open_queue_to(partner, url, "s3.amazonaws.com", bucket_arn)
+    home = cloud.client("sqs")  # a queue of the same name at home, which S3 must not confuse with it
+    home_url = home.create_queue(QueueName=name)["QueueUrl"]
+    open_queue_to(home, home_url, "s3.amazonaws.com", bucket_arn)
+    s3.put_bucket_notification_configuration(Bucket=bucket_name, NotificationConfiguration=destinations(
+        queues=[queue_arn]))
+    s3.put_object(Bucket=bucket_name, Key="far", Body=b"x")
+    got = [json.loads(m["Body"]) for m in partner.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]]
+    assert [m.get("Event") or m["Records"][0]["s3"]["object"]["key"] for m in got] == ["s3:TestEvent", "far"]
+    assert "Messages" not in home.receive_message(QueueUrl=home_url, MaxNumberOfMessages=10)
