@@ -48,23 +48,46 @@ def _bucket(name: str, home: str) -> tuple[str, Policy | None]:
 
 
 def _queue(arn: str, home: str) -> tuple[str, Policy | None]:
-    from moto.sqs.models import sqs_backends
-
     parsed = parse_arn(arn)
     if parsed is None:
         return home, None
-    region, account, name = parsed.region, parsed.account, parsed.resource
-    queue = sqs_backends[account][region].queues.get(name) if account in sqs_backends else None
+    queue = queue_of(arn)
     policy = queue.policy if queue is not None else None
-    return account, Policy(f"queue policy of {name}", policy, kind="resource") if policy else None
+    return parsed.account, Policy(f"queue policy of {parsed.resource}", policy, kind="resource") if policy else None
 
 
 def _topic(arn: str, home: str) -> tuple[str, Policy | None]:
-    from moto.sns.models import sns_backends
-
     parsed = parse_arn(arn)
     if parsed is None:  # a phone number or a target the request names otherwise
         return home, None
-    account, region = parsed.account, parsed.region
-    topic = sns_backends[account][region].topics.get(arn) if account in sns_backends else None
-    return account, Policy(f"topic policy of {parsed.resource}", topic.policy, kind="resource") if topic else None
+    topic = topic_of(arn)
+    policy = topic.policy if topic is not None else None
+    return parsed.account, Policy(f"topic policy of {parsed.resource}", policy, kind="resource") if policy else None
+
+
+def queue_of(arn: str):
+    """moto's SQS queue of that ARN, or None (no such queue, account or Region)."""
+    from moto.sqs.models import sqs_backends
+
+    backend = _backend(sqs_backends, arn)
+    return backend.queues.get(parse_arn(arn).resource) if backend is not None else None
+
+
+def topic_of(arn: str):
+    """moto's SNS topic of that ARN, or None (no such topic, account or Region)."""
+    from moto.sns.models import sns_backends
+
+    backend = _backend(sns_backends, arn)
+    return backend.topics.get(arn) if backend is not None else None
+
+
+def _backend(backends, arn: str):
+    """A moto service's backend for the account and Region an ARN names; None for an account moto has not
+    made, or a Region that does not exist."""
+    parsed = parse_arn(arn)
+    if parsed is None or parsed.account not in backends:
+        return None
+    try:
+        return backends[parsed.account][parsed.region]
+    except KeyError:
+        return None

@@ -44,10 +44,11 @@ from urllib.parse import parse_qs, quote_plus
 from xml.etree import ElementTree
 
 from .. import sources
-from ..arns import Arn, parse_arn
+from ..arns import parse_arn
 from ..iam import principals
 from ..iam.denials import Refused
 from ..iam.guard import SERVING
+from ..iam.resources import queue_of, topic_of
 
 log = logging.getLogger(__name__)
 S3 = "s3.amazonaws.com"
@@ -167,7 +168,7 @@ def _configured_queue(account_id: str, body: dict[str, Any], queue_name: str, re
     bucket = s3_backends[account_id]["aws"].buckets.get(_bucket_arn(body).removeprefix("arn:aws:s3:::"))
     configured = bucket.notification_configuration if bucket is not None else None
     return next((n.arn for n in (configured.queue if configured else [])
-                 if n.arn.endswith(f":{queue_name}") and n.arn.split(":")[3] == region),
+                 if n.arn.endswith(f":{queue_name}") and parse_arn(n.arn).region == region),
                 f"arn:aws:sqs:{region}:{account_id}:{queue_name}")
 
 
@@ -212,7 +213,8 @@ def _unparsed(root: ElementTree.Element) -> Refused | None:
     return None
 
 
-_DESTINATIONS = {"Queue": ("sqs", "queue"), "Topic": ("sns", "topic")}  # element -> (service, S3's word for it)
+# element -> (its service, S3's word for it, what finds it)
+_DESTINATIONS = {"Queue": ("sqs", "queue", queue_of), "Topic": ("sns", "topic", topic_of)}
 
 
 def _unvalidated(element: ElementTree.Element, bucket_arn: str, region: str, account: str) -> tuple[str, str] | None:
@@ -226,29 +228,15 @@ def _unvalidated(element: ElementTree.Element, bucket_arn: str, region: str, acc
         return None
     if kind not in _DESTINATIONS:
         return None
-    service, word = _DESTINATIONS[kind]
+    service, word, find = _DESTINATIONS[kind]
     parsed = parse_arn(arn)  # not None: _unparsed refused the configuration otherwise
     if parsed.service != service:  # moto answers "The ARN is not well formed"
         return None
-    if not _found(parsed, arn):
+    if find(arn) is None:
         return arn, f"The destination {word} does not exist"
     if not sources.may_deliver(S3, bucket_arn, account, arn):
         return arn, f"Permissions on the destination {word} do not allow S3 to publish notifications from this bucket"
     return None
-
-
-def _found(parsed: Arn, arn: str) -> bool:
-    """Whether the queue or topic ``arn`` exists (moto keeps each in its account's backend of its Region)."""
-    from moto.sns.models import sns_backends
-    from moto.sqs.models import sqs_backends
-
-    backends = sqs_backends if parsed.service == "sqs" else sns_backends
-    try:
-        backend = backends[parsed.account][parsed.region] if parsed.account in backends else None
-    except KeyError:  # no such Region
-        return False
-    return backend is not None and (parsed.resource in backend.queues if parsed.service == "sqs"
-                                    else arn in backend.topics)
 
 
 def _exists(bucket: str) -> bool:
